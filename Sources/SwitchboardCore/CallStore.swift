@@ -1,0 +1,46 @@
+import Foundation
+
+/// What the store decided about a new attempt, in one atomic step.
+public enum AcceptOutcome: Sendable, Hashable {
+  case accepted(AcceptedCall)
+  /// The idempotency key was already used; the first attempt's receipt.
+  case duplicate(CallReceipt)
+  case agentNotFound
+  case agentHasNoPhone
+  case conversationNotFound
+  case rateLimited(RateLimitStatus)
+  case concurrencyLimited(current: Int, max: Int)
+}
+
+public enum CancelOutcome: Sendable, Hashable {
+  case canceled(CallAttempt)
+  case notFound
+  /// Already dispatched or finished; the attempt as it stands.
+  case notCancelable(CallAttempt)
+}
+
+/// Durable storage of tenants, chains and attempts. Every method is scoped to one tenant.
+/// Implementations throw ``SwitchboardError`` `.unavailable` when the database cannot be reached.
+public protocol CallStore: Sendable {
+  /// The tenant owning a live API key, or `nil` for an unknown or revoked key.
+  func tenant(forAPIKey apiKey: String) async throws -> Tenant?
+
+  /// Records the attempt if every stateful rule allows it (agent, conversation, idempotency,
+  /// limits), atomically: a rejected attempt changes nothing.
+  func accept(
+    _ request: CallRequest, traceID: UUID, newConversationID: UUID, tenant: Tenant
+  ) async throws
+    -> AcceptOutcome
+
+  func call(traceID: UUID, tenantID: Int64) async throws -> CallAttempt?
+
+  func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome
+
+  func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain?
+
+  /// Chains newest first.
+  func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage
+
+  /// Whether the database answers a trivial query now.
+  func isReachable() async -> Bool
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// The one code path behind both transports: authentication, the call contract, and reads.
+/// Transports translate wire types to these calls and ``SwitchboardError`` back to the wire.
+public struct Switchboard: Sendable {
+  public let store: any CallStore
+  private let now: @Sendable () -> Date
+
+  public init(store: any CallStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    self.store = store
+    self.now = now
+  }
+
+  /// The tenant behind an `Authorization` value (`Bearer sk_…`).
+  public func authenticate(authorization: String?) async throws(SwitchboardError) -> Tenant {
+    guard let key = APIKey.fromAuthorization(authorization) else { throw .invalidAPIKey }
+    let tenant = try await Self.mapped { try await store.tenant(forAPIKey: key) }
+    guard let tenant else { throw .invalidAPIKey }
+    return tenant
+  }
+
+  /// Validates and records one call attempt.
+  public func makeCall(_ input: MakeCallInput, tenant: Tenant) async throws(SwitchboardError) -> AcceptedCall {
+    let clock = now()
+    let request = try CallRequest.validate(input, now: clock)
+    let outcome = try await Self.mapped {
+      try await store.accept(request, traceID: .v7(now: clock), newConversationID: .v7(now: clock), tenant: tenant)
+    }
+    switch outcome {
+    case .accepted(let call): return call
+    case .duplicate(let original): throw .duplicate(original)
+    case .agentNotFound: throw .agentNotFound
+    case .agentHasNoPhone: throw .agentHasNoPhone
+    case .conversationNotFound: throw .conversationNotFound
+    case .rateLimited(let status): throw .rateLimited(status)
+    case .concurrencyLimited(let current, let max): throw .concurrencyLimited(current: current, max: max)
+    }
+  }
+
+  public func call(traceID: String, tenant: Tenant) async throws(SwitchboardError) -> CallAttempt {
+    guard let id = UUID(uuidString: traceID) else { throw .callNotFound }
+    let attempt = try await Self.mapped { try await store.call(traceID: id, tenantID: tenant.id) }
+    guard let attempt else { throw .callNotFound }
+    return attempt
+  }
+
+  /// Cancels an attempt that is `scheduled` or `initiated`; a dispatched one is a conflict.
+  public func cancelCall(traceID: String, tenant: Tenant) async throws(SwitchboardError) -> CallAttempt {
+    guard let id = UUID(uuidString: traceID) else { throw .callNotFound }
+    let outcome = try await Self.mapped { try await store.cancelCall(traceID: id, tenantID: tenant.id) }
+    switch outcome {
+    case .canceled(let attempt): return attempt
+    case .notFound: throw .callNotFound
+    case .notCancelable(let attempt):
+      throw SwitchboardError(.conflict, "call is \(attempt.status.rawValue) and can no longer be canceled")
+    }
+  }
+
+  public func conversation(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> ConversationChain {
+    guard let reference = ConversationReference(id) else { throw .conversationNotFound }
+    let chain = try await Self.mapped { try await store.conversation(reference, tenantID: tenant.id) }
+    guard let chain else { throw .conversationNotFound }
+    return chain
+  }
+
+  /// A page of chains; `limit` 1…100 (default 20), `offset` ≥ 0, `agentID` > 0 when given.
+  public func conversations(
+    agentID: Int64?, limit: Int?, offset: Int?, tenant: Tenant
+  )
+    async throws(SwitchboardError) -> ConversationPage
+  {
+    let limit = limit ?? 20
+    let offset = offset ?? 0
+    guard (1...100).contains(limit) else { throw .invalid("limit must be between 1 and 100") }
+    guard offset >= 0 else { throw .invalid("offset must not be negative") }
+    if let agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
+    return try await Self.mapped {
+      try await store.conversations(tenantID: tenant.id, agentID: agentID, limit: limit, offset: offset)
+    }
+  }
+
+  /// Runs a store call, letting ``SwitchboardError`` through and turning anything else into an
+  /// internal error that keeps its cause for the logs.
+  private static func mapped<T>(_ body: () async throws -> T) async throws(SwitchboardError) -> T {
+    do {
+      return try await body()
+    } catch let error as SwitchboardError {
+      throw error
+    } catch {
+      throw .internalError(cause: error)
+    }
+  }
+}
+
+/// API keys: `sk_` and 32 random letters and digits. Only their SHA-256 is stored.
+public enum APIKey {
+  public static let prefix = "sk_"
+  static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+  /// A new random key.
+  public static func generate() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return prefix + String((0..<32).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+  }
+
+  /// The key of `Bearer sk_…`, or `nil` when the value is missing or not shaped like a key.
+  public static func fromAuthorization(_ authorization: String?) -> String? {
+    guard let authorization else { return nil }
+    let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+    guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+    let key = parts[1].trimmingCharacters(in: .whitespaces)
+    guard key.hasPrefix(prefix), key.utf8.count == prefix.utf8.count + 32 else { return nil }
+    return key
+  }
+}

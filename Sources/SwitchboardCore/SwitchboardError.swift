@@ -1,0 +1,88 @@
+/// A failure the caller can act on, mapped to the wire in one place per transport: an HTTP
+/// status and the `{"error": {"message", "type"}}` envelope, or a gRPC status code.
+public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
+  public enum Kind: Sendable {
+    /// Bad input: 400 `invalid_request`, gRPC INVALID_ARGUMENT.
+    case invalidRequest
+    /// A body over the size limit: 413 `invalid_request`.
+    case payloadTooLarge
+    /// Missing, unknown or revoked API key.
+    case authentication
+    /// An agent, conversation or call that does not exist for this tenant.
+    case notFound
+    /// The request is well formed but the agent cannot place it: 400, FAILED_PRECONDITION.
+    case failedPrecondition
+    /// The idempotency key was used within its retention; carries the first attempt's receipt.
+    case duplicateRequest(CallReceipt)
+    /// The number was called too often.
+    case rateLimited(RateLimitStatus)
+    /// The tenant is at its active-call limit.
+    case concurrencyLimited(current: Int, max: Int)
+    /// The attempt's status does not allow the operation (e.g. canceling a dispatched call).
+    case conflict
+    /// The database cannot be reached; retry after the given seconds.
+    case unavailable(retryAfterSeconds: Int)
+    /// A bug or an unexpected failure; details only in the logs.
+    case `internal`
+  }
+
+  public var kind: Kind
+  /// What the caller reads. Never contains server internals.
+  public var message: String
+  /// The underlying error, for logs only.
+  public var cause: (any Error)?
+
+  public init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
+    self.kind = kind
+    self.message = message
+    self.cause = cause
+  }
+
+  /// The `type` of the error envelope.
+  public var type: String {
+    switch kind {
+    case .invalidRequest, .payloadTooLarge, .failedPrecondition: "invalid_request"
+    case .authentication: "authentication_error"
+    case .notFound: "not_found"
+    case .duplicateRequest: "duplicate_request"
+    case .rateLimited: "rate_limit_exceeded"
+    case .concurrencyLimited: "concurrent_call_limit_exceeded"
+    case .conflict: "conflict"
+    case .unavailable: "service_unavailable"
+    case .internal: "internal_error"
+    }
+  }
+
+  public var description: String {
+    if let cause { return "\(type): \(message) (cause: \(String(reflecting: cause)))" }
+    return "\(type): \(message)"
+  }
+}
+
+extension SwitchboardError {
+  public static func invalid(_ message: String) -> Self { Self(.invalidRequest, message) }
+  public static let invalidAPIKey = Self(.authentication, "invalid API key")
+  public static let agentNotFound = Self(.notFound, "agent not found")
+  public static let conversationNotFound = Self(.notFound, "conversation not found")
+  public static let callNotFound = Self(.notFound, "call not found")
+  public static let agentHasNoPhone = Self(.failedPrecondition, "agent has no phone number configured")
+  public static let bodyTooLarge = Self(.payloadTooLarge, "request body must be at most 262144 bytes")
+  public static func unavailable(cause: (any Error)? = nil) -> Self {
+    Self(.unavailable(retryAfterSeconds: 1), "service temporarily unavailable", cause: cause)
+  }
+  public static func internalError(cause: (any Error)? = nil) -> Self {
+    Self(.internal, "internal error", cause: cause)
+  }
+  public static func duplicate(_ original: CallReceipt) -> Self {
+    Self(.duplicateRequest(original), "idempotency key already used")
+  }
+  public static func rateLimited(_ status: RateLimitStatus) -> Self {
+    Self(.rateLimited(status), "rate limit exceeded for this number")
+  }
+  public static func concurrencyLimited(current: Int, max: Int) -> Self {
+    Self(
+      .concurrencyLimited(current: current, max: max),
+      "concurrent call limit reached. \(max) simultaneous calls allowed."
+    )
+  }
+}

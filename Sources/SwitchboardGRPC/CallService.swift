@@ -1,0 +1,114 @@
+import GRPCCore
+import Logging
+import SwitchboardCore
+
+/// `switchboard.v1.CallService`: authenticates from `authorization` metadata, hands the request
+/// to ``Switchboard``, and maps ``SwitchboardError`` to a gRPC status.
+public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
+  let switchboard: Switchboard
+  let logger: Logger
+
+  public init(switchboard: Switchboard, logger: Logger) {
+    self.switchboard = switchboard
+    self.logger = logger
+  }
+
+  public func makeCall(
+    request: ServerRequest<Switchboard_V1_MakeCallRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Switchboard_V1_MakeCallResponse> {
+    await handle(request.metadata) { tenant in
+      let header = request.metadata[stringValues: "idempotency-key"].first { _ in true }
+      let input = MakeCallInput(request.message, idempotencyKeyHeader: header)
+      let accepted = try await switchboard.makeCall(input, tenant: tenant)
+      var response = Switchboard_V1_MakeCallResponse()
+      response.data = Switchboard_V1_CallReceipt(accepted.receipt)
+      var metadata = Metadata()
+      if let rate = accepted.rateLimit {
+        metadata.addString(String(rate.limit), forKey: "x-ratelimit-limit")
+        metadata.addString(String(rate.remaining), forKey: "x-ratelimit-remaining")
+        metadata.addString(String(rate.resetSeconds), forKey: "x-ratelimit-reset")
+      }
+      return ServerResponse(message: response, metadata: metadata)
+    }
+  }
+
+  public func getCall(
+    request: ServerRequest<Switchboard_V1_GetCallRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Switchboard_V1_GetCallResponse> {
+    await handle(request.metadata) { tenant in
+      var response = Switchboard_V1_GetCallResponse()
+      response.data = Switchboard_V1_CallAttempt(
+        try await switchboard.call(traceID: request.message.traceID, tenant: tenant))
+      return ServerResponse(message: response)
+    }
+  }
+
+  public func cancelCall(
+    request: ServerRequest<Switchboard_V1_CancelCallRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Switchboard_V1_GetCallResponse> {
+    await handle(request.metadata) { tenant in
+      var response = Switchboard_V1_GetCallResponse()
+      response.data = Switchboard_V1_CallAttempt(
+        try await switchboard.cancelCall(traceID: request.message.traceID, tenant: tenant))
+      return ServerResponse(message: response)
+    }
+  }
+
+  public func getConversation(
+    request: ServerRequest<Switchboard_V1_GetConversationRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Switchboard_V1_GetConversationResponse> {
+    await handle(request.metadata) { tenant in
+      var response = Switchboard_V1_GetConversationResponse()
+      response.data = Switchboard_V1_Conversation(
+        try await switchboard.conversation(request.message.conversationID, tenant: tenant))
+      return ServerResponse(message: response)
+    }
+  }
+
+  public func listConversations(
+    request: ServerRequest<Switchboard_V1_ListConversationsRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Switchboard_V1_ListConversationsResponse> {
+    await handle(request.metadata) { tenant in
+      let message = request.message
+      let page = try await switchboard.conversations(
+        agentID: message.agentID == 0 ? nil : message.agentID, limit: message.limit == 0 ? nil : Int(message.limit),
+        offset: Int(message.offset), tenant: tenant)
+      var response = Switchboard_V1_ListConversationsResponse()
+      response.data = page.conversations.map(Switchboard_V1_Conversation.init)
+      response.hasMore_p = page.hasMore
+      response.total = Int64(page.total)
+      return ServerResponse(message: response)
+    }
+  }
+
+  public func reportCallEvent(
+    request: ServerRequest<Switchboard_V1_ReportCallEventRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Switchboard_V1_ReportCallEventResponse> {
+    ServerResponse(error: RPCError(code: .unimplemented, message: "ReportCallEvent is not available yet"))
+  }
+
+  public func watchConversation(
+    request: ServerRequest<Switchboard_V1_WatchConversationRequest>, context: ServerContext
+  ) async throws -> StreamingServerResponse<Switchboard_V1_ConversationUpdate> {
+    StreamingServerResponse(error: RPCError(code: .unimplemented, message: "WatchConversation is not available yet"))
+  }
+
+  /// Authenticates, runs `body`, and turns a ``SwitchboardError`` into the response's status.
+  private func handle<Output>(
+    _ metadata: Metadata, _ body: (Tenant) async throws -> ServerResponse<Output>
+  ) async -> ServerResponse<Output> {
+    do {
+      let authorization = metadata[stringValues: "authorization"].first { _ in true }
+      let tenant = try await switchboard.authenticate(authorization: authorization)
+      return try await body(tenant)
+    } catch {
+      let error = error as? SwitchboardError ?? .internalError(cause: error)
+      if case .internal = error.kind {
+        logger.error("request failed", metadata: ["error": "\(error)"])
+      } else if case .unavailable = error.kind {
+        logger.warning("database unavailable", metadata: ["error": "\(error)"])
+      }
+      return ServerResponse(error: error.rpcError)
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import ServiceLifecycle
+
+/// Runs a `GRPCServer` as a lifecycle `Service`: serves until graceful shutdown, then lets
+/// in-flight RPCs finish. (grpc-swift-extras, which has one, is not available here.)
+public struct GRPCServerService: Service {
+  public let server: GRPCServer<HTTP2ServerTransport.Posix>
+  let transport: HTTP2ServerTransport.Posix
+
+  /// A server for `services` on `host:port` (port 0 picks a free one), plaintext HTTP/2.
+  public init(host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int) {
+    var config = HTTP2ServerTransport.Posix.Config.defaults
+    config.rpc.maxRequestPayloadSize = maxRequestBytes
+    let transport = HTTP2ServerTransport.Posix(
+      address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
+    self.transport = transport
+    self.server = GRPCServer(transport: transport, services: services)
+  }
+
+  /// The bound port, once listening.
+  public func listeningPort() async throws -> Int? {
+    try await transport.listeningAddress.ipv4?.port
+  }
+
+  public func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await server.serve()
+    } onGracefulShutdown: {
+      server.beginGracefulShutdown()
+    }
+  }
+}

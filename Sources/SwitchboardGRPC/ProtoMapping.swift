@@ -1,0 +1,169 @@
+import Foundation
+import SwiftProtobuf
+import SwitchboardCore
+
+// Translations between the generated messages and the domain. Nothing else lives here.
+
+extension MakeCallInput {
+  init(_ message: Switchboard_V1_MakeCallRequest, idempotencyKeyHeader: String?) {
+    self.init(
+      agentID: message.agentID == 0 ? nil : message.agentID,
+      parameters: message.parameters.isEmpty
+        ? nil : message.parameters.map { CallParameter(name: $0.name, value: $0.value) },
+      conversationID: message.conversationID.isEmpty ? nil : message.conversationID,
+      idempotencyKey: message.idempotencyKey.isEmpty ? idempotencyKeyHeader : message.idempotencyKey,
+      metadata: message.hasMetadata ? message.metadata : nil,
+      retryContext: message.hasRetryContext ? RetryContext(message.retryContext) : nil,
+      scheduledFor: message.hasScheduledFor ? message.scheduledFor.date : nil)
+  }
+}
+
+extension RetryContext {
+  init(_ message: Switchboard_V1_RetryContext) {
+    self.init(
+      collectedData: message.hasCollectedData ? [String: JSONValue](message.collectedData) : nil,
+      initialMessage: message.hasRetryInitialMessage ? message.retryInitialMessage : nil,
+      language: message.hasRetryLanguage ? message.retryLanguage : nil,
+      stageID: message.hasRetryStageID ? message.retryStageID : nil)
+  }
+
+  var proto: Switchboard_V1_RetryContext {
+    var message = Switchboard_V1_RetryContext()
+    if let collectedData { message.collectedData = Google_Protobuf_Struct(collectedData) }
+    if let initialMessage { message.retryInitialMessage = initialMessage }
+    if let language { message.retryLanguage = language }
+    if let stageID { message.retryStageID = stageID }
+    return message
+  }
+}
+
+extension Switchboard_V1_CallReceipt {
+  init(_ receipt: CallReceipt) {
+    self.init()
+    agentID = receipt.agentID
+    conversationID = receipt.conversationID.lowercased
+    if let scheduledFor = receipt.scheduledFor { self.scheduledFor = Google_Protobuf_Timestamp(date: scheduledFor) }
+    status = receipt.status.rawValue
+    traceID = receipt.traceID.lowercased
+    attemptNumber = Int32(clamping: receipt.attemptNumber)
+  }
+}
+
+extension Switchboard_V1_CallStatus {
+  init(_ status: CallStatus) {
+    self =
+      switch status {
+      case .scheduled: .scheduled
+      case .initiated: .initiated
+      case .dispatching: .dispatching
+      case .dispatched: .dispatched
+      case .ringing: .ringing
+      case .inProgress: .inProgress
+      case .completed: .completed
+      case .noAnswer: .noAnswer
+      case .busy: .busy
+      case .failed: .failed
+      case .unreachable: .unreachable
+      case .canceled: .canceled
+      }
+  }
+}
+
+extension Switchboard_V1_CallAttempt {
+  init(_ attempt: CallAttempt) {
+    self.init()
+    traceID = attempt.traceID.lowercased
+    conversationID = attempt.conversationID.lowercased
+    attemptNumber = Int32(clamping: attempt.attemptNumber)
+    agentID = attempt.agentID
+    status = .init(attempt.status)
+    customerPhone = attempt.customerPhone
+    parameters = attempt.parameters.map { parameter in
+      var message = Switchboard_V1_Parameter()
+      message.name = parameter.name
+      message.value = parameter.value
+      return message
+    }
+    if let metadata = attempt.metadata { self.metadata = metadata }
+    if let idempotencyKey = attempt.idempotencyKey { self.idempotencyKey = idempotencyKey }
+    if let retryContext = attempt.retryContext { self.retryContext = retryContext.proto }
+    effectiveRetryContext = attempt.effectiveRetryContext.proto
+    if let date = attempt.scheduledFor { scheduledFor = Google_Protobuf_Timestamp(date: date) }
+    createdAt = Google_Protobuf_Timestamp(date: attempt.createdAt)
+    updatedAt = Google_Protobuf_Timestamp(date: attempt.updatedAt)
+    if let date = attempt.dispatchedAt { dispatchedAt = Google_Protobuf_Timestamp(date: date) }
+    if let date = attempt.endedAt { endedAt = Google_Protobuf_Timestamp(date: date) }
+    if let failureReason = attempt.failureReason { self.failureReason = failureReason }
+    if let results = attempt.results { self.results = Google_Protobuf_Struct(results) }
+    if let durationSeconds = attempt.durationSeconds { self.durationSeconds = durationSeconds }
+  }
+}
+
+extension Switchboard_V1_Conversation {
+  init(_ chain: ConversationChain) {
+    self.init()
+    conversationID = chain.conversationID.lowercased
+    agentID = chain.agentID
+    customerPhone = chain.customerPhone
+    attemptCount = Int32(clamping: chain.attemptCount)
+    var state = Switchboard_V1_ThreadedState()
+    state.collectedData = Google_Protobuf_Struct(chain.state.collectedData)
+    if let language = chain.state.language { state.language = language }
+    if let stageID = chain.state.stageID { state.stageID = stageID }
+    self.state = state
+    latestStatus = .init(chain.latestStatus)
+    createdAt = Google_Protobuf_Timestamp(date: chain.createdAt)
+    updatedAt = Google_Protobuf_Timestamp(date: chain.updatedAt)
+    attempts = chain.attempts.map(Switchboard_V1_CallAttempt.init)
+  }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+  init(_ message: Google_Protobuf_Struct) {
+    self = message.fields.mapValues(JSONValue.init)
+  }
+}
+
+extension JSONValue {
+  init(_ value: Google_Protobuf_Value) {
+    switch value.kind {
+    case .nullValue, nil: self = .null
+    case .boolValue(let flag): self = .bool(flag)
+    case .numberValue(let number):
+      // Struct numbers are doubles; whole ones read back as integers, as JSON clients wrote them.
+      if number.rounded() == number, abs(number) < 9e15 {
+        self = .integer(Int64(number))
+      } else {
+        self = .double(number)
+      }
+    case .stringValue(let text): self = .string(text)
+    case .listValue(let list): self = .array(list.values.map(JSONValue.init))
+    case .structValue(let object): self = .object([String: JSONValue](object))
+    }
+  }
+}
+
+extension Google_Protobuf_Struct {
+  init(_ members: [String: JSONValue]) {
+    self.init()
+    fields = members.mapValues(Google_Protobuf_Value.init)
+  }
+}
+
+extension Google_Protobuf_Value {
+  init(_ value: JSONValue) {
+    self.init()
+    switch value {
+    case .null: kind = .nullValue(.nullValue)
+    case .bool(let flag): kind = .boolValue(flag)
+    case .integer(let number): kind = .numberValue(Double(number))
+    case .double(let number): kind = .numberValue(number)
+    case .string(let text): kind = .stringValue(text)
+    case .array(let items):
+      var list = Google_Protobuf_ListValue()
+      list.values = items.map(Google_Protobuf_Value.init)
+      kind = .listValue(list)
+    case .object(let members): kind = .structValue(Google_Protobuf_Struct(members))
+    }
+  }
+}

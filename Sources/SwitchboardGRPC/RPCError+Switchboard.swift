@@ -1,0 +1,46 @@
+import GRPCCore
+import GRPCProtobuf
+import SwitchboardCore
+
+extension SwitchboardError {
+  /// Metadata key carrying the error envelope's `type` (e.g. `rate_limit_exceeded`).
+  static let typeMetadataKey = "switchboard-error-type"
+
+  /// The gRPC status for this error: the canonical code, the same message as the gateway, and
+  /// the `type` both as an `ErrorInfo` detail (reason in UPPER_SNAKE) and as trailing metadata.
+  var rpcError: RPCError {
+    var details: [ErrorDetails] = []
+    var info: [String: String] = ["type": type]
+    let code: RPCError.Code
+    switch kind {
+    case .invalidRequest, .payloadTooLarge: code = .invalidArgument
+    case .authentication: code = .unauthenticated
+    case .notFound: code = .notFound
+    case .failedPrecondition, .conflict: code = .failedPrecondition
+    case .duplicateRequest(let original):
+      code = .alreadyExists
+      info["trace_id"] = original.traceID.lowercased
+      info["conversation_id"] = original.conversationID.lowercased
+      info["attempt_number"] = String(original.attemptNumber)
+      info["status"] = original.status.rawValue
+    case .rateLimited(let status):
+      code = .resourceExhausted
+      info["retry_after_seconds"] = String(status.retryAfterSeconds)
+      info["limit"] = String(status.limit)
+      details.append(.retryInfo(delay: .seconds(status.retryAfterSeconds)))
+    case .concurrencyLimited(let current, let max):
+      code = .resourceExhausted
+      info["current_calls"] = String(current)
+      info["max_calls"] = String(max)
+    case .unavailable(let seconds):
+      code = .unavailable
+      details.append(.retryInfo(delay: .seconds(seconds)))
+    case .internal: code = .internalError
+    }
+    details.insert(.errorInfo(reason: type.uppercased(), domain: "switchboard", metadata: info), at: 0)
+    let status = GoogleRPCStatus(code: code, message: message, details: details)
+    var metadata = status.rpcErrorMetadata
+    metadata.addString(type, forKey: Self.typeMetadataKey)
+    return RPCError(code: code, message: message, metadata: metadata)
+  }
+}

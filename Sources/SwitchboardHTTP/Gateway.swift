@@ -1,0 +1,135 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SwitchboardCore
+
+/// The JSON gateway: the public `POST /v1/call` contract and the reads beside it, over
+/// ``Switchboard``. Every failure answers in the `{"error": {"message", "type"}}` envelope.
+public struct Gateway: Sendable {
+  let switchboard: Switchboard
+  let logger: Logger
+
+  public init(switchboard: Switchboard, logger: Logger) {
+    self.switchboard = switchboard
+    self.logger = logger
+  }
+
+  public typealias Context = BasicRequestContext
+
+  /// The routes, behind a middleware that renders any stray error (unknown route, wrong method)
+  /// in the envelope.
+  public func router() -> Router<Context> {
+    let router = Router(context: Context.self)
+    router.add(middleware: EnvelopeMiddleware(logger: logger))
+    router.post("/v1/call") { request, _ in await respond { try await makeCall(request) } }
+    router.get("/v1/calls/:trace_id") { request, context in
+      await respond(headers: request.headers) { tenant in
+        .ok(["data": try await switchboard.call(traceID: context.parameters.get("trace_id") ?? "", tenant: tenant).json]
+        )
+      }
+    }
+    router.delete("/v1/calls/:trace_id") { request, context in
+      await respond(headers: request.headers) { tenant in
+        let traceID = context.parameters.get("trace_id") ?? ""
+        return .ok(["data": try await switchboard.cancelCall(traceID: traceID, tenant: tenant).json])
+      }
+    }
+    router.get("/v1/conversations/:conversation_id") { request, context in
+      await respond(headers: request.headers) { tenant in
+        let id = context.parameters.get("conversation_id") ?? ""
+        return .ok(["data": try await switchboard.conversation(id, tenant: tenant).json(withAttempts: true)])
+      }
+    }
+    router.get("/v1/conversations") { request, _ in
+      await respond(headers: request.headers) { tenant in
+        let query = request.uri.queryParameters
+        let page = try await switchboard.conversations(
+          agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
+          limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
+          tenant: tenant)
+        return .ok([
+          "data": .array(page.conversations.map { $0.json(withAttempts: false) }),
+          "has_more": .bool(page.hasMore), "total": .integer(Int64(page.total)),
+        ])
+      }
+    }
+    router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]).response }
+    router.get("/readyz") { _, _ in
+      await switchboard.store.isReachable()
+        ? JSONResponse.ok(["status": "ready"]).response
+        : JSONResponse(error: .unavailable()).response
+    }
+    return router
+  }
+
+  private func makeCall(_ request: Request) async throws(SwitchboardError) -> JSONResponse {
+    let tenant = try await switchboard.authenticate(authorization: request.headers[.authorization])
+    var request = request
+    let buffer: ByteBuffer
+    do {
+      buffer = try await request.collectBody(upTo: CallContract.maxBodyBytes)
+    } catch let error as HTTPError where error.status == .contentTooLarge {
+      throw .bodyTooLarge
+    } catch {
+      throw .invalid("request body could not be read")
+    }
+    var input: MakeCallInput
+    do {
+      input = try JSONDecoder().decode(MakeCallBody.self, from: Data(buffer.readableBytesView)).input
+    } catch let error as SwitchboardError {
+      throw error
+    } catch {
+      throw .invalid("request body must be valid JSON")
+    }
+    if input.idempotencyKey == nil, let header = request.headers[.idempotencyKey] { input.idempotencyKey = header }
+    let accepted = try await switchboard.makeCall(input, tenant: tenant)
+    var response = JSONResponse.ok(["data": accepted.receipt.json])
+    if let rate = accepted.rateLimit { response.headers.append(contentsOf: rate.headers) }
+    return response
+  }
+
+  private func respond(headers: HTTPFields, _ body: (Tenant) async throws -> JSONResponse) async -> Response {
+    await respond {
+      let tenant = try await switchboard.authenticate(authorization: headers[.authorization])
+      return try await body(tenant)
+    }
+  }
+
+  /// Runs a handler; a ``SwitchboardError`` becomes its envelope, anything else a logged 500.
+  private func respond(_ body: () async throws -> JSONResponse) async -> Response {
+    do {
+      return try await body().response
+    } catch {
+      let error = error as? SwitchboardError ?? .internalError(cause: error)
+      switch error.kind {
+      case .internal: logger.error("request failed", metadata: ["error": "\(error)"])
+      case .unavailable: logger.warning("database unavailable", metadata: ["error": "\(error)"])
+      default: break
+      }
+      return JSONResponse(error: error).response
+    }
+  }
+
+  private static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {
+    guard let text, !text.isEmpty else { return nil }
+    guard let value = Int(text) else { throw .invalid("\(name) must be an integer") }
+    return value
+  }
+}
+
+extension HTTPField.Name {
+  static let idempotencyKey = Self("Idempotency-Key")!
+  static let retryAfter = Self("Retry-After")!
+  static let rateLimitLimit = Self("X-RateLimit-Limit")!
+  static let rateLimitRemaining = Self("X-RateLimit-Remaining")!
+  static let rateLimitReset = Self("X-RateLimit-Reset")!
+}
+
+extension RateLimitStatus {
+  var headers: HTTPFields {
+    [
+      .rateLimitLimit: String(limit), .rateLimitRemaining: String(remaining), .rateLimitReset: String(resetSeconds),
+    ]
+  }
+}

@@ -1,0 +1,93 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import SwitchboardCore
+
+/// A JSON response: status, extra headers, body.
+struct JSONResponse {
+  var status: HTTPResponse.Status
+  var headers: HTTPFields = [:]
+  var body: JSONValue
+
+  init(status: HTTPResponse.Status, body: JSONValue) {
+    self.status = status
+    self.body = body
+  }
+
+  static func ok(_ members: [String: JSONValue]) -> Self {
+    Self(status: .ok, body: .object(members))
+  }
+
+  /// The error envelope, with the status and headers its kind calls for.
+  init(error: SwitchboardError) {
+    var envelope: [String: JSONValue] = ["message": .string(error.message), "type": .string(error.type)]
+    var headers: HTTPFields = [:]
+    switch error.kind {
+    case .invalidRequest, .failedPrecondition: status = .badRequest
+    case .payloadTooLarge: status = .contentTooLarge
+    case .authentication: status = .unauthorized
+    case .notFound: status = .notFound
+    case .conflict: status = .conflict
+    case .duplicateRequest(let original):
+      status = .conflict
+      envelope["data"] = original.json
+    case .rateLimited(let rate):
+      status = .tooManyRequests
+      headers[.retryAfter] = String(rate.retryAfterSeconds)
+      headers.append(contentsOf: rate.headers)
+    case .concurrencyLimited(let current, let max):
+      status = .tooManyRequests
+      envelope["current_calls"] = .integer(Int64(current))
+      envelope["max_calls"] = .integer(Int64(max))
+    case .unavailable(let seconds):
+      status = .serviceUnavailable
+      headers[.retryAfter] = String(seconds)
+    case .internal: status = .internalServerError
+    }
+    self.headers = headers
+    self.body = .object(["error": .object(envelope)])
+  }
+
+  var response: Response {
+    var headers = self.headers
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.encoded())))
+  }
+}
+
+/// Renders errors raised outside the handlers (no such route, body errors in the server) in the
+/// envelope rather than as Hummingbird's default page.
+struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
+  let logger: Logger
+
+  func handle(
+    _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+  ) async throws
+    -> Response
+  {
+    do {
+      return try await next(request, context)
+    } catch let error as HTTPError {
+      let kind: SwitchboardError.Kind =
+        switch error.status {
+        case .notFound: .notFound
+        case .contentTooLarge: .payloadTooLarge
+        case .unauthorized: .authentication
+        case .internalServerError: .internal
+        default: .invalidRequest
+        }
+      let message =
+        switch error.status {
+        case .notFound: "no such route: \(request.method) \(request.uri.path)"
+        case .methodNotAllowed: "method \(request.method) not allowed on \(request.uri.path)"
+        default: error.body ?? error.status.reasonPhrase
+        }
+      var response = JSONResponse(error: SwitchboardError(kind, message)).response
+      if error.status == .methodNotAllowed { response.status = .methodNotAllowed }
+      return response
+    } catch {
+      logger.error("unhandled error", metadata: ["error": "\(error)"])
+      return JSONResponse(error: .internalError()).response
+    }
+  }
+}

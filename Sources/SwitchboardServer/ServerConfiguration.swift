@@ -1,0 +1,63 @@
+import Foundation
+import PostgresNIO
+
+/// Everything `switchboard serve` can be told, with its defaults.
+public struct ServerConfiguration: Sendable {
+  /// Which parts of the service this replica runs.
+  public enum Role: String, Sendable, CaseIterable {
+    /// gRPC and HTTP intake and reads.
+    case api
+    /// Background work: dispatch and maintenance (idempotency-key purge).
+    case dispatcher
+    /// Both.
+    case all
+  }
+
+  /// `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
+  public var databaseURL: String
+  public var role: Role = .all
+  /// gRPC listens here; port 0 picks a free one. Default 0.0.0.0:50051.
+  public var grpcHost = "0.0.0.0"
+  public var grpcPort = 50051
+  /// The JSON gateway listens here. Default 0.0.0.0:8080.
+  public var httpHost = "0.0.0.0"
+  public var httpPort = 8080
+  /// How long an accepted call's idempotency key stays taken. Default 24 h.
+  public var idempotencyRetentionSeconds = 24 * 3600
+  /// Longest wait for the database before answering 503. Default 5 s.
+  public var databaseTimeout: Duration = .seconds(5)
+  /// Pooled connections per replica. Default 20.
+  public var maxDatabaseConnections = 20
+
+  public init(databaseURL: String) {
+    self.databaseURL = databaseURL
+  }
+
+  /// The `PostgresClient` configuration the database URL describes.
+  public func postgresConfiguration() throws -> PostgresClient.Configuration {
+    guard let url = URLComponents(string: databaseURL), url.scheme == "postgres" || url.scheme == "postgresql",
+      let host = url.host, !host.isEmpty
+    else {
+      throw ConfigurationError("database URL must look like postgres://user@host:port/database")
+    }
+    let sslMode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+    let tls: PostgresClient.Configuration.TLS =
+      switch sslMode {
+      case "disable": .disable
+      case "require", "verify-full", "verify-ca": .require(.makeClientConfiguration())
+      default: host == "127.0.0.1" || host == "localhost" ? .disable : .prefer(.makeClientConfiguration())
+      }
+    let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+    var configuration = PostgresClient.Configuration(
+      host: host, port: url.port ?? 5432, username: url.user ?? "postgres", password: url.password,
+      database: database.isEmpty ? nil : database, tls: tls)
+    configuration.options.maximumConnections = maxDatabaseConnections
+    configuration.options.connectTimeout = databaseTimeout
+    return configuration
+  }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GRPCCore
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardGRPC
+import SwitchboardHTTP
+import SwitchboardPostgres
+
+/// One Switchboard replica: the database pool, then (after migrations) the gRPC server, the
+/// JSON gateway and the maintenance loop, as lifecycle services. `switchboard serve` and the
+/// tests build it the same way.
+public struct SwitchboardServer: Service {
+  public let configuration: ServerConfiguration
+  public let client: PostgresClient
+  public let store: PostgresCallStore
+  let logger: Logger
+  private let grpc: GRPCServerService?
+  private let http: Application<RouterResponder<BasicRequestContext>>?
+  private let httpPort: BoundPort
+  private let onMigrated: @Sendable (PostgresClient) async throws -> Void
+
+  /// - Parameter onMigrated: runs once the schema is current, before anything is served.
+  public init(
+    configuration: ServerConfiguration, logger: Logger,
+    onMigrated: @escaping @Sendable (PostgresClient) async throws -> Void = { _ in }
+  ) throws {
+    self.configuration = configuration
+    self.logger = logger
+    self.onMigrated = onMigrated
+    client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
+    var storeConfiguration = PostgresCallStore.Configuration()
+    storeConfiguration.idempotencyRetentionSeconds = configuration.idempotencyRetentionSeconds
+    storeConfiguration.queryTimeout = configuration.databaseTimeout
+    store = PostgresCallStore(client: client, configuration: storeConfiguration, logger: logger)
+    let switchboard = Switchboard(store: store)
+    let httpPort = BoundPort()
+    self.httpPort = httpPort
+
+    guard configuration.role != .dispatcher else {
+      grpc = nil
+      http = nil
+      return
+    }
+    grpc = GRPCServerService(
+      host: configuration.grpcHost, port: configuration.grpcPort,
+      services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
+      maxRequestBytes: CallContract.maxBodyBytes)
+    http = Application(
+      router: Gateway(switchboard: switchboard, logger: logger).router(),
+      configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
+      onServerRunning: { channel in await httpPort.set(channel.localAddress?.port) },
+      logger: logger)
+  }
+
+  /// The gRPC port once listening (useful with port 0).
+  public func grpcListeningPort() async throws -> Int? {
+    try await grpc?.listeningPort()
+  }
+
+  /// The HTTP port once listening (useful with port 0).
+  public func httpListeningPort() async -> Int? {
+    await httpPort.value()
+  }
+
+  public func run() async throws {
+    try await Migrator(client: client, logger: logger).migrate()
+    try await onMigrated(client)
+    var services: [any Service] = []
+    if let grpc { services.append(grpc) }
+    if let http { services.append(http) }
+    if configuration.role != .api {
+      services.append(IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger))
+    }
+    let group = ServiceGroup(services: services, logger: logger)
+    try await withGracefulShutdownHandler {
+      try await group.run()
+    } onGracefulShutdown: {
+      Task { await group.triggerGracefulShutdown() }
+    }
+  }
+
+  /// The pool and the server, in start order, for a `ServiceGroup`.
+  public var services: [any Service] { [client, self] }
+}
+
+/// A port learned once a listener is bound.
+actor BoundPort {
+  private var port: Int?
+  private var waiters: [CheckedContinuation<Int?, Never>] = []
+
+  func set(_ port: Int?) {
+    self.port = port
+    for waiter in waiters { waiter.resume(returning: port) }
+    waiters = []
+  }
+
+  func value() async -> Int? {
+    if let port { return port }
+    return await withCheckedContinuation { waiters.append($0) }
+  }
+}
+
+/// Deletes idempotency keys past their retention every minute.
+struct IdempotencyKeyPurger: Service {
+  let accounts: PostgresAccounts
+  let logger: Logger
+
+  func run() async throws {
+    // Ends quietly when shutdown cancels the sleep.
+    try? await cancelWhenGracefulShutdown {
+      while !Task.isCancelled {
+        do {
+          let purged = try await accounts.purgeExpiredIdempotencyKeys()
+          if purged > 0 { logger.info("purged expired idempotency keys", metadata: ["count": "\(purged)"]) }
+        } catch {
+          logger.warning("idempotency key purge failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        try await Task.sleep(for: .seconds(60))
+      }
+    }
+  }
+}

@@ -1,0 +1,283 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardPostgres
+import SwitchboardServer
+
+@main
+struct SwitchboardCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "switchboard",
+    abstract: "Call orchestration: places outbound calls handled by voice agents.",
+    subcommands: [Serve.self, Migrate.self, Tenants.self, Keys.self, Agents.self],
+    defaultSubcommand: Serve.self)
+}
+
+/// Where the database is: `--database-url`, `SWITCHBOARD_DATABASE_URL`, or else the embedded
+/// cluster under `--data-dir`.
+struct DatabaseOptions: ParsableArguments {
+  @Option(help: "PostgreSQL URL (env SWITCHBOARD_DATABASE_URL). Without one, a private cluster runs under --data-dir.")
+  var databaseURL: String?
+
+  @Option(help: "Directory of the embedded PostgreSQL cluster (env SWITCHBOARD_DATA_DIR).")
+  var dataDir: String?
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error (env LOG_LEVEL).")
+  var logLevel: String?
+
+  var url: String? { databaseURL ?? Environment.string("SWITCHBOARD_DATABASE_URL") }
+  var directory: String { dataDir ?? Environment.string("SWITCHBOARD_DATA_DIR") ?? ".switchboard" }
+
+  func logger() -> Logger {
+    var logger = Logger(label: "switchboard")
+    let level = logLevel ?? Environment.string("LOG_LEVEL") ?? "info"
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
+  }
+
+  /// The database URL, starting the embedded cluster when none was given.
+  func resolve(logger: Logger) throws -> (url: String, embedded: EmbeddedPostgres?) {
+    if let url { return (url, nil) }
+    let embedded = try EmbeddedPostgres.start(in: directory, logger: logger)
+    return (embedded.databaseURL, embedded)
+  }
+
+  /// Runs `body` with a migrated database, then stops what was started for it.
+  func withDatabase<T: Sendable>(
+    _ body: @escaping @Sendable (PostgresClient, Logger) async throws -> T
+  )
+    async throws -> T
+  {
+    let logger = logger()
+    let (url, embedded) = try resolve(logger: logger)
+    defer { embedded?.stop() }
+    let client = PostgresClient(
+      configuration: try ServerConfiguration(databaseURL: url).postgresConfiguration(), backgroundLogger: logger)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+      group.addTask {
+        await client.run()
+        return nil
+      }
+      defer { group.cancelAll() }
+      try await Migrator(client: client, logger: logger).migrate()
+      return try await body(client, logger)
+    }
+  }
+}
+
+enum Environment {
+  static func string(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+  }
+
+  static func integer(_ name: String) throws -> Int? {
+    guard let text = string(name) else { return nil }
+    guard let value = Int(text) else { throw ValidationError("\(name) must be an integer, not \(text)") }
+    return value
+  }
+}
+
+extension ServerConfiguration.Role: ExpressibleByArgument {}
+
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Run the gRPC server and the JSON gateway.")
+
+  @OptionGroup var database: DatabaseOptions
+
+  @Option(help: "gRPC port (env SWITCHBOARD_GRPC_PORT, default 50051).")
+  var grpcPort: Int?
+
+  @Option(help: "HTTP port of the JSON gateway (env SWITCHBOARD_HTTP_PORT, default 8080).")
+  var httpPort: Int?
+
+  @Option(help: "Address to listen on (env SWITCHBOARD_HOST, default 0.0.0.0).")
+  var host: String?
+
+  @Option(help: "api (intake and reads), dispatcher (background work) or all (env SWITCHBOARD_ROLE, default all).")
+  var role: ServerConfiguration.Role?
+
+  @Option(help: "Hours an idempotency key stays taken (env SWITCHBOARD_IDEMPOTENCY_HOURS, default 24).")
+  var idempotencyHours: Int?
+
+  func run() async throws {
+    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    let logger = database.logger()
+    let (url, embedded) = try database.resolve(logger: logger)
+    var configuration = ServerConfiguration(databaseURL: url)
+    configuration.grpcPort = try grpcPort ?? Environment.integer("SWITCHBOARD_GRPC_PORT") ?? 50051
+    configuration.httpPort = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? 8080
+    let host = host ?? Environment.string("SWITCHBOARD_HOST") ?? "0.0.0.0"
+    configuration.grpcHost = host
+    configuration.httpHost = host
+    if let role = role ?? Environment.string("SWITCHBOARD_ROLE").flatMap(ServerConfiguration.Role.init) {
+      configuration.role = role
+    }
+    if let hours = try idempotencyHours ?? Environment.integer("SWITCHBOARD_IDEMPOTENCY_HOURS") {
+      configuration.idempotencyRetentionSeconds = hours * 3600
+    }
+
+    let demoFile = embedded.map { $0.directory + "/demo-credentials" }
+    let settings = configuration
+    let server = try SwitchboardServer(configuration: settings, logger: logger) { client in
+      if let demoFile { try await DemoSeed.ensure(client: client, file: demoFile, logger: logger) }
+      logger.info(
+        "switchboard ready",
+        metadata: [
+          "grpc": "\(host):\(settings.grpcPort)", "http": "\(host):\(settings.httpPort)",
+          "role": "\(settings.role.rawValue)",
+        ])
+    }
+    let group = ServiceGroup(
+      configuration: .init(services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    do {
+      try await group.run()
+    } catch {
+      embedded?.stop()
+      throw error
+    }
+    embedded?.stop()
+  }
+}
+
+/// The development seed: on an empty embedded database, a demo tenant, agent and key.
+enum DemoSeed {
+  static let agentID: Int64 = 1
+  static let agentPhone = "+14155550100"
+
+  static func ensure(client: PostgresClient, file: String, logger: Logger) async throws {
+    let accounts = PostgresAccounts(client: client, logger: logger)
+    if try await !accounts.hasTenants() {
+      let tenant = try await accounts.createTenant(name: "demo")
+      try await accounts.saveAgent(
+        tenantID: tenant, agentID: agentID, phoneNumber: agentPhone, name: "Demo agent", update: false)
+      let key = try await accounts.createAPIKey(tenantID: tenant)
+      // The development cluster's own directory keeps the key so later starts can show it again.
+      _ = FileManager.default.createFile(
+        atPath: file, contents: Data("\(key)\n\(agentID)\n".utf8), attributes: [.posixPermissions: 0o600])
+    }
+    guard let saved = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+    let lines = saved.split(separator: "\n")
+    guard lines.count >= 2 else { return }
+    // Written straight to the descriptor so it shows at once even when stdout is a pipe.
+    FileHandle.standardOutput.write(Data("Demo API key: \(lines[0])\nDemo agent id: \(lines[1])\n".utf8))
+  }
+}
+
+struct Migrate: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Apply database migrations and exit.")
+  @OptionGroup var database: DatabaseOptions
+
+  func run() async throws {
+    try await database.withDatabase { _, _ in }
+  }
+}
+
+struct Tenants: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Manage tenants.", subcommands: [Create.self])
+
+  struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a tenant; prints its id.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Display name.") var name: String
+    @Option(help: "Calls per hour to one number (0 = off, default 5).") var numberRateLimit = 5
+    @Option(help: "Calls to one number at once (default: the rate limit).") var numberRateBurst: Int?
+    @Option(help: "Active calls at once (0 = off, default 10).") var maxConcurrentCalls = 10
+
+    func validate() throws {
+      guard numberRateLimit >= 0, maxConcurrentCalls >= 0 else { throw ValidationError("limits must not be negative") }
+      if let numberRateBurst, numberRateBurst < 1 { throw ValidationError("--number-rate-burst must be at least 1") }
+    }
+
+    func run() async throws {
+      let settings = PostgresAccounts.TenantSettings(
+        numberRateLimit: numberRateLimit, numberRateBurst: numberRateBurst, maxConcurrentCalls: maxConcurrentCalls)
+      let name = name
+      let id = try await database.withDatabase { client, logger in
+        try await PostgresAccounts(client: client, logger: logger).createTenant(name: name, settings: settings)
+      }
+      print(id)
+    }
+  }
+}
+
+struct Keys: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Manage API keys.", subcommands: [Create.self, Revoke.self])
+
+  struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Issue an API key; prints it (it is stored only hashed).")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Tenant id.") var tenant: Int64
+
+    func run() async throws {
+      let tenant = tenant
+      let key = try await database.withDatabase { client, logger in
+        try await PostgresAccounts(client: client, logger: logger).createAPIKey(tenantID: tenant)
+      }
+      print(key)
+    }
+  }
+
+  struct Revoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Revoke an API key.")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "The key (sk_…).") var key: String
+
+    func run() async throws {
+      let key = key
+      let revoked = try await database.withDatabase { client, logger in
+        try await PostgresAccounts(client: client, logger: logger).revokeAPIKey(key)
+      }
+      guard revoked else { throw ValidationError("no live key matched") }
+    }
+  }
+}
+
+struct Agents: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Manage agents.", subcommands: [Create.self, Update.self])
+
+  struct AgentOptions: ParsableArguments {
+    @Option(help: "Tenant id.") var tenant: Int64
+    @Option(help: "Agent id (> 0), as clients send it.") var id: Int64
+    @Option(help: "The E.164 number the agent calls from.") var phone: String?
+    @Option(help: "Display name.") var name: String?
+
+    func validate() throws {
+      guard id > 0 else { throw ValidationError("--id must be positive") }
+      if let phone, !PhoneNumber.isE164(phone) { throw ValidationError("--phone must be an E.164 number") }
+    }
+  }
+
+  struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create an agent; prints its id.")
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var agent: AgentOptions
+
+    func run() async throws {
+      try await Agents.save(agent, database, update: false)
+      print(agent.id)
+    }
+  }
+
+  struct Update: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Change an agent's phone number or name.")
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var agent: AgentOptions
+
+    func run() async throws {
+      try await Agents.save(agent, database, update: true)
+    }
+  }
+
+  static func save(_ agent: AgentOptions, _ database: DatabaseOptions, update: Bool) async throws {
+    let (tenant, id, phone, name) = (agent.tenant, agent.id, agent.phone, agent.name)
+    try await database.withDatabase { client, logger in
+      try await PostgresAccounts(client: client, logger: logger).saveAgent(
+        tenantID: tenant, agentID: id, phoneNumber: phone, name: name, update: update)
+    }
+  }
+}
