@@ -69,7 +69,7 @@ public struct Gateway: Sendable {
     let buffer: ByteBuffer
     do {
       buffer = try await request.collectBody(upTo: CallContract.maxBodyBytes)
-    } catch let error as HTTPError where error.status == .contentTooLarge {
+    } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
       throw .bodyTooLarge
     } catch {
       throw .invalid("request body could not be read")

@@ -1,0 +1,211 @@
+import AsyncHTTPClient
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardGRPC
+import SwitchboardPostgres
+import SwitchboardServer
+
+/// One PostgreSQL and one running Switchboard (role api, ports picked by the OS) shared by every
+/// test of the process. Tests keep out of each other's way by each making its own tenant.
+actor TestEnvironment {
+  static let shared = TestEnvironment()
+
+  struct Running: Sendable {
+    let databaseURL: String
+    let client: PostgresClient
+    let grpcPort: Int
+    let httpPort: Int
+  }
+
+  private var running: Task<Running, any Error>?
+
+  func get() async throws -> Running {
+    if let running { return try await running.value }
+    let task = Task { try await Self.start() }
+    running = task
+    return try await task.value
+  }
+
+  private static func start() async throws -> Running {
+    var logger = Logger(label: "switchboard-tests")
+    logger.logLevel = .warning
+    let url: String
+    if let given = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_DATABASE_URL"], !given.isEmpty {
+      url = given
+    } else {
+      let embedded = try EmbeddedPostgres.start(in: ".switchboard/test-postgres", durable: false, logger: logger)
+      EmbeddedCluster.stopAtExit(embedded)
+      url = embedded.databaseURL
+    }
+    var configuration = ServerConfiguration(databaseURL: url)
+    configuration.role = .api
+    configuration.grpcHost = "127.0.0.1"
+    configuration.grpcPort = 0
+    configuration.httpHost = "127.0.0.1"
+    configuration.httpPort = 0
+    configuration.maxDatabaseConnections = 40
+    let server = try SwitchboardServer(configuration: configuration, logger: logger)
+    let group = ServiceGroup(services: server.services, logger: logger)
+    Task { try await group.run() }
+    guard let grpcPort = try await server.grpcListeningPort(), let httpPort = await server.httpListeningPort() else {
+      throw TestFailure("server did not report its ports")
+    }
+    let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
+    Task { await client.run() }
+    return Running(databaseURL: url, client: client, grpcPort: grpcPort, httpPort: httpPort)
+  }
+}
+
+/// Stops the embedded test cluster when the test process exits.
+enum EmbeddedCluster {
+  nonisolated(unsafe) private static var clusters: [EmbeddedPostgres] = []
+
+  static func stopAtExit(_ cluster: EmbeddedPostgres) {
+    clusters.append(cluster)
+    if clusters.count == 1 {
+      atexit { EmbeddedCluster.clusters.forEach { $0.stop() } }
+    }
+  }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// A tenant made for one test: its key, and agent 7 with a phone number.
+struct TestTenant: Sendable {
+  let id: Int64
+  let key: String
+  let agentID: Int64 = 7
+  let environment: TestEnvironment.Running
+
+  var authorization: String { "Bearer \(key)" }
+
+  /// A fresh tenant; limits off unless given.
+  static func make(
+    numberRateLimit: Int = 0, numberRateBurst: Int? = nil, maxConcurrentCalls: Int = 0,
+    agentPhone: String? = "+14155550123"
+  ) async throws -> TestTenant {
+    let environment = try await TestEnvironment.shared.get()
+    let accounts = PostgresAccounts(client: environment.client, logger: Logger(label: "tests"))
+    let id = try await accounts.createTenant(
+      name: "test",
+      settings: .init(
+        numberRateLimit: numberRateLimit, numberRateBurst: numberRateBurst, maxConcurrentCalls: maxConcurrentCalls))
+    try await accounts.saveAgent(tenantID: id, agentID: 7, phoneNumber: agentPhone, name: nil, update: false)
+    let key = try await accounts.createAPIKey(tenantID: id)
+    return TestTenant(id: id, key: key, environment: environment)
+  }
+
+  /// Rows of one of this tenant's tables.
+  func count(_ table: String, where condition: String = "true") async throws -> Int {
+    let rows = try await environment.client.query(
+      "SELECT count(*) FROM \(unescaped: table) WHERE tenant_id = \(id) AND \(unescaped: condition)")
+    for try await count in rows.decode(Int.self) { return count }
+    return 0
+  }
+
+  /// A body for `POST /v1/call` to `phone`, with extra fields.
+  func callBody(phone: String = "+919876543210", _ extra: [String: JSONValue] = [:]) -> JSONValue {
+    var body: [String: JSONValue] = [
+      "agent_id": .integer(agentID),
+      "parameters": [["name": "customer_phone", "value": .string(phone)], ["name": "customer_name", "value": "Rahul"]],
+    ]
+    body.merge(extra) { _, new in new }
+    return .object(body)
+  }
+}
+
+/// A JSON response from the gateway.
+struct HTTPResult: Sendable {
+  let status: Int
+  let headers: [String: String]
+  let body: JSONValue
+
+  var data: JSONValue? { body.objectValue?["data"] }
+  var error: [String: JSONValue]? { body.objectValue?["error"]?.objectValue }
+  var errorType: String? { error?["type"]?.stringValue }
+  var errorMessage: String? { error?["message"]?.stringValue }
+}
+
+extension JSONValue {
+  subscript(key: String) -> JSONValue? { objectValue?[key] }
+}
+
+/// Talks to the shared server's JSON gateway over a real socket.
+enum Gateway {
+  static func send(
+    _ method: HTTPMethod, _ path: String, authorization: String?, body: JSONValue? = nil, rawBody: [UInt8]? = nil,
+    headers: [String: String] = [:]
+  ) async throws -> HTTPResult {
+    let environment = try await TestEnvironment.shared.get()
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(environment.httpPort)\(path)")
+    request.method = method
+    if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    if let body {
+      request.headers.add(name: "Content-Type", value: "application/json")
+      request.body = .bytes(ByteBuffer(string: body.encoded()))
+    } else if let rawBody {
+      request.body = .bytes(ByteBuffer(bytes: rawBody))
+    }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 4 << 20)
+    let text = String(buffer: bytes)
+    var headerMap: [String: String] = [:]
+    for header in response.headers { headerMap[header.name.lowercased()] = header.value }
+    return HTTPResult(
+      status: Int(response.status.code), headers: headerMap, body: text.isEmpty ? .null : try JSONValue.decode(text))
+  }
+
+  static func makeCall(_ tenant: TestTenant, _ body: JSONValue, headers: [String: String] = [:]) async throws
+    -> HTTPResult
+  {
+    try await send(.POST, "/v1/call", authorization: tenant.authorization, body: body, headers: headers)
+  }
+}
+
+/// Runs `body` with a gRPC client of the shared server.
+func withCallService<T: Sendable>(
+  _ body: (Switchboard_V1_CallService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+) async throws -> T {
+  let environment = try await TestEnvironment.shared.get()
+  return try await withGRPCClient(
+    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
+  ) { client in
+    try await body(Switchboard_V1_CallService.Client(wrapping: client))
+  }
+}
+
+extension TestTenant {
+  var metadata: Metadata {
+    var metadata = Metadata()
+    metadata.addString(authorization, forKey: "authorization")
+    return metadata
+  }
+
+  func makeCallRequest(phone: String = "+919876543210") -> Switchboard_V1_MakeCallRequest {
+    var request = Switchboard_V1_MakeCallRequest()
+    request.agentID = agentID
+    var parameter = Switchboard_V1_Parameter()
+    parameter.name = "customer_phone"
+    parameter.value = phone
+    request.parameters = [parameter]
+    return request
+  }
+}
+
+extension TestTenant {
+  func revokeKey() async throws {
+    let revoked = try await PostgresAccounts(client: environment.client, logger: Logger(label: "tests")).revokeAPIKey(key)
+    guard revoked else { throw TestFailure("key was not live") }
+  }
+}
