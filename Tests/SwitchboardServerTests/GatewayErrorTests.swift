@@ -52,7 +52,9 @@ struct GatewayErrorTests {
     Case(
       name: "parameter value of the wrong type",
       body: {
-        $0.callBody(["parameters": [["name": "customer_phone", "value": "+919876543210"], ["name": "x", "value": [1]]]])
+        $0.callBody([
+          "parameters": [["name": "customer_phone", "value": "+919876543210"], ["name": "x", "value": [1]]]
+        ])
       }, status: 400, type: "invalid_request", message: "parameters[1].value must be a string, number or boolean"),
     Case(
       name: "too many parameters",
@@ -164,7 +166,8 @@ struct GatewayErrorTests {
     #expect(try await tenant.count("call_attempts") == 0)
   }
 
-  @Test("missing, malformed, unknown and revoked keys are a 401", arguments: ["none", "malformed", "unknown", "revoked"])
+  @Test(
+    "missing, malformed, unknown and revoked keys are a 401", arguments: ["none", "malformed", "unknown", "revoked"])
   func authentication(_ variant: String) async throws {
     let tenant = try await TestTenant.make()
     var authorization: String?

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-import NIOHTTP1
 import Logging
-import SwitchboardPostgres
+import NIOHTTP1
 import SwitchboardCore
+import SwitchboardPostgres
 import Testing
 
 /// MakeCall's behaviour on the JSON gateway: receipts, chains, idempotency, limits, isolation.
@@ -113,7 +113,8 @@ struct IntakeTests {
       #expect(accepted.count == 1)
       #expect(duplicates.count == 15)
       let traceID = accepted.first?.data?["trace_id"]
-      #expect(duplicates.allSatisfy { $0.errorType == "duplicate_request" && $0.error?["data"]?["trace_id"] == traceID })
+      #expect(
+        duplicates.allSatisfy { $0.errorType == "duplicate_request" && $0.error?["data"]?["trace_id"] == traceID })
       #expect(duplicates.allSatisfy { $0.errorMessage == "idempotency key already used" })
     }
   }
@@ -206,7 +207,8 @@ struct IntakeTests {
       stored["retry_context"]
         == [
           "collected_data": ["intent": "promise_to_pay", "amount": 1200],
-          "retry_initial_message": "Hi Rahul, we spoke earlier about your payment.", "retry_stage_id": "stage_follow_up",
+          "retry_initial_message": "Hi Rahul, we spoke earlier about your payment.",
+          "retry_stage_id": "stage_follow_up",
         ])
     #expect(
       stored["effective_retry_context"]

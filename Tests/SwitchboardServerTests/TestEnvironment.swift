@@ -117,7 +117,9 @@ struct TestTenant: Sendable {
   func callBody(phone: String = "+919876543210", _ extra: [String: JSONValue] = [:]) -> JSONValue {
     var body: [String: JSONValue] = [
       "agent_id": .integer(agentID),
-      "parameters": [["name": "customer_phone", "value": .string(phone)], ["name": "customer_name", "value": "Rahul"]],
+      "parameters": [
+        ["name": "customer_phone", "value": .string(phone)], ["name": "customer_name", "value": "Rahul"],
+      ],
     ]
     body.merge(extra) { _, new in new }
     return .object(body)
@@ -166,7 +168,9 @@ enum Gateway {
       status: Int(response.status.code), headers: headerMap, body: text.isEmpty ? .null : try JSONValue.decode(text))
   }
 
-  static func makeCall(_ tenant: TestTenant, _ body: JSONValue, headers: [String: String] = [:]) async throws
+  static func makeCall(
+    _ tenant: TestTenant, _ body: JSONValue, headers: [String: String] = [:]
+  ) async throws
     -> HTTPResult
   {
     try await send(.POST, "/v1/call", authorization: tenant.authorization, body: body, headers: headers)
@@ -179,7 +183,8 @@ func withCallService<T: Sendable>(
 ) async throws -> T {
   let environment = try await TestEnvironment.shared.get()
   return try await withGRPCClient(
-    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
+    transport: .http2NIOPosix(
+      target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
   ) { client in
     try await body(Switchboard_V1_CallService.Client(wrapping: client))
   }
@@ -205,7 +210,8 @@ extension TestTenant {
 
 extension TestTenant {
   func revokeKey() async throws {
-    let revoked = try await PostgresAccounts(client: environment.client, logger: Logger(label: "tests")).revokeAPIKey(key)
+    let revoked = try await PostgresAccounts(client: environment.client, logger: Logger(label: "tests")).revokeAPIKey(
+      key)
     guard revoked else { throw TestFailure("key was not live") }
   }
 }
