@@ -28,7 +28,12 @@ public struct EmbeddedPostgres: Sendable {
 
   /// Creates the cluster on first use and starts it on a free loopback port.
   /// - Parameter durable: `false` turns off fsync, for throwaway test clusters.
-  public static func start(in directory: String, durable: Bool = true, logger: Logger) throws -> EmbeddedPostgres {
+  /// - Parameter port: where to listen; a free port when `nil`.
+  public static func start(
+    in directory: String, port: Int? = nil, durable: Bool = true, logger: Logger
+  ) throws
+    -> EmbeddedPostgres
+  {
     guard let binaries = findBinaries() else {
       throw LaunchError(
         description: """
@@ -42,7 +47,7 @@ public struct EmbeddedPostgres: Sendable {
       return EmbeddedPostgres(directory: directory, port: port, startedHere: false, binaries: binaries, logger: logger)
     }
     let cluster = EmbeddedPostgres(
-      directory: directory, port: try freePort(), startedHere: true, binaries: binaries, logger: logger)
+      directory: directory, port: try port ?? freePort(), startedHere: true, binaries: binaries, logger: logger)
     try cluster.launch(durable: durable)
     return cluster
   }

@@ -146,10 +146,10 @@ extension JSONValue {
 enum Gateway {
   static func send(
     _ method: HTTPMethod, _ path: String, authorization: String?, body: JSONValue? = nil, rawBody: [UInt8]? = nil,
-    headers: [String: String] = [:]
+    headers: [String: String] = [:], port: Int? = nil
   ) async throws -> HTTPResult {
-    let environment = try await TestEnvironment.shared.get()
-    var request = HTTPClientRequest(url: "http://127.0.0.1:\(environment.httpPort)\(path)")
+    let port = if let port { port } else { try await TestEnvironment.shared.get().httpPort }
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
     request.method = method
     if let authorization { request.headers.add(name: "Authorization", value: authorization) }
     for (name, value) in headers { request.headers.add(name: name, value: value) }

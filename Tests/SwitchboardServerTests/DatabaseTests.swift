@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import NIOHTTP1
+import PostgresNIO
+import ServiceLifecycle
+import SwitchboardCore
+import SwitchboardServer
+import Testing
+
+@testable import SwitchboardPostgres
+
+@Suite("Database")
+struct DatabaseTests {
+  @Test("every table, view and column carries a comment for analysts")
+  func comments() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let rows = try await environment.client.query(
+      """
+      SELECT c.relname || coalesce('.' || a.attname, '')
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE c.relkind IN ('r', 'v') AND col_description(c.oid, coalesce(a.attnum, 0)) IS NULL
+        AND (a.attnum IS NOT NULL OR obj_description(c.oid, 'pg_class') IS NULL)
+      """)
+    var missing: [String] = []
+    for try await name in rows.decode(String.self) { missing.append(name) }
+    #expect(missing == [])
+  }
+
+  @Test("conversation_chains shows each attempt with its chain and the attempt before it")
+  func analystView() async throws {
+    let tenant = try await TestTenant.make()
+    let first = try await Gateway.makeCall(tenant, tenant.callBody())
+    let id = try #require(first.data?["conversation_id"])
+    _ = try await Gateway.makeCall(tenant, tenant.callBody(["conversation_id": id]))
+    let rows = try await tenant.environment.client.query(
+      """
+      SELECT attempt_number, chain_length, is_latest_attempt, previous_trace_id::text, status
+      FROM conversation_chains WHERE tenant_id = \(tenant.id) ORDER BY attempt_number
+      """)
+    var seen: [(Int, Int, Bool, String?, String)] = []
+    for try await row in rows.decode((Int, Int, Bool, String?, String).self) { seen.append(row) }
+    #expect(seen.count == 2)
+    #expect(seen.map(\.0) == [1, 2])
+    #expect(seen.map(\.1) == [2, 2])
+    #expect(seen.map(\.2) == [false, true])
+    #expect(seen[0].3 == nil)
+    #expect(seen[1].3 == first.data?["trace_id"]?.stringValue)
+  }
+
+  @Test("the analyst role can read chains")
+  func analystRole() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let rows = try await environment.client.query(
+      "SELECT has_table_privilege('switchboard_analyst', 'conversation_chains', 'SELECT'), has_table_privilege('switchboard_analyst', 'api_keys', 'SELECT')"
+    )
+    for try await (chains, keys) in rows.decode((Bool, Bool).self) {
+      #expect(chains)
+      #expect(!keys, "key hashes stay out of analysts' reach")
+    }
+  }
+
+  @Test("API keys are stored only as SHA-256")
+  func hashedKeys() async throws {
+    let tenant = try await TestTenant.make()
+    let rows = try await tenant.environment.client.query(
+      "SELECT encode(key_hash, 'hex'), key_prefix FROM api_keys WHERE tenant_id = \(tenant.id)")
+    for try await (hash, prefix) in rows.decode((String, String).self) {
+      #expect(hash == APIKeyHash.hex(of: tenant.key))
+      #expect(!hash.contains(tenant.key))
+      #expect(prefix == String(tenant.key.prefix(7)))
+    }
+  }
+
+  @Test("migrations run once, even when replicas start together")
+  func migrationsConcurrently() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let logger = Logger(label: "tests")
+    let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+      for _ in 0..<4 { group.addTask { try await Migrator(client: environment.client, logger: logger).migrate() } }
+      return try await group.reduce(into: []) { $0 += $1 }
+    }
+    #expect(applied == [])
+    let rows = try await environment.client.query("SELECT count(*) FROM schema_migrations")
+    for try await count in rows.decode(Int.self) { #expect(count == (try Migrator.bundled()).count) }
+  }
+
+  @Test("migration scripts split at top-level semicolons only")
+  func scriptSplitting() {
+    let script = """
+      -- a comment; with a semicolon
+      CREATE TABLE a (b text DEFAULT 'x;y');
+      /* block; comment */ COMMENT ON TABLE a IS 'it''s; fine';
+      CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$ BEGIN RETURN 1; END $body$;
+      DO $$ BEGIN PERFORM 1; END $$;
+      """
+    let statements = SQLScript.statements(in: script)
+    #expect(statements.count == 4)
+    #expect(statements[0].hasSuffix("DEFAULT 'x;y')"))
+    #expect(statements[2].contains("RETURN 1; END $body$"))
+  }
+
+  @Test("idempotency keys past their retention are purged and may be used again")
+  func idempotencyExpiry() async throws {
+    let tenant = try await TestTenant.make()
+    #expect(try await Gateway.makeCall(tenant, tenant.callBody(["idempotency_key": "daily"])).status == 200)
+    // Age the key past its retention instead of waiting 24 hours.
+    try await tenant.environment.client.query(
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.id)")
+    #expect(try await Gateway.makeCall(tenant, tenant.callBody(["idempotency_key": "daily"])).status == 200)
+    try await tenant.environment.client.query(
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.id)")
+    let purged = try await PostgresAccounts(client: tenant.environment.client, logger: Logger(label: "tests"))
+      .purgeExpiredIdempotencyKeys()
+    #expect(purged >= 1)
+    #expect(try await tenant.count("idempotency_keys") == 0)
+    #expect(try await tenant.count("call_attempts") == 2)
+  }
+}
+
+/// Things that start their own PostgreSQL: the launcher from a clean state, and an outage.
+@Suite("Embedded PostgreSQL and outages", .serialized)
+struct OutageTests {
+  @Test("the embedded launcher creates, starts and stops a cluster from a clean directory")
+  func launcherFromCleanState() async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: Logger(label: "tests"))
+    #expect(cluster.startedHere)
+    let pid = try #require(EmbeddedPostgres.postmasterPID(in: cluster.directory))
+    // A second launcher on the same directory shares the running cluster.
+    let shared = try EmbeddedPostgres.start(in: directory, durable: false, logger: Logger(label: "tests"))
+    #expect(!shared.startedHere)
+    #expect(shared.port == cluster.port)
+
+    let client = PostgresClient(
+      configuration: try ServerConfiguration(databaseURL: cluster.databaseURL).postgresConfiguration(),
+      backgroundLogger: Logger(label: "tests"))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { await client.run() }
+      try await Migrator(client: client, logger: Logger(label: "tests")).migrate()
+      let rows = try await client.query("SELECT count(*) FROM schema_migrations")
+      for try await count in rows.decode(Int.self) { #expect(count >= 2) }
+      group.cancelAll()
+    }
+    shared.stop()
+    #expect(kill(pid, 0) == 0, "only the launcher that started it stops it")
+    cluster.stop()
+    #expect(kill(pid, 0) != 0)
+  }
+
+  @Test("a database outage answers 503 with Retry-After, and the service recovers by itself")
+  func outage() async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var logger = Logger(label: "tests")
+    logger.logLevel = .critical
+    var cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
+    var configuration = ServerConfiguration(databaseURL: cluster.databaseURL)
+    configuration.role = .api
+    configuration.grpcHost = "127.0.0.1"
+    configuration.grpcPort = 0
+    configuration.httpHost = "127.0.0.1"
+    configuration.httpPort = 0
+    configuration.databaseTimeout = .seconds(2)
+    let server = try SwitchboardServer(configuration: configuration, logger: logger)
+    let group = ServiceGroup(services: server.services, logger: logger)
+    let running = Task { try await group.run() }
+    defer {
+      running.cancel()
+      cluster.stop()
+    }
+    let port = try #require(await server.httpListeningPort())
+    let accounts = PostgresAccounts(client: server.client, logger: logger)
+    let tenant = try await accounts.createTenant(
+      name: "outage", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
+    try await accounts.saveAgent(tenantID: tenant, agentID: 1, phoneNumber: "+14155550100", name: nil, update: false)
+    let key = try await accounts.createAPIKey(tenantID: tenant)
+    let body: JSONValue = ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876543210"]]]
+    func call() async throws -> HTTPResult {
+      try await Gateway.send(.POST, "/v1/call", authorization: "Bearer \(key)", body: body, port: port)
+    }
+    #expect(try await call().status == 200)
+
+    cluster.stop()
+    let down = try await call()
+    #expect(down.status == 503)
+    #expect(down.errorType == "service_unavailable")
+    #expect(down.errorMessage == "service temporarily unavailable")
+    #expect(down.headers["retry-after"] == "1")
+    let ready = try await Gateway.send(.GET, "/readyz", authorization: nil, port: port)
+    #expect(ready.status == 503)
+
+    cluster = try EmbeddedPostgres.start(in: cluster.directory, port: cluster.port, durable: false, logger: logger)
+    var recovered = 0
+    for _ in 0..<50 where recovered == 0 {
+      if try await call().status == 200 { recovered += 1 } else { try await Task.sleep(for: .milliseconds(200)) }
+    }
+    #expect(recovered == 1)
+    #expect(try await Gateway.send(.GET, "/readyz", authorization: nil, port: port).status == 200)
+  }
+}
