@@ -68,12 +68,26 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .target(
+      name: "SwitchboardDispatch",
+      dependencies: [
+        "SwitchboardCore",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "SwitchboardServer",
       dependencies: [
         "SwitchboardCore",
         "SwitchboardPostgres",
         "SwitchboardGRPC",
         "SwitchboardHTTP",
+        "SwitchboardDispatch",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,6 +120,9 @@ let package = Package(
         "SwitchboardPostgres",
         "SwitchboardServer",
         "SwitchboardGRPC",
+        "SwitchboardDispatch",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -41,6 +41,11 @@ public protocol CallStore: Sendable {
   /// Chains newest first.
   func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage
 
+  /// Records a progress or outcome report: the event log, the attempt's status, the chain's
+  /// threaded state, an automatic retry when the agent's policy earns one, and the outcome
+  /// webhook, all in one transaction.
+  func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome
+
   /// Whether the database answers a trivial query now.
   func isReachable() async -> Bool
 }

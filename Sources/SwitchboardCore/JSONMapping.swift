@@ -69,3 +69,83 @@ extension JSONValue {
     return encoder
   }()
 }
+
+extension CallReceipt {
+  public var json: JSONValue {
+    .object([
+      "agent_id": .integer(agentID),
+      "conversation_id": .string(conversationID.lowercased),
+      "scheduled_for": scheduledFor.map { .string(Timestamp.format($0)) } ?? .null,
+      "status": .string(status.rawValue),
+      "trace_id": .string(traceID.lowercased),
+      "attempt_number": .integer(Int64(attemptNumber)),
+    ])
+  }
+}
+
+extension CallAttempt {
+  public var json: JSONValue {
+    func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
+    func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+    return .object([
+      "trace_id": .string(traceID.lowercased),
+      "conversation_id": .string(conversationID.lowercased),
+      "attempt_number": .integer(Int64(attemptNumber)),
+      "agent_id": .integer(agentID),
+      "status": .string(status.rawValue),
+      "customer_phone": .string(customerPhone),
+      "parameters": .array(parameters.map(\.json)),
+      "metadata": text(metadata),
+      "idempotency_key": text(idempotencyKey),
+      "retry_context": retryContext?.json ?? .null,
+      "effective_retry_context": effectiveRetryContext.json,
+      "scheduled_for": time(scheduledFor),
+      "created_at": time(createdAt),
+      "updated_at": time(updatedAt),
+      "dispatched_at": time(dispatchedAt),
+      "ended_at": time(endedAt),
+      "failure_reason": text(failureReason),
+      "results": results.map(JSONValue.object) ?? .null,
+      "duration_seconds": durationSeconds.map(JSONValue.double) ?? .null,
+    ])
+  }
+}
+
+extension ConversationChain {
+  public func json(withAttempts: Bool) -> JSONValue {
+    var members: [String: JSONValue] = [
+      "conversation_id": .string(conversationID.lowercased),
+      "agent_id": .integer(agentID),
+      "customer_phone": .string(customerPhone),
+      "attempt_count": .integer(Int64(attemptCount)),
+      "state": state.json,
+      "latest_status": .string(latestStatus.rawValue),
+      "created_at": .string(Timestamp.format(createdAt)),
+      "updated_at": .string(Timestamp.format(updatedAt)),
+    ]
+    if withAttempts { members["attempts"] = .array(attempts.map(\.json)) }
+    return .object(members)
+  }
+}
+
+/// ISO 8601 date-times as the JSON contract reads and writes them.
+public enum Timestamp {
+  private static let plain = Date.ISO8601FormatStyle()
+  private static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+  /// Parses `2026-04-08T14:00:00Z` or `2026-04-08T19:30:00.250+05:30`; `nil` without an offset.
+  public static func parse(_ text: String) -> Date? {
+    guard let time = text.firstIndex(of: "T") else { return nil }
+    let clock = text[time...]
+    guard clock.hasSuffix("Z") || clock.hasSuffix("z") || clock.contains("+") || clock.contains("-") else {
+      return nil
+    }
+    return (try? plain.parse(text)) ?? (try? fractional.parse(text))
+  }
+
+  /// `2026-04-08T14:00:00Z`, with milliseconds when the time has them.
+  public static func format(_ date: Date) -> String {
+    date.timeIntervalSince1970.rounded() == date.timeIntervalSince1970
+      ? date.formatted(plain) : date.formatted(fractional)
+  }
+}

@@ -79,6 +79,37 @@ public struct Switchboard: Sendable {
     }
   }
 
+  /// Records a dialer's or voice runtime's report. A repeat of an `event_id` and a report about a
+  /// finished attempt change nothing; a report that would move the attempt backwards is a conflict.
+  public func reportEvent(
+    traceID: String, _ input: CallEventInput, tenant: Tenant
+  ) async throws(SwitchboardError)
+    -> (attempt: CallAttempt, duplicate: Bool)
+  {
+    guard let id = UUID(uuidString: traceID) else { throw .callNotFound }
+    let event = try CallEvent.validate(input)
+    let outcome = try await Self.mapped { try await store.recordEvent(event, traceID: id, tenantID: tenant.id) }
+    switch outcome {
+    case .recorded(let attempt): return (attempt, false)
+    case .duplicate(let attempt), .ignored(let attempt): return (attempt, true)
+    case .notFound: throw .callNotFound
+    case .invalidTransition(let attempt):
+      throw SwitchboardError(
+        .conflict, "call is \(attempt.status.rawValue) and cannot move to \(event.status.rawValue)")
+    }
+  }
+
+  /// Records a report from inside the service (the simulated dialer, a failed dial), for a tenant
+  /// known by id.
+  public func recordInternally(
+    _ input: CallEventInput, traceID: UUID, tenantID: Int64
+  ) async throws(SwitchboardError)
+    -> EventOutcome
+  {
+    let event = try CallEvent.validate(input)
+    return try await Self.mapped { try await store.recordEvent(event, traceID: traceID, tenantID: tenantID) }
+  }
+
   /// Runs a store call, letting ``SwitchboardError`` through and turning anything else into an
   /// internal error that keeps its cause for the logs.
   private static func mapped<T>(_ body: () async throws -> T) async throws(SwitchboardError) -> T {

@@ -1,5 +1,7 @@
+import Foundation
 import GRPCCore
 import Logging
+import ServiceLifecycle
 import SwitchboardCore
 
 /// `switchboard.v1.CallService`: authenticates from `authorization` metadata, hands the request
@@ -84,13 +86,57 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   public func reportCallEvent(
     request: ServerRequest<Switchboard_V1_ReportCallEventRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_ReportCallEventResponse> {
-    ServerResponse(error: RPCError(code: .unimplemented, message: "ReportCallEvent is not available yet"))
+    await handle(request.metadata) { tenant in
+      let message = request.message
+      let input = CallEventInput(
+        eventID: message.eventID.isEmpty ? nil : message.eventID,
+        status: message.status == .unspecified ? nil : CallStatus(message.status)?.rawValue,
+        collectedData: message.hasCollectedData ? [String: JSONValue](message.collectedData) : nil,
+        stageID: message.hasStageID ? message.stageID : nil,
+        results: message.hasResults ? [String: JSONValue](message.results) : nil,
+        durationSeconds: message.hasDurationSeconds ? message.durationSeconds : nil,
+        failureReason: message.hasFailureReason ? message.failureReason : nil)
+      let (attempt, duplicate) = try await switchboard.reportEvent(traceID: message.traceID, input, tenant: tenant)
+      var response = Switchboard_V1_ReportCallEventResponse()
+      response.data = Switchboard_V1_CallAttempt(attempt)
+      response.duplicate = duplicate
+      return ServerResponse(message: response)
+    }
   }
 
+  /// Sends every attempt of the chain, then each attempt again whenever it changes, until the
+  /// client goes away or the server shuts down. Polls the chain twice a second.
   public func watchConversation(
     request: ServerRequest<Switchboard_V1_WatchConversationRequest>, context: ServerContext
   ) async throws -> StreamingServerResponse<Switchboard_V1_ConversationUpdate> {
-    StreamingServerResponse(error: RPCError(code: .unimplemented, message: "WatchConversation is not available yet"))
+    let tenant: Tenant
+    let first: ConversationChain
+    do {
+      let authorization = request.metadata[stringValues: "authorization"].first { _ in true }
+      tenant = try await switchboard.authenticate(authorization: authorization)
+      first = try await switchboard.conversation(request.message.conversationID, tenant: tenant)
+    } catch {
+      return StreamingServerResponse(error: error.rpcError)
+    }
+    let switchboard = self.switchboard
+    let id = first.conversationID.lowercased
+    return StreamingServerResponse { writer in
+      try? await cancelWhenGracefulShutdown {
+        var seen: [UUID: Date] = [:]
+        var chain = first
+        while !Task.isCancelled {
+          for attempt in chain.attempts where seen[attempt.traceID] != attempt.updatedAt {
+            seen[attempt.traceID] = attempt.updatedAt
+            var update = Switchboard_V1_ConversationUpdate()
+            update.attempt = Switchboard_V1_CallAttempt(attempt)
+            try await writer.write(update)
+          }
+          try await Task.sleep(for: .milliseconds(500))
+          chain = try await switchboard.conversation(id, tenant: tenant)
+        }
+      }
+      return [:]
+    }
   }
 
   /// Authenticates, runs `body`, and turns a ``SwitchboardError`` into the response's status.

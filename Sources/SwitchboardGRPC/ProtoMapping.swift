@@ -69,6 +69,13 @@ extension Switchboard_V1_CallStatus {
   }
 }
 
+extension CallStatus {
+  init?(_ status: Switchboard_V1_CallStatus) {
+    guard let match = CallStatus.allCases.first(where: { Switchboard_V1_CallStatus($0) == status }) else { return nil }
+    self = match
+  }
+}
+
 extension Switchboard_V1_CallAttempt {
   init(_ attempt: CallAttempt) {
     self.init()

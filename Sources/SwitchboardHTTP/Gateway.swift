@@ -35,6 +35,15 @@ public struct Gateway: Sendable {
         return .ok(["data": try await switchboard.cancelCall(traceID: traceID, tenant: tenant).json])
       }
     }
+    router.post("/v1/calls/:trace_id/events") { request, context in
+      await respond(headers: request.headers) { tenant in
+        var request = request
+        let input = try Self.eventInput(try await Self.jsonBody(&request))
+        let (attempt, duplicate) = try await switchboard.reportEvent(
+          traceID: context.parameters.get("trace_id") ?? "", input, tenant: tenant)
+        return .ok(["data": attempt.json, "duplicate": .bool(duplicate)])
+      }
+    }
     router.get("/v1/conversations/:conversation_id") { request, context in
       await respond(headers: request.headers) { tenant in
         let id = context.parameters.get("conversation_id") ?? ""
@@ -66,14 +75,7 @@ public struct Gateway: Sendable {
   private func makeCall(_ request: Request) async throws(SwitchboardError) -> JSONResponse {
     let tenant = try await switchboard.authenticate(authorization: request.headers[.authorization])
     var request = request
-    let buffer: ByteBuffer
-    do {
-      buffer = try await request.collectBody(upTo: CallContract.maxBodyBytes)
-    } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-      throw .bodyTooLarge
-    } catch {
-      throw .invalid("request body could not be read")
-    }
+    let buffer = try await Self.body(&request)
     var input: MakeCallInput
     do {
       input = try JSONDecoder().decode(MakeCallBody.self, from: Data(buffer.readableBytesView)).input
@@ -109,6 +111,55 @@ public struct Gateway: Sendable {
       }
       return JSONResponse(error: error).response
     }
+  }
+
+  /// The body, up to the contract's size limit.
+  private static func body(_ request: inout Request) async throws(SwitchboardError) -> ByteBuffer {
+    do {
+      return try await request.collectBody(upTo: CallContract.maxBodyBytes)
+    } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+      throw .bodyTooLarge
+    } catch {
+      throw .invalid("request body could not be read")
+    }
+  }
+
+  private static func jsonBody(_ request: inout Request) async throws(SwitchboardError) -> [String: JSONValue] {
+    let buffer = try await body(&request)
+    guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
+      throw .invalid("request body must be valid JSON")
+    }
+    guard let members = value.objectValue else { throw .invalid("request body must be a JSON object") }
+    return members
+  }
+
+  /// An event report's fields, type-checked.
+  static func eventInput(_ body: [String: JSONValue]) throws(SwitchboardError) -> CallEventInput {
+    func text(_ key: String) throws(SwitchboardError) -> String? {
+      switch body[key] {
+      case nil, .null?: return nil
+      case .string(let value)?: return value
+      default: throw .invalid("\(key) must be a string")
+      }
+    }
+    func object(_ key: String) throws(SwitchboardError) -> [String: JSONValue]? {
+      switch body[key] {
+      case nil, .null?: return nil
+      case .object(let value)?: return value
+      default: throw .invalid("\(key) must be an object")
+      }
+    }
+    var duration: Double?
+    switch body["duration_seconds"] {
+    case nil, .null?: duration = nil
+    case .integer(let value)?: duration = Double(value)
+    case .double(let value)?: duration = value
+    default: throw .invalid("duration_seconds must be a number")
+    }
+    return CallEventInput(
+      eventID: try text("event_id"), status: try text("status"), collectedData: try object("collected_data"),
+      stageID: try text("stage_id"), results: try object("results"), durationSeconds: duration,
+      failureReason: try text("failure_reason"))
   }
 
   private static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {

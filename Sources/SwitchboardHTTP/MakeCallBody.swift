@@ -91,25 +91,3 @@ struct MakeCallBody: Decodable {
     return parameters
   }
 }
-
-/// ISO 8601 date-times as the gateway reads and writes them.
-enum Timestamp {
-  private static let plain = Date.ISO8601FormatStyle()
-  private static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-
-  /// Parses `2026-04-08T14:00:00Z` or `2026-04-08T19:30:00.250+05:30`; `nil` without an offset.
-  static func parse(_ text: String) -> Date? {
-    guard let time = text.firstIndex(of: "T") else { return nil }
-    let clock = text[time...]
-    guard clock.hasSuffix("Z") || clock.hasSuffix("z") || clock.contains("+") || clock.contains("-") else {
-      return nil
-    }
-    return (try? plain.parse(text)) ?? (try? fractional.parse(text))
-  }
-
-  /// `2026-04-08T14:00:00Z`, with milliseconds when the time has them.
-  static func format(_ date: Date) -> String {
-    date.timeIntervalSince1970.rounded() == date.timeIntervalSince1970
-      ? date.formatted(plain) : date.formatted(fractional)
-  }
-}

@@ -64,17 +64,59 @@ public struct PostgresAccounts: Sendable {
     return false
   }
 
-  /// Creates an agent, or changes the given fields of an existing one when `update` is true.
+  /// What an agent is: its number, and the dispatch rules it carries. `nil` leaves a field as it
+  /// is on update.
+  public struct AgentSettings: Sendable {
+    public var phoneNumber: String?
+    public var name: String?
+    public var retryPolicy: RetryPolicy?
+    public var callingWindow: CallingWindow?
+    public var webhookURL: String?
+    public var webhookSecret: String?
+    /// Event types delivered (`call.completed`, …); `nil` means all.
+    public var webhookEvents: [String]?
+
+    public init(
+      phoneNumber: String? = nil, name: String? = nil, retryPolicy: RetryPolicy? = nil,
+      callingWindow: CallingWindow? = nil, webhookURL: String? = nil, webhookSecret: String? = nil,
+      webhookEvents: [String]? = nil
+    ) {
+      self.phoneNumber = phoneNumber
+      self.name = name
+      self.retryPolicy = retryPolicy
+      self.callingWindow = callingWindow
+      self.webhookURL = webhookURL
+      self.webhookSecret = webhookSecret
+      self.webhookEvents = webhookEvents
+    }
+  }
+
+  /// Creates an agent with a phone number (and optionally a name).
   public func saveAgent(
     tenantID: Int64, agentID: Int64, phoneNumber: String?, name: String?, update: Bool
   )
     async throws
   {
+    try await saveAgent(
+      tenantID: tenantID, agentID: agentID, settings: AgentSettings(phoneNumber: phoneNumber, name: name),
+      update: update)
+  }
+
+  /// Creates an agent, or changes the given fields of an existing one when `update` is true.
+  public func saveAgent(tenantID: Int64, agentID: Int64, settings: AgentSettings, update: Bool) async throws {
     try await requireTenant(tenantID)
+    let policy = settings.retryPolicy?.json.encoded()
+    let window = settings.callingWindow?.json.encoded()
     if update {
       let rows = try await client.query(
         """
-        UPDATE agents SET phone_number = coalesce(\(phoneNumber), phone_number), name = coalesce(\(name), name),
+        UPDATE agents SET phone_number = coalesce(\(settings.phoneNumber), phone_number),
+          name = coalesce(\(settings.name), name),
+          retry_policy = coalesce(\(policy)::jsonb, retry_policy),
+          calling_window = coalesce(\(window)::jsonb, calling_window),
+          webhook_url = coalesce(\(settings.webhookURL), webhook_url),
+          webhook_secret = coalesce(\(settings.webhookSecret), webhook_secret),
+          webhook_events = coalesce(\(settings.webhookEvents)::text[], webhook_events),
           updated_at = now()
         WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)
         RETURNING agent_id
@@ -84,7 +126,10 @@ public struct PostgresAccounts: Sendable {
     }
     let rows = try await client.query(
       """
-      INSERT INTO agents (tenant_id, agent_id, phone_number, name) VALUES (\(tenantID), \(agentID), \(phoneNumber), \(name))
+      INSERT INTO agents (tenant_id, agent_id, phone_number, name, retry_policy, calling_window, webhook_url,
+        webhook_secret, webhook_events)
+      VALUES (\(tenantID), \(agentID), \(settings.phoneNumber), \(settings.name), \(policy)::jsonb, \(window)::jsonb,
+        \(settings.webhookURL), \(settings.webhookSecret), \(settings.webhookEvents)::text[])
       ON CONFLICT DO NOTHING RETURNING agent_id
       """, logger: logger)
     for try await _ in rows.decode(Int64.self) { return }

@@ -130,19 +130,31 @@ public struct PostgresCallStore: CallStore {
 
   public func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome {
     try await run { client, logger in
-      let canceled = try await client.query(
-        """
-        UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
-          lease_owner = NULL, lease_expires_at = NULL
-        WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status IN ('scheduled', 'initiated')
-        RETURNING \(unescaped: AttemptRow.columns)
-        """, logger: logger)
-      if let attempt = try await AttemptRow.decodeAll(canceled).first { return .canceled(attempt) }
-      let rows = try await client.query(
-        "SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)",
-        logger: logger)
-      guard let attempt = try await AttemptRow.decodeAll(rows).first else { return .notFound }
-      return .notCancelable(attempt)
+      try await client.withTransaction(logger: logger) { connection in
+        let canceled = try await connection.query(
+          """
+          UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
+            lease_owner = NULL, lease_expires_at = NULL
+          WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status IN ('scheduled', 'initiated')
+          RETURNING \(unescaped: AttemptRow.columns)
+          """, logger: logger)
+        if let attempt = try await AttemptRow.decodeAll(canceled).first {
+          // A cancellation is the attempt's outcome: subscribers hear of it like any other.
+          let outbox = OutboxWriter(connection: connection, logger: logger)
+          let retry = RetryStatus(
+            attemptNumber: attempt.attemptNumber, maxAttempts: attempt.attemptNumber, isFinalAttempt: true,
+            nextRetryAt: nil)
+          try await outbox.enqueue(
+            attempt, tenantID: tenantID, retry: retry,
+            webhook: try await outbox.webhook(tenantID: tenantID, agentID: attempt.agentID))
+          return .canceled(attempt)
+        }
+        let rows = try await connection.query(
+          "SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)",
+          logger: logger)
+        guard let attempt = try await AttemptRow.decodeAll(rows).first else { return .notFound }
+        return .notCancelable(attempt)
+      }
     }
   }
 

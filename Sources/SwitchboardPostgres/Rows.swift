@@ -30,7 +30,7 @@ enum AttemptRow {
         CallAttempt(
           traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
           status: CallStatus(rawValue: status) ?? .failed, customerPhone: phone,
-          parameters: try parametersFrom(parameters), metadata: metadata, idempotencyKey: key,
+          parameters: try Self.parameters(from: parameters), metadata: metadata, idempotencyKey: key,
           retryContext: try retryContext.map { try RetryContext(json: JSONValue.decode($0)) },
           effectiveRetryContext: try RetryContext(json: JSONValue.decode(effective)), scheduledFor: scheduledFor,
           createdAt: createdAt, updatedAt: updatedAt, dispatchedAt: dispatchedAt, endedAt: endedAt,
@@ -40,7 +40,7 @@ enum AttemptRow {
     return attempts
   }
 
-  private static func parametersFrom(_ text: String) throws -> [CallParameter] {
+  static func parameters(from text: String) throws -> [CallParameter] {
     guard case .array(let items) = try JSONValue.decode(text) else { return [] }
     return items.compactMap { item in
       guard let name = item.objectValue?["name"]?.stringValue, let value = item.objectValue?["value"]?.stringValue

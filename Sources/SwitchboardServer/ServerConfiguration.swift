@@ -29,6 +29,22 @@ public struct ServerConfiguration: Sendable {
   /// Pooled connections per replica. Default 20.
   public var maxDatabaseConnections = 20
 
+  /// Which dialer places calls.
+  public enum DialerKind: String, Sendable, CaseIterable {
+    /// Plays calls out in process (development default).
+    case simulated
+    /// POSTs each attempt to `dialerURL`, signed with `dialerSecret`.
+    case webhook
+  }
+
+  public var dialer: DialerKind = .simulated
+  public var dialerURL: String?
+  public var dialerSecret: String?
+  /// Names this replica's dispatch leases. Default: host name and process id.
+  public var replicaID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+  /// How long a dispatch claim holds. Default 30 s.
+  public var dispatchLease: Duration = .seconds(30)
+
   public init(databaseURL: String) {
     self.databaseURL = databaseURL
   }

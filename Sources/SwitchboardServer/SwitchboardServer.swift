@@ -5,6 +5,7 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 import SwitchboardCore
+import SwitchboardDispatch
 import SwitchboardGRPC
 import SwitchboardHTTP
 import SwitchboardPostgres
@@ -20,6 +21,7 @@ public struct SwitchboardServer: Service {
   private let grpc: GRPCServerService?
   private let http: Application<RouterResponder<BasicRequestContext>>?
   private let httpPort: BoundPort
+  private let switchboard: Switchboard
   private let onMigrated: @Sendable (PostgresClient) async throws -> Void
 
   /// - Parameter onMigrated: runs once the schema is current, before anything is served.
@@ -36,6 +38,7 @@ public struct SwitchboardServer: Service {
     storeConfiguration.queryTimeout = configuration.databaseTimeout
     store = PostgresCallStore(client: client, configuration: storeConfiguration, logger: logger)
     let switchboard = Switchboard(store: store)
+    self.switchboard = switchboard
     let httpPort = BoundPort()
     self.httpPort = httpPort
 
@@ -72,13 +75,56 @@ public struct SwitchboardServer: Service {
     if let grpc { services.append(grpc) }
     if let http { services.append(http) }
     if configuration.role != .api {
-      services.append(IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger))
+      services += try backgroundServices()
     }
     let group = ServiceGroup(services: services, logger: logger)
     try await withGracefulShutdownHandler {
       try await group.run()
     } onGracefulShutdown: {
       Task { await group.triggerGracefulShutdown() }
+    }
+  }
+
+  /// Dispatch, outcome delivery and maintenance: the work of role `dispatcher`.
+  func backgroundServices() throws -> [any Service] {
+    let dispatchStore = PostgresDispatchStore(client: client, logger: logger)
+    let dispatcher = Dispatcher(
+      store: dispatchStore, dialer: try makeDialer(),
+      configuration: {
+        var dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID)
+        dispatch.lease = configuration.dispatchLease
+        return dispatch
+      }(), logger: logger
+    ) { [switchboard, logger] attempt, reason in
+      let failure = CallEventInput(
+        eventID: "dial-failed-\(UUID.v7().lowercased)", status: CallStatus.failed.rawValue, failureReason: reason)
+      do {
+        _ = try await switchboard.recordInternally(
+          failure, traceID: attempt.request.traceID, tenantID: attempt.request.tenantID)
+      } catch {
+        logger.warning("recording a failed dial failed", metadata: ["error": "\(error)"])
+      }
+    }
+    return [
+      DueListener(store: dispatchStore), dispatcher,
+      OutboxDeliverer(outbox: PostgresOutbox(client: client, logger: logger), logger: logger),
+      IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),
+    ]
+  }
+
+  func makeDialer() throws -> any Dialer {
+    switch configuration.dialer {
+    case .webhook:
+      guard let url = configuration.dialerURL else { throw ConfigurationError("--dialer webhook needs --dialer-url") }
+      return WebhookDialer(configuration: .init(url: url, secret: configuration.dialerSecret), logger: logger)
+    case .simulated:
+      return SimulatedDialer(logger: logger) { [switchboard, logger] tenantID, traceID, event in
+        do {
+          _ = try await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
+        } catch {
+          logger.warning("simulated event not recorded", metadata: ["error": "\(error)"])
+        }
+      }
     }
   }
 
@@ -100,6 +146,15 @@ actor BoundPort {
   func value() async -> Int? {
     if let port { return port }
     return await withCheckedContinuation { waiters.append($0) }
+  }
+}
+
+/// Keeps `LISTEN switchboard_due` open for the dispatcher.
+struct DueListener: Service {
+  let store: PostgresDispatchStore
+
+  func run() async throws {
+    await cancelWhenGracefulShutdown { await store.listen() }
   }
 }
 

@@ -82,6 +82,7 @@ enum Environment {
 }
 
 extension ServerConfiguration.Role: ExpressibleByArgument {}
+extension ServerConfiguration.DialerKind: ExpressibleByArgument {}
 
 struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Run the gRPC server and the JSON gateway.")
@@ -103,6 +104,15 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Hours an idempotency key stays taken (env SWITCHBOARD_IDEMPOTENCY_HOURS, default 24).")
   var idempotencyHours: Int?
 
+  @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")
+  var dialer: ServerConfiguration.DialerKind?
+
+  @Option(help: "Where the webhook dialer POSTs attempts (env SWITCHBOARD_DIALER_URL).")
+  var dialerURL: String?
+
+  @Option(help: "Secret that signs dialer requests (env SWITCHBOARD_DIALER_SECRET).")
+  var dialerSecret: String?
+
   func run() async throws {
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
     let logger = database.logger()
@@ -116,6 +126,11 @@ struct Serve: AsyncParsableCommand {
     if let role = role ?? Environment.string("SWITCHBOARD_ROLE").flatMap(ServerConfiguration.Role.init) {
       configuration.role = role
     }
+    if let dialer = dialer ?? Environment.string("SWITCHBOARD_DIALER").flatMap(ServerConfiguration.DialerKind.init) {
+      configuration.dialer = dialer
+    }
+    configuration.dialerURL = dialerURL ?? Environment.string("SWITCHBOARD_DIALER_URL")
+    configuration.dialerSecret = dialerSecret ?? Environment.string("SWITCHBOARD_DIALER_SECRET")
     if let hours = try idempotencyHours ?? Environment.integer("SWITCHBOARD_IDEMPOTENCY_HOURS") {
       configuration.idempotencyRetentionSeconds = hours * 3600
     }
@@ -245,10 +260,39 @@ struct Agents: AsyncParsableCommand {
     @Option(help: "Agent id (> 0), as clients send it.") var id: Int64
     @Option(help: "The E.164 number the agent calls from.") var phone: String?
     @Option(help: "Display name.") var name: String?
+    @Option(
+      help: #"Retry policy, e.g. '{"max_attempts":3,"retry_on":["no_answer","busy"],"delays_seconds":[1800,3600]}'."#)
+    var retryPolicy: String?
+    @Option(
+      help:
+        #"Calling window, e.g. '{"timezone":"Asia/Kolkata","days":["mon","tue"],"start":"09:00","end":"18:00"}'."#)
+    var callingWindow: String?
+    @Option(help: "URL that receives outcome events.") var webhookURL: String?
+    @Option(help: "Secret that signs outcome events (HMAC-SHA256).") var webhookSecret: String?
+    @Option(help: "Comma-separated event types to deliver (default: all), e.g. call.completed,call.failed.")
+    var webhookEvents: String?
 
     func validate() throws {
       guard id > 0 else { throw ValidationError("--id must be positive") }
       if let phone, !PhoneNumber.isE164(phone) { throw ValidationError("--phone must be an E.164 number") }
+      _ = try settings()
+    }
+
+    func settings() throws -> PostgresAccounts.AgentSettings {
+      func parse<T>(_ text: String?, _ read: (JSONValue) throws(SwitchboardError) -> T) throws -> T? {
+        guard let text else { return nil }
+        guard let json = try? JSONValue.decode(text) else { throw ValidationError("not valid JSON: \(text)") }
+        do {
+          return try read(json)
+        } catch {
+          throw ValidationError(error.message)
+        }
+      }
+      return PostgresAccounts.AgentSettings(
+        phoneNumber: phone, name: name, retryPolicy: try parse(retryPolicy, RetryPolicy.init(json:)),
+        callingWindow: try parse(callingWindow, CallingWindow.init(json:)), webhookURL: webhookURL,
+        webhookSecret: webhookSecret,
+        webhookEvents: webhookEvents.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
     }
   }
 
@@ -274,10 +318,10 @@ struct Agents: AsyncParsableCommand {
   }
 
   static func save(_ agent: AgentOptions, _ database: DatabaseOptions, update: Bool) async throws {
-    let (tenant, id, phone, name) = (agent.tenant, agent.id, agent.phone, agent.name)
+    let (tenant, id, settings) = (agent.tenant, agent.id, try agent.settings())
     try await database.withDatabase { client, logger in
       try await PostgresAccounts(client: client, logger: logger).saveAgent(
-        tenantID: tenant, agentID: id, phoneNumber: phone, name: name, update: update)
+        tenantID: tenant, agentID: id, settings: settings, update: update)
     }
   }
 }

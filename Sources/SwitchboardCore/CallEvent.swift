@@ -1,0 +1,108 @@
+import Foundation
+
+/// A progress or outcome report about an attempt, as a transport decoded it.
+public struct CallEventInput: Sendable {
+  public var eventID: String?
+  public var status: String?
+  public var collectedData: [String: JSONValue]?
+  public var stageID: String?
+  public var results: [String: JSONValue]?
+  public var durationSeconds: Double?
+  public var failureReason: String?
+
+  public init(
+    eventID: String? = nil, status: String? = nil, collectedData: [String: JSONValue]? = nil, stageID: String? = nil,
+    results: [String: JSONValue]? = nil, durationSeconds: Double? = nil, failureReason: String? = nil
+  ) {
+    self.eventID = eventID
+    self.status = status
+    self.collectedData = collectedData
+    self.stageID = stageID
+    self.results = results
+    self.durationSeconds = durationSeconds
+    self.failureReason = failureReason
+  }
+}
+
+/// A report that satisfies the event contract.
+public struct CallEvent: Sendable, Hashable {
+  public var eventID: String
+  public var status: CallStatus
+  public var collectedData: [String: JSONValue]?
+  public var stageID: String?
+  public var results: [String: JSONValue]?
+  public var durationSeconds: Double?
+  public var failureReason: String?
+
+  /// Statuses a dialer or voice runtime may report; `scheduled`, `initiated` and `dispatching`
+  /// are Switchboard's own, and `canceled` comes from CancelCall.
+  public static let reportable: Set<CallStatus> = [
+    .dispatched, .ringing, .inProgress, .completed, .noAnswer, .busy, .failed, .unreachable,
+  ]
+
+  public init(
+    eventID: String, status: CallStatus, collectedData: [String: JSONValue]? = nil, stageID: String? = nil,
+    results: [String: JSONValue]? = nil, durationSeconds: Double? = nil, failureReason: String? = nil
+  ) {
+    self.eventID = eventID
+    self.status = status
+    self.collectedData = collectedData
+    self.stageID = stageID
+    self.results = results
+    self.durationSeconds = durationSeconds
+    self.failureReason = failureReason
+  }
+
+  public static func validate(_ input: CallEventInput) throws(SwitchboardError) -> CallEvent {
+    guard let eventID = input.eventID, !eventID.isEmpty else { throw .invalid("event_id is required") }
+    guard eventID.count <= 255 else { throw .invalid("event_id must be at most 255 characters") }
+    guard let text = input.status, !text.isEmpty else { throw .invalid("status is required") }
+    guard let status = CallStatus(rawValue: text), reportable.contains(status) else {
+      throw .invalid(
+        "status must be one of \(reportable.map(\.rawValue).sorted().joined(separator: ", "))")
+    }
+    if let duration = input.durationSeconds, !(duration >= 0 && duration.isFinite) {
+      throw .invalid("duration_seconds must be a non-negative number")
+    }
+    if let reason = input.failureReason, reason.utf8.count > 4096 {
+      throw .invalid("failure_reason must be at most 4096 bytes")
+    }
+    let size = [input.collectedData, input.results].compactMap { $0 }.reduce(0) {
+      $0 + JSONValue.object($1).approximateSize
+    }
+    guard size <= CallContract.maxRetryContextBytes else {
+      throw .invalid("collected_data and results must be at most \(CallContract.maxRetryContextBytes) bytes")
+    }
+    return CallEvent(
+      eventID: eventID, status: status, collectedData: input.collectedData, stageID: input.stageID,
+      results: input.results, durationSeconds: input.durationSeconds, failureReason: input.failureReason)
+  }
+}
+
+extension CallStatus {
+  /// Position in the lifecycle; a report may only move an attempt to a higher rank.
+  public var rank: Int {
+    switch self {
+    case .scheduled: 0
+    case .initiated: 1
+    case .dispatching: 2
+    case .dispatched: 3
+    case .ringing: 4
+    case .inProgress: 5
+    case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: 6
+    }
+  }
+}
+
+/// What recording an event did.
+public enum EventOutcome: Sendable, Hashable {
+  /// The attempt moved; with it as it stands now.
+  case recorded(CallAttempt)
+  /// This `event_id` was reported before; nothing changed.
+  case duplicate(CallAttempt)
+  /// The attempt had already finished; the event is logged and changes nothing.
+  case ignored(CallAttempt)
+  /// The event would move the attempt backwards or sideways.
+  case invalidTransition(CallAttempt)
+  case notFound
+}

@@ -1,0 +1,158 @@
+import Foundation
+
+/// An attempt handed to a dialer: everything needed to place the call.
+public struct DialRequest: Sendable, Hashable {
+  public var tenantID: Int64
+  public var traceID: UUID
+  public var conversationID: UUID
+  public var attemptNumber: Int
+  public var agentID: Int64
+  public var agentPhone: String
+  public var customerPhone: String
+  public var parameters: [CallParameter]
+  public var metadata: String?
+  /// The effective context: the chain state overridden by the request's.
+  public var retryContext: RetryContext
+  public var scheduledFor: Date?
+
+  public init(
+    tenantID: Int64, traceID: UUID, conversationID: UUID, attemptNumber: Int, agentID: Int64, agentPhone: String,
+    customerPhone: String, parameters: [CallParameter], metadata: String?, retryContext: RetryContext,
+    scheduledFor: Date?
+  ) {
+    self.tenantID = tenantID
+    self.traceID = traceID
+    self.conversationID = conversationID
+    self.attemptNumber = attemptNumber
+    self.agentID = agentID
+    self.agentPhone = agentPhone
+    self.customerPhone = customerPhone
+    self.parameters = parameters
+    self.metadata = metadata
+    self.retryContext = retryContext
+    self.scheduledFor = scheduledFor
+  }
+
+  /// A call parameter's value.
+  public func parameter(_ name: String) -> String? {
+    parameters.first { $0.name == name }?.value
+  }
+}
+
+public enum DialResult: Sendable, Hashable {
+  /// The dialer took the call; its progress arrives as events.
+  case accepted
+  /// The dialer could not take it, after its own retries.
+  case failed(reason: String)
+}
+
+/// Places calls. Implementations must tolerate the same `traceID` twice (a lease that expired
+/// mid-dial is claimed again by another replica).
+public protocol Dialer: Sendable {
+  func dial(_ request: DialRequest) async -> DialResult
+}
+
+/// An attempt a dispatcher holds under lease.
+public struct ClaimedAttempt: Sendable, Hashable {
+  public var request: DialRequest
+  public var callingWindow: CallingWindow?
+  /// Scheduled attempts meet the per-number and tenant limits at dispatch, not at intake.
+  public var limitsPending: Bool
+  public var leaseOwner: String
+
+  public init(request: DialRequest, callingWindow: CallingWindow?, limitsPending: Bool, leaseOwner: String) {
+    self.request = request
+    self.callingWindow = callingWindow
+    self.limitsPending = limitsPending
+    self.leaseOwner = leaseOwner
+  }
+}
+
+/// The dispatcher's view of storage. Claims are exclusive: an attempt is held by one lease at a
+/// time, and an expired lease may be claimed again.
+public protocol DispatchStore: Sendable {
+  /// Claims up to `limit` due attempts (and ones whose lease expired), marking them `dispatching`.
+  func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt]
+
+  /// Charges a scheduled attempt's limits; `nil` when it may go now, else when to try again.
+  func admit(_ attempt: ClaimedAttempt) async throws -> Date?
+
+  /// Gives the attempt back, due again at `until`.
+  func postpone(_ attempt: ClaimedAttempt, until: Date) async throws
+
+  /// Records that the dialer took the attempt (unless a later status already arrived).
+  func markDispatched(_ attempt: ClaimedAttempt) async throws
+
+  /// Returns when new work may be due: on a notification of an accepted call, or after `timeout`.
+  func waitForWork(timeout: Duration) async
+}
+
+/// An outcome event waiting in the outbox for its webhook.
+public struct OutboxDelivery: Sendable, Hashable {
+  public var tenantID: Int64
+  public var deliveryID: UUID
+  public var url: String
+  /// The JSON envelope, exactly as signed and sent.
+  public var payload: String
+  public var secret: String?
+  /// Tries so far, this one included.
+  public var attempt: Int
+
+  public init(tenantID: Int64, deliveryID: UUID, url: String, payload: String, secret: String?, attempt: Int) {
+    self.tenantID = tenantID
+    self.deliveryID = deliveryID
+    self.url = url
+    self.payload = payload
+    self.secret = secret
+    self.attempt = attempt
+  }
+}
+
+/// The outbox of outcome events: written with the status change, drained by a deliverer.
+public protocol OutboxStore: Sendable {
+  /// Claims due deliveries, holding each for a while so one replica sends it at a time.
+  func claimDeliveries(limit: Int) async throws -> [OutboxDelivery]
+  func markDelivered(_ delivery: OutboxDelivery) async throws
+  /// Records a failed try; `retryAt` nil means no more tries.
+  func markFailed(_ delivery: OutboxDelivery, error: String, retryAt: Date?) async throws
+}
+
+/// Where an attempt stands in its chain's retry policy, for outcome events.
+public struct RetryStatus: Sendable, Hashable {
+  public var attemptNumber: Int
+  public var maxAttempts: Int
+  public var isFinalAttempt: Bool
+  public var nextRetryAt: Date?
+
+  public init(attemptNumber: Int, maxAttempts: Int, isFinalAttempt: Bool, nextRetryAt: Date?) {
+    self.attemptNumber = attemptNumber
+    self.maxAttempts = maxAttempts
+    self.isFinalAttempt = isFinalAttempt
+    self.nextRetryAt = nextRetryAt
+  }
+}
+
+/// The envelope subscribers receive: `{event_id, event_type, timestamp, data: {call, results,
+/// retry, retry_context}}`.
+public enum OutcomeEnvelope {
+  public static func eventType(_ status: CallStatus) -> String { "call.\(status.rawValue)" }
+
+  public static func make(eventID: UUID, attempt: CallAttempt, retry: RetryStatus, at time: Date) -> JSONValue {
+    [
+      "event_id": .string(eventID.lowercased),
+      "event_type": .string(eventType(attempt.status)),
+      "timestamp": .string(Timestamp.format(time)),
+      "data": [
+        "call": attempt.json,
+        "results": attempt.results.map(JSONValue.object) ?? .null,
+        "retry": [
+          "attempt_number": .integer(Int64(retry.attemptNumber)),
+          "max_attempts": .integer(Int64(retry.maxAttempts)),
+          "is_final_attempt": .bool(retry.isFinalAttempt),
+          "next_retry_at": retry.nextRetryAt.map { .string(Timestamp.format($0)) } ?? .null,
+        ],
+        "retry_context": attempt.effectiveRetryContext.json,
+      ],
+    ]
+  }
+}

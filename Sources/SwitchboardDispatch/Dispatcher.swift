@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SwitchboardCore
+
+/// Takes due attempts to the dialer, exactly once each: claims them under a lease, holds back
+/// those outside their agent's calling window or over a limit, dials the rest, and records the
+/// result. Every replica of role `dispatcher` or `all` runs one; they share the work through
+/// `FOR UPDATE SKIP LOCKED`.
+public struct Dispatcher: Service {
+  public struct Configuration: Sendable {
+    /// Names this replica's leases.
+    public var replicaID: String
+    /// Attempts claimed per query. Default 64.
+    public var batchSize = 64
+    /// How long a claim holds before another replica may take the attempt. Default 30 s.
+    public var lease: Duration = .seconds(30)
+    /// Longest wait between looks for due work (notifications cut it short). Default 250 ms.
+    public var pollInterval: Duration = .milliseconds(250)
+    /// Dials in flight at once; a hanging dialer holds only its own slot. Default 512.
+    public var maxInFlight = 512
+
+    public init(replicaID: String) {
+      self.replicaID = replicaID
+    }
+  }
+
+  /// Records a dial that failed for good (an outcome event, so policies and webhooks apply).
+  public typealias FailureReporter = @Sendable (_ attempt: ClaimedAttempt, _ reason: String) async -> Void
+
+  let store: any DispatchStore
+  let dialer: any Dialer
+  let configuration: Configuration
+  let reportFailure: FailureReporter
+  let logger: Logger
+
+  public init(
+    store: any DispatchStore, dialer: any Dialer, configuration: Configuration, logger: Logger,
+    reportFailure: @escaping FailureReporter
+  ) {
+    self.store = store
+    self.dialer = dialer
+    self.configuration = configuration
+    self.logger = logger
+    self.reportFailure = reportFailure
+  }
+
+  public func run() async throws {
+    let slots = Slots(capacity: configuration.maxInFlight)
+    await withDiscardingTaskGroup { group in
+      while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        let free = await slots.waitForFree()
+        let batch: [ClaimedAttempt]
+        do {
+          batch = try await store.claimDue(
+            owner: configuration.replicaID, limit: min(configuration.batchSize, free), lease: configuration.lease)
+        } catch {
+          logger.warning("claiming due attempts failed", metadata: ["error": "\(error)"])
+          try? await Task.sleep(for: configuration.pollInterval)
+          continue
+        }
+        if batch.isEmpty {
+          await store.waitForWork(timeout: configuration.pollInterval)
+          continue
+        }
+        await slots.take(batch.count)
+        for attempt in batch {
+          group.addTask {
+            await dispatch(attempt)
+            await slots.give()
+          }
+        }
+      }
+    }
+  }
+
+  func dispatch(_ attempt: ClaimedAttempt) async {
+    let trace = attempt.request.traceID.lowercased
+    do {
+      if let window = attempt.callingWindow {
+        let now = Date()
+        let opening = window.nextOpening(atOrAfter: now)
+        if opening > now {
+          try await store.postpone(attempt, until: opening)
+          return
+        }
+      }
+      if attempt.limitsPending, let retryAt = try await store.admit(attempt) {
+        try await store.postpone(attempt, until: retryAt)
+        return
+      }
+      switch await dialer.dial(attempt.request) {
+      case .accepted:
+        try await store.markDispatched(attempt)
+      case .failed(let reason):
+        logger.notice("dial failed", metadata: ["trace_id": "\(trace)", "reason": "\(reason)"])
+        await reportFailure(attempt, reason)
+      }
+    } catch {
+      // The lease runs out and the attempt is claimed again; nothing is lost.
+      logger.warning("dispatch interrupted", metadata: ["trace_id": "\(trace)", "error": "\(error)"])
+    }
+  }
+}
+
+/// Counts dials in flight so the claim loop never takes more than it can start.
+actor Slots {
+  private var free: Int
+  private var waiter: CheckedContinuation<Void, Never>?
+
+  init(capacity: Int) { free = max(1, capacity) }
+
+  func waitForFree() async -> Int {
+    if free == 0 { await withCheckedContinuation { waiter = $0 } }
+    return free
+  }
+
+  func take(_ count: Int) { free -= count }
+
+  func give() {
+    free += 1
+    if let waiter {
+      self.waiter = nil
+      waiter.resume()
+    }
+  }
+}

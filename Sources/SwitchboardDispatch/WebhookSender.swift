@@ -1,0 +1,60 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Signs and POSTs JSON the way every Switchboard webhook is sent: `X-Switchboard-Timestamp` and
+/// `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+public struct WebhookSender: Sendable {
+  public enum Outcome: Sendable, Equatable {
+    case delivered
+    /// Worth trying again: network error, timeout, 429 or 5xx.
+    case retryable(String)
+    /// Not worth trying again: another 4xx, or a bad URL.
+    case rejected(String)
+  }
+
+  let client: HTTPClient
+  let timeout: TimeAmount
+
+  public init(client: HTTPClient = .shared, timeout: Duration = .seconds(10)) {
+    self.client = client
+    self.timeout = .nanoseconds(
+      Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+  }
+
+  /// `sha256=<hex>` over `"<timestamp>.<body>"`.
+  public static func signature(secret: String, timestamp: String, body: String) -> String {
+    let mac = HMAC<SHA256>.authenticationCode(
+      for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+    return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+  }
+
+  public func post(_ body: String, to url: String, secret: String?, now: Date = Date()) async -> Outcome {
+    var request = HTTPClientRequest(url: url)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.headers.add(name: "User-Agent", value: "switchboard")
+    let timestamp = String(Int(now.timeIntervalSince1970))
+    request.headers.add(name: "X-Switchboard-Timestamp", value: timestamp)
+    if let secret {
+      request.headers.add(
+        name: "X-Switchboard-Signature", value: Self.signature(secret: secret, timestamp: timestamp, body: body))
+    }
+    request.body = .bytes(ByteBuffer(string: body))
+    do {
+      let response = try await client.execute(request, timeout: timeout)
+      _ = try? await response.body.collect(upTo: 64 * 1024)
+      switch response.status.code {
+      case 200..<300: return .delivered
+      case 429, 500..<600: return .retryable("HTTP \(response.status.code)")
+      default: return .rejected("HTTP \(response.status.code)")
+      }
+    } catch let error as HTTPClientError where error == .invalidURL || error == .emptyScheme || error == .emptyHost {
+      return .rejected("invalid URL")
+    } catch {
+      return .retryable(String(describing: error))
+    }
+  }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwitchboardCore
+
+extension PostgresCallStore {
+  public func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
+    try await run { client, logger in
+      try await client.withTransaction(logger: logger) { connection in
+        try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
+          .record(event)
+      }
+    }
+  }
+}
+
+/// One event's transaction: the attempt row is locked first, so reports about one attempt take
+/// turns and a repeated `event_id` is seen as such.
+struct EventRecorder {
+  let connection: PostgresConnection
+  let logger: Logger
+  let tenantID: Int64
+  let traceID: UUID
+
+  func record(_ event: CallEvent) async throws -> EventOutcome {
+    guard let current = try await lockAttempt() else { return .notFound }
+    let seen = try await connection.query(
+      """
+      SELECT 1 FROM call_events WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
+      """, logger: logger)
+    for try await _ in seen { return .duplicate(try await attempt()) }
+
+    if current.status.isTerminal {
+      try await insert(event)
+      return .ignored(try await attempt())
+    }
+    let moves = event.status.rank > current.status.rank
+    guard moves || event.status == current.status else { return .invalidTransition(try await attempt()) }
+
+    try await insert(event)
+    if moves {
+      // A failure reported while still dispatching is a dial that never went out.
+      let dialed = !(current.status == .dispatching && event.status == .failed)
+      try await connection.query(
+        """
+        UPDATE call_attempts SET status = \(event.status.rawValue), updated_at = now(),
+          dispatched_at = CASE WHEN \(dialed) THEN coalesce(dispatched_at, now()) END,
+          ended_at = CASE WHEN \(event.status.isTerminal) THEN now() END,
+          results = coalesce(\(event.results.map { JSONValue.object($0).encoded() })::jsonb, results),
+          duration_seconds = coalesce(\(event.durationSeconds), duration_seconds),
+          failure_reason = coalesce(\(event.failureReason), failure_reason),
+          lease_owner = NULL, lease_expires_at = NULL
+        WHERE tenant_id = \(tenantID) AND trace_id = \(traceID)
+        """, logger: logger)
+    }
+    if event.collectedData != nil || event.stageID != nil {
+      try await connection.query(
+        """
+        UPDATE conversations SET
+          collected_data = collected_data || coalesce(\(event.collectedData.map { JSONValue.object($0).encoded() })::jsonb, '{}'),
+          stage_id = coalesce(\(event.stageID), stage_id), updated_at = now()
+        WHERE tenant_id = \(tenantID) AND conversation_id = \(current.conversationID)
+        """, logger: logger)
+    }
+    if moves && event.status.isTerminal {
+      let retry = try await scheduleRetry(after: event.status, current: current)
+      let finished = try await attempt()
+      try await OutboxWriter(connection: connection, logger: logger).enqueue(
+        finished, tenantID: tenantID, retry: retry, webhook: current.webhook)
+      return .recorded(finished)
+    }
+    return .recorded(try await attempt())
+  }
+
+  struct Current {
+    var status: CallStatus
+    var attemptNumber: Int
+    var conversationID: UUID
+    var isLatest: Bool
+    var policy: RetryPolicy?
+    var webhook: AgentWebhook?
+  }
+
+  private func lockAttempt() async throws -> Current? {
+    let rows = try await connection.query(
+      """
+      SELECT a.status, a.attempt_number, a.conversation_id, a.attempt_number = c.attempt_count,
+        g.retry_policy::text, g.agent_id, g.webhook_url, g.webhook_events
+      FROM call_attempts a
+      JOIN conversations c ON c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id
+      LEFT JOIN agents g ON g.tenant_id = a.tenant_id AND g.agent_id = a.agent_id
+      WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
+      FOR UPDATE OF a
+      """, logger: logger)
+    for try await (status, number, conversation, latest, policy, agent, url, events) in rows.decode(
+      (String, Int, UUID, Bool, String?, Int64?, String?, [String]?).self)
+    {
+      return Current(
+        status: CallStatus(rawValue: status) ?? .failed, attemptNumber: number, conversationID: conversation,
+        isLatest: latest, policy: try policy.map { try RetryPolicy(json: JSONValue.decode($0)) },
+        webhook: AgentWebhook(agentID: agent, url: url, events: events))
+    }
+    return nil
+  }
+
+  private func insert(_ event: CallEvent) async throws {
+    try await connection.query(
+      """
+      INSERT INTO call_events (tenant_id, trace_id, event_id, status, collected_data, stage_id, results,
+        duration_seconds, failure_reason)
+      VALUES (\(tenantID), \(traceID), \(event.eventID), \(event.status.rawValue),
+        \(event.collectedData.map { JSONValue.object($0).encoded() })::jsonb, \(event.stageID),
+        \(event.results.map { JSONValue.object($0).encoded() })::jsonb, \(event.durationSeconds), \(event.failureReason))
+      """, logger: logger)
+  }
+
+  /// Appends the next attempt when the agent's policy earns one; the new attempt is scheduled and
+  /// its effective context is the chain's threaded state.
+  private func scheduleRetry(after status: CallStatus, current: Current) async throws -> RetryStatus {
+    let maxAttempts = max(current.policy?.maxAttempts ?? current.attemptNumber, current.attemptNumber)
+    guard current.isLatest, let delay = current.policy?.retryDelay(after: status, attemptNumber: current.attemptNumber)
+    else {
+      return RetryStatus(
+        attemptNumber: current.attemptNumber, maxAttempts: maxAttempts,
+        isFinalAttempt: current.attemptNumber >= maxAttempts || current.policy?.retryOn.contains(status) != true,
+        nextRetryAt: nil)
+    }
+    let rows = try await connection.query(
+      """
+      SELECT r.outcome, r.scheduled_for
+      FROM call_attempts a,
+        LATERAL switchboard_accept_call(a.tenant_id, a.agent_id, switchboard_uuid_v7(), NULL, a.conversation_id,
+          NULL, a.customer_phone, a.parameters, a.metadata, NULL, 0, NULL,
+          now() + make_interval(secs => \(delay)), 0, 3600, 0, 0) r
+      WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
+      """, logger: logger)
+    for try await (outcome, scheduledFor) in rows.decode((String, Date?).self) where outcome == "accepted" {
+      return RetryStatus(
+        attemptNumber: current.attemptNumber, maxAttempts: maxAttempts, isFinalAttempt: false,
+        nextRetryAt: scheduledFor)
+    }
+    // The agent lost its phone number since: the chain ends here.
+    return RetryStatus(
+      attemptNumber: current.attemptNumber, maxAttempts: maxAttempts, isFinalAttempt: true, nextRetryAt: nil)
+  }
+
+  private func attempt() async throws -> CallAttempt {
+    let rows = try await connection.query(
+      "SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)",
+      logger: logger)
+    guard let attempt = try await AttemptRow.decodeAll(rows).first else { throw SwitchboardError.callNotFound }
+    return attempt
+  }
+}
+
+/// An agent's outcome webhook subscription.
+struct AgentWebhook: Sendable {
+  var agentID: Int64
+  var url: String
+  /// Event types delivered; `nil` means all.
+  var events: [String]?
+
+  init?(agentID: Int64?, url: String?, events: [String]?) {
+    guard let agentID, let url, !url.isEmpty else { return nil }
+    self.agentID = agentID
+    self.url = url
+    self.events = events
+  }
+
+  func wants(_ eventType: String) -> Bool { events?.contains(eventType) ?? true }
+}
+
+/// Writes outcome events into the outbox, inside the transaction that changed the status.
+struct OutboxWriter {
+  let connection: PostgresConnection
+  let logger: Logger
+
+  func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhook: AgentWebhook?) async throws {
+    let eventType = OutcomeEnvelope.eventType(attempt.status)
+    guard let webhook, webhook.wants(eventType) else { return }
+    let deliveryID = UUID.v7()
+    let payload = OutcomeEnvelope.make(eventID: deliveryID, attempt: attempt, retry: retry, at: Date()).encoded()
+    try await connection.query(
+      """
+      INSERT INTO event_deliveries (tenant_id, delivery_id, trace_id, event_type, target_url, payload, agent_id)
+      VALUES (\(tenantID), \(deliveryID), \(attempt.traceID), \(eventType), \(webhook.url),
+        \(payload)::jsonb, \(webhook.agentID))
+      """, logger: logger)
+  }
+}
+
+extension OutboxWriter {
+  /// The agent's webhook subscription, if any.
+  func webhook(tenantID: Int64, agentID: Int64) async throws -> AgentWebhook? {
+    let rows = try await connection.query(
+      """
+      SELECT agent_id, webhook_url, webhook_events FROM agents WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)
+      """, logger: logger)
+    for try await (agent, url, events) in rows.decode((Int64, String?, [String]?).self) {
+      return AgentWebhook(agentID: agent, url: url, events: events)
+    }
+    return nil
+  }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwitchboardCore
+
+/// The dispatcher's queries. Claiming is the one place that reads across tenants: due work is
+/// found by time, then every write names its row by tenant and trace id.
+public struct PostgresDispatchStore: DispatchStore {
+  let client: PostgresClient
+  let logger: Logger
+  let wakeups: DueNotifications
+
+  public init(client: PostgresClient, logger: Logger) {
+    self.client = client
+    self.logger = logger
+    self.wakeups = DueNotifications(client: client, logger: logger)
+  }
+
+  public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {
+    let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+    let rows = try await client.query(
+      """
+      WITH due AS (
+        SELECT tenant_id, trace_id FROM call_attempts
+        WHERE (status IN ('scheduled', 'initiated') AND due_at <= now())
+          OR (status = 'dispatching' AND lease_expires_at <= now())
+        ORDER BY due_at LIMIT \(limit)
+        FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE call_attempts a SET status = 'dispatching', lease_owner = \(owner),
+          lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
+        FROM due WHERE a.tenant_id = due.tenant_id AND a.trace_id = due.trace_id
+        RETURNING a.*
+      )
+      SELECT c.tenant_id, c.trace_id, c.conversation_id, c.attempt_number, c.agent_id, coalesce(g.phone_number, ''),
+        c.customer_phone, c.parameters::text, c.metadata, c.effective_retry_context::text, c.scheduled_for,
+        c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text
+      FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
+      """, logger: logger)
+    var claimed: [ClaimedAttempt] = []
+    for try await row in rows {
+      let (tenant, trace, conversation, number, agent, agentPhone, phone, parameters, metadata, context) =
+        try row.decode((Int64, UUID, UUID, Int, Int64, String, String, String, String?, String).self)
+      let columns = row.makeRandomAccess()
+      let scheduledFor = try columns[10].decode(Date?.self)
+      let limitsPending = try columns[11].decode(Bool.self)
+      let window = try columns[12].decode(String?.self)
+      let request = DialRequest(
+        tenantID: tenant, traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
+        agentPhone: agentPhone, customerPhone: phone, parameters: try AttemptRow.parameters(from: parameters),
+        metadata: metadata, retryContext: try RetryContext(json: JSONValue.decode(context)), scheduledFor: scheduledFor)
+      claimed.append(
+        ClaimedAttempt(
+          request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },
+          limitsPending: limitsPending, leaseOwner: owner))
+    }
+    return claimed
+  }
+
+  public func admit(_ attempt: ClaimedAttempt) async throws -> Date? {
+    let request = attempt.request
+    let rows = try await client.query(
+      "SELECT switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.customerPhone))",
+      logger: logger)
+    for try await retryAt in rows.decode(Date?.self) { return retryAt }
+    return nil
+  }
+
+  public func postpone(_ attempt: ClaimedAttempt, until: Date) async throws {
+    try await client.query(
+      """
+      UPDATE call_attempts SET status = CASE WHEN scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END,
+        due_at = \(until), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+      WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
+        AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
+      """, logger: logger)
+  }
+
+  public func markDispatched(_ attempt: ClaimedAttempt) async throws {
+    try await client.query(
+      """
+      UPDATE call_attempts SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, now()),
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+      WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
+        AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
+      """, logger: logger)
+  }
+
+  public func waitForWork(timeout: Duration) async {
+    await wakeups.wait(timeout: timeout)
+  }
+
+  /// Listens for accepted immediate calls until cancelled; run it beside the dispatcher.
+  public func listen() async {
+    await wakeups.listen()
+  }
+}
+
+/// `LISTEN switchboard_due` on one pooled connection, turned into wake-ups for the dispatcher.
+/// If the connection drops, it listens again; meanwhile the dispatcher still polls.
+final class DueNotifications: Sendable {
+  let client: PostgresClient
+  let logger: Logger
+  let signal = WakeSignal()
+
+  init(client: PostgresClient, logger: Logger) {
+    self.client = client
+    self.logger = logger
+  }
+
+  func listen() async {
+    while !Task.isCancelled {
+      do {
+        try await client.withConnection { connection in
+          try await connection.listen(on: "switchboard_due") { notifications in
+            for try await _ in notifications { await signal.fire() }
+          }
+        }
+      } catch {
+        if Task.isCancelled { return }
+        logger.debug("LISTEN switchboard_due interrupted", metadata: ["error": "\(error)"])
+        try? await Task.sleep(for: .seconds(1))
+      }
+    }
+  }
+
+  func wait(timeout: Duration) async {
+    await signal.wait(timeout: timeout)
+  }
+}
+
+/// A wake-up that is either waited for (with a timeout) or remembered until the next wait.
+actor WakeSignal {
+  private var pending = false
+  private var waiter: CheckedContinuation<Void, Never>?
+  private var generation = 0
+
+  func fire() {
+    if let waiter {
+      self.waiter = nil
+      waiter.resume()
+    } else {
+      pending = true
+    }
+  }
+
+  /// Returns at the next `fire()` (or at once if one came since the last wait), or after `timeout`.
+  func wait(timeout: Duration) async {
+    if pending {
+      pending = false
+      return
+    }
+    generation += 1
+    let current = generation
+    Task { [weak self] in
+      try? await Task.sleep(for: timeout)
+      await self?.expire(current)
+    }
+    // The continuation is stored before this actor can run `expire`, so no wake-up is lost.
+    await withCheckedContinuation { waiter = $0 }
+  }
+
+  private func expire(_ waited: Int) {
+    guard waited == generation, let waiter else { return }
+    self.waiter = nil
+    waiter.resume()
+  }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import SwitchboardCore
+import SwitchboardDispatch
+import SwitchboardServer
+
+@testable import SwitchboardPostgres
+
+/// A database of its own, in the shared cluster, for tests whose dispatchers would otherwise take
+/// other tests' attempts.
+struct IsolatedDatabase: Sendable {
+  let client: PostgresClient
+  let store: PostgresCallStore
+  let switchboard: Switchboard
+  let accounts: PostgresAccounts
+  let logger: Logger
+
+  static func make() async throws -> IsolatedDatabase {
+    let environment = try await TestEnvironment.shared.get()
+    let name = "dispatch_\(UUID().uuidString.prefix(8).lowercased())"
+    try await environment.client.query("CREATE DATABASE \(unescaped: name)")
+    var url = URLComponents(string: environment.databaseURL)!
+    url.path = "/\(name)"
+    var logger = Logger(label: "dispatch-tests")
+    logger.logLevel = .critical
+    var configuration = ServerConfiguration(databaseURL: url.string!)
+    configuration.maxDatabaseConnections = 20
+    let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
+    Task { await client.run() }
+    try await Migrator(client: client, logger: logger).migrate()
+    let store = PostgresCallStore(client: client, logger: logger)
+    return IsolatedDatabase(
+      client: client, store: store, switchboard: Switchboard(store: store),
+      accounts: PostgresAccounts(client: client, logger: logger), logger: logger)
+  }
+
+  /// A tenant with limits off and agent 7.
+  func tenant(
+    agent settings: PostgresAccounts.AgentSettings = .init(phoneNumber: "+14155550123")
+  ) async throws
+    -> Tenant
+  {
+    let id = try await accounts.createTenant(
+      name: "dispatch", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
+    try await accounts.saveAgent(tenantID: id, agentID: 7, settings: settings, update: false)
+    return Tenant(id: id, name: "dispatch", numberRateLimit: nil, maxConcurrentCalls: nil)
+  }
+
+  func call(
+    _ tenant: Tenant, phone: String = "+919876543210", parameters: [String: String] = [:],
+    scheduledFor: Date? = nil, conversation: String? = nil, context: RetryContext? = nil
+  ) async throws -> CallReceipt {
+    let extra = parameters.sorted { $0.key < $1.key }.map { CallParameter(name: $0.key, value: $0.value) }
+    let input = MakeCallInput(
+      agentID: 7, parameters: [CallParameter(name: "customer_phone", value: phone)] + extra,
+      conversationID: conversation, retryContext: context, scheduledFor: scheduledFor)
+    return try await switchboard.makeCall(input, tenant: tenant).receipt
+  }
+
+  func count(_ sql: String) async throws -> Int {
+    for try await count in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return count }
+    return 0
+  }
+
+  func dispatcher(_ replica: String, dialer: any Dialer, lease: Duration = .seconds(30)) -> Dispatcher {
+    var configuration = Dispatcher.Configuration(replicaID: replica)
+    configuration.lease = lease
+    configuration.pollInterval = .milliseconds(50)
+    let switchboard = self.switchboard
+    return Dispatcher(
+      store: PostgresDispatchStore(client: client, logger: logger), dialer: dialer, configuration: configuration,
+      logger: logger
+    ) { attempt, reason in
+      _ = try? await switchboard.recordInternally(
+        CallEventInput(eventID: "dial-failed-\(UUID())", status: "failed", failureReason: reason),
+        traceID: attempt.request.traceID, tenantID: attempt.request.tenantID)
+    }
+  }
+
+  /// The simulated dialer, reporting through this database's event path.
+  func simulatedDialer() -> SimulatedDialer {
+    let switchboard = self.switchboard
+    return SimulatedDialer(logger: logger) { tenantID, traceID, event in
+      _ = try? await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
+    }
+  }
+
+  /// Polls until `condition` holds (bounded: 200 tries, 50 ms apart); returns whether it did.
+  func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+    for _ in 0..<200 {
+      if try await condition() { return true }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    return false
+  }
+}
+
+/// Runs `body` while `services` run, then cancels them.
+func whileRunning<T: Sendable>(_ services: [Dispatcher], _ body: () async throws -> T) async throws -> T {
+  let tasks = services.map { service in Task { try await service.run() } }
+  defer { tasks.forEach { $0.cancel() } }
+  return try await body()
+}
+
+/// Counts what each trace id was dialed with.
+actor RecordingDialer: Dialer {
+  private(set) var dials: [UUID: Int] = [:]
+  private(set) var requests: [DialRequest] = []
+  let result: DialResult
+
+  init(result: DialResult = .accepted) { self.result = result }
+
+  func dial(_ request: DialRequest) async -> DialResult {
+    dials[request.traceID, default: 0] += 1
+    requests.append(request)
+    return result
+  }
+
+  var total: Int { dials.values.reduce(0, +) }
+}
+
+/// A webhook receiver on a real socket: records every request, answers with `status`.
+actor WebhookReceiver {
+  struct Received: Sendable {
+    let headers: [String: String]
+    let body: String
+  }
+
+  private(set) var received: [Received] = []
+  private var statuses: [HTTPResponse.Status]
+  private var task: Task<Void, any Error>?
+
+  init(statuses: [HTTPResponse.Status] = [.ok]) {
+    self.statuses = statuses
+  }
+
+  func record(_ item: Received) -> HTTPResponse.Status {
+    received.append(item)
+    return statuses.count > 1 ? statuses.removeFirst() : statuses[0]
+  }
+
+  /// Starts listening; returns the URL to post to.
+  func start() async throws -> String {
+    let router = Router()
+    router.post("/hook") { [self] request, _ -> Response in
+      var request = request
+      let body = try await request.collectBody(upTo: 1 << 20)
+      var headers: [String: String] = [:]
+      for field in request.headers { headers[field.name.canonicalName] = field.value }
+      let status = await self.record(Received(headers: headers, body: String(buffer: body)))
+      return Response(status: status)
+    }
+    let port = BoundValue()
+    var logger = Logger(label: "webhook-receiver")
+    logger.logLevel = .critical
+    let app = Application(
+      router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+      onServerRunning: { await port.set($0.localAddress?.port ?? 0) }, logger: logger)
+    task = Task { try await app.runService() }
+    return "http://127.0.0.1:\(await port.value())/hook"
+  }
+
+  func stop() { task?.cancel() }
+}
+
+actor BoundValue {
+  private var value: Int?
+  private var waiters: [CheckedContinuation<Int, Never>] = []
+
+  func set(_ value: Int) {
+    self.value = value
+    waiters.forEach { $0.resume(returning: value) }
+    waiters = []
+  }
+
+  func value() async -> Int {
+    if let value { return value }
+    return await withCheckedContinuation { waiters.append($0) }
+  }
+}
