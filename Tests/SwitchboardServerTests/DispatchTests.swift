@@ -292,3 +292,37 @@ func expectedSignature(_ secret: String, _ timestamp: String, _ body: String) ->
     for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
   return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
 }
+
+/// A dialer that never answers for numbers ending in 0000, and takes every other call at once.
+struct HangingDialer: Dialer {
+  let recorder = RecordingDialer()
+
+  func dial(_ request: DialRequest) async -> DialResult {
+    if request.customerPhone.hasSuffix("0000") {
+      try? await Task.sleep(for: .seconds(600))
+      return .failed(reason: "gave up")
+    }
+    return await recorder.dial(request)
+  }
+}
+
+@Suite("Dispatch under faults")
+struct DispatchFaultTests {
+  @Test("a dialer hanging on one call blocks no other call")
+  func hangingDialer() async throws {
+    let database = try await IsolatedDatabase.make()
+    let tenant = try await database.tenant()
+    let stuck = try await database.call(tenant, phone: "+919800000000")
+    for index in 1...20 { _ = try await database.call(tenant, phone: "+9198000000\(String(format: "%02d", index))") }
+    let dialer = HangingDialer()
+    let others = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
+      try await database.eventually {
+        try await database.count("SELECT count(*) FROM call_attempts WHERE status = 'dispatched'") == 20
+      }
+    }
+    #expect(others)
+    #expect(await dialer.recorder.total == 20)
+    let held = try #require(try await database.store.call(traceID: stuck.traceID, tenantID: tenant.id))
+    #expect(held.status == .dispatching, "still held by its lease, to be claimed again if this replica dies")
+  }
+}

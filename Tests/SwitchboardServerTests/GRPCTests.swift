@@ -249,3 +249,52 @@ extension Google_Protobuf_Struct {
     fields = members
   }
 }
+
+@Suite("gRPC events and watching")
+struct GRPCEventTests {
+  @Test("ReportCallEvent moves the attempt; WatchConversation streams the changes")
+  func reportAndWatch() async throws {
+    let tenant = try await TestTenant.make()
+    try await withCallService { service in
+      let receipt = try await service.makeCall(tenant.makeCallRequest(), metadata: tenant.metadata).data
+      var watch = Switchboard_V1_WatchConversationRequest()
+      watch.conversationID = receipt.conversationID
+      let request = watch
+      async let watched: [Switchboard_V1_CallStatus] = service.watchConversation(request, metadata: tenant.metadata) {
+        response in
+        var seen: [Switchboard_V1_CallStatus] = []
+        for try await update in response.messages {
+          seen.append(update.attempt.status)
+          if update.attempt.status == .completed { break }
+        }
+        return seen
+      }
+      for (index, status) in [Switchboard_V1_CallStatus.ringing, .inProgress, .completed].enumerated() {
+        try await Task.sleep(for: .milliseconds(700))
+        var event = Switchboard_V1_ReportCallEventRequest()
+        event.traceID = receipt.traceID
+        event.eventID = "grpc-\(index)"
+        event.status = status
+        if status == .completed { event.collectedData = Google_Protobuf_Struct(["agreed": true]) }
+        let answer = try await service.reportCallEvent(event, metadata: tenant.metadata)
+        #expect(answer.data.status == status)
+        #expect(!answer.duplicate)
+      }
+      let statuses = try await watched
+      #expect(statuses.first == .initiated)
+      #expect(statuses.last == .completed)
+      #expect(statuses == statuses.sorted { $0.rawValue < $1.rawValue }, "only forward")
+
+      var replay = Switchboard_V1_ReportCallEventRequest()
+      replay.traceID = receipt.traceID
+      replay.eventID = "grpc-2"
+      replay.status = .completed
+      #expect(try await service.reportCallEvent(replay, metadata: tenant.metadata).duplicate)
+      var backwards = replay
+      backwards.eventID = "grpc-late"
+      backwards.status = .ringing
+      let ignored = try await service.reportCallEvent(backwards, metadata: tenant.metadata)
+      #expect(ignored.data.status == .completed, "a finished attempt ignores later events")
+    }
+  }
+}
