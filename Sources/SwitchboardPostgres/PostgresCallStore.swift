@@ -18,11 +18,16 @@ public struct PostgresCallStore: CallStore {
   public let client: PostgresClient
   public let configuration: Configuration
   let logger: Logger
+  /// Told of every accepted immediate call, to wake the dispatchers.
+  let dueNotifier: DueNotifier?
 
-  public init(client: PostgresClient, configuration: Configuration = .init(), logger: Logger) {
+  public init(
+    client: PostgresClient, configuration: Configuration = .init(), logger: Logger, dueNotifier: DueNotifier? = nil
+  ) {
     self.client = client
     self.configuration = configuration
     self.logger = logger
+    self.dueNotifier = dueNotifier
   }
 
   public func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
@@ -56,7 +61,7 @@ public struct PostgresCallStore: CallStore {
     let rate = tenant.numberRateLimit
     let attempt = request.conversation?.attemptNumber.map { Int32(clamping: $0) }
     let retention = Int32(clamping: configuration.idempotencyRetentionSeconds)
-    return try await run { client, logger in
+    let outcome = try await run { client, logger in
       let rows = try await client.query(
         """
         SELECT outcome, trace_id, conversation_id, attempt_number, status, scheduled_for, agent_id,
@@ -74,6 +79,10 @@ public struct PostgresCallStore: CallStore {
       }
       throw SwitchboardError.internalError()
     }
+    if case .accepted(let call) = outcome, call.receipt.status == .initiated, let dueNotifier {
+      await dueNotifier.callAccepted()
+    }
+    return outcome
   }
 
   private static func outcome(
@@ -221,7 +230,7 @@ public struct PostgresCallStore: CallStore {
     let client = self.client
     let logger = self.logger
     do {
-      return try await withDeadline(configuration.queryTimeout) { try await work(client, logger) }
+      return try await QueryDeadlines.shared.run(configuration.queryTimeout) { try await work(client, logger) }
     } catch let error as SwitchboardError {
       throw error
     } catch {
@@ -233,6 +242,13 @@ public struct PostgresCallStore: CallStore {
 /// SHA-256 of API keys: the only form in which keys are stored.
 enum APIKeyHash {
   static func hex(of key: String) -> String {
-    SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(64)
+    for byte in SHA256.hash(data: Data(key.utf8)) {
+      text.append(digits[Int(byte >> 4)])
+      text.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: text, as: UTF8.self)
   }
 }

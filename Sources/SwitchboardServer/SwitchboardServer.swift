@@ -22,6 +22,7 @@ public struct SwitchboardServer: Service {
   private let http: Application<RouterResponder<BasicRequestContext>>?
   private let httpPort: BoundPort
   private let switchboard: Switchboard
+  private let dueNotifier: DueNotifier
   private let onMigrated: @Sendable (PostgresClient) async throws -> Void
 
   /// - Parameter onMigrated: runs once the schema is current, before anything is served.
@@ -36,7 +37,9 @@ public struct SwitchboardServer: Service {
     var storeConfiguration = PostgresCallStore.Configuration()
     storeConfiguration.idempotencyRetentionSeconds = configuration.idempotencyRetentionSeconds
     storeConfiguration.queryTimeout = configuration.databaseTimeout
-    store = PostgresCallStore(client: client, configuration: storeConfiguration, logger: logger)
+    dueNotifier = DueNotifier(client: client, logger: logger)
+    store = PostgresCallStore(
+      client: client, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)
     let switchboard = Switchboard(store: store)
     self.switchboard = switchboard
     let httpPort = BoundPort()
@@ -72,6 +75,7 @@ public struct SwitchboardServer: Service {
     try await Migrator(client: client, logger: logger).migrate()
     try await onMigrated(client)
     var services: [any Service] = []
+    if configuration.role != .dispatcher { services.append(DueNotifierService(notifier: dueNotifier)) }
     if let grpc { services.append(grpc) }
     if let http { services.append(http) }
     if configuration.role != .api {
@@ -146,6 +150,15 @@ actor BoundPort {
   func value() async -> Int? {
     if let port { return port }
     return await withCheckedContinuation { waiters.append($0) }
+  }
+}
+
+/// Sends the dispatchers' wake-ups for this replica's accepted calls.
+struct DueNotifierService: Service {
+  let notifier: DueNotifier
+
+  func run() async throws {
+    await cancelWhenGracefulShutdown { await notifier.run() }
   }
 }
 

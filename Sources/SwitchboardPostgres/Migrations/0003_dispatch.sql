@@ -31,20 +31,6 @@ AS $function$
 $function$;
 COMMENT ON FUNCTION switchboard_uuid_v7 IS 'A time-ordered version 7 UUID.';
 
--- Dispatchers LISTEN on switchboard_due, so an immediate call is dialed without waiting for a poll.
-CREATE FUNCTION switchboard_notify_due() RETURNS trigger
-LANGUAGE plpgsql
-AS $function$
-BEGIN
-  PERFORM pg_notify('switchboard_due', '');
-  RETURN NULL;
-END
-$function$;
-COMMENT ON FUNCTION switchboard_notify_due IS 'Wakes the dispatchers when an immediate call is accepted.';
-
-CREATE TRIGGER call_attempts_notify_due AFTER INSERT ON call_attempts
-  FOR EACH ROW WHEN (NEW.status = 'initiated') EXECUTE FUNCTION switchboard_notify_due();
-
 DO $role$
 BEGIN
   -- Column grants leave webhook secrets out (revoking the table grant revokes column grants too).
