@@ -33,14 +33,8 @@ public struct PostgresCallStore: CallStore {
   public func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
     let hash = APIKeyHash.hex(of: apiKey)
     return try await run { client, logger in
-      let rows = try await client.query(
-        """
-        SELECT t.tenant_id, t.name, t.number_rate_limit, t.number_rate_period_seconds, t.number_rate_burst,
-          t.max_concurrent_calls
-        FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id
-        WHERE k.key_hash = decode(\(hash), 'hex') AND k.revoked_at IS NULL
-        """, logger: logger)
-      for try await (id, name, limit, period, burst, maxCalls) in rows.decode((Int64, String, Int, Int, Int?, Int).self)
+      for try await (id, name, limit, period, burst, maxCalls) in try await client.execute(
+        AuthenticateStatement(keyHashHex: hash), logger: logger)
       {
         return Tenant(
           id: id, name: name,
@@ -61,20 +55,16 @@ public struct PostgresCallStore: CallStore {
     let rate = tenant.numberRateLimit
     let attempt = request.conversation?.attemptNumber.map { Int32(clamping: $0) }
     let retention = Int32(clamping: configuration.idempotencyRetentionSeconds)
+    let statement = AcceptCallStatement(
+      tenantID: tenant.id, agentID: request.agentID, traceID: traceID, newConversationID: newConversationID,
+      conversationID: request.conversation?.conversationID, conversationAttempt: attempt,
+      customerPhone: request.customerPhone, parameters: parameters, metadata: request.metadata,
+      idempotencyKey: request.idempotencyKey, idempotencyRetentionSeconds: retention, retryContext: context,
+      scheduledFor: request.scheduledFor, rateLimit: Int32(clamping: rate?.limit ?? 0),
+      ratePeriodSeconds: Int32(clamping: rate?.periodSeconds ?? 3600), rateBurst: Int32(clamping: rate?.burst ?? 0),
+      maxConcurrentCalls: Int32(clamping: tenant.maxConcurrentCalls ?? 0))
     let outcome = try await run { client, logger in
-      let rows = try await client.query(
-        """
-        SELECT outcome, trace_id, conversation_id, attempt_number, status, scheduled_for, agent_id,
-          rate_remaining, rate_reset_seconds, retry_after_seconds, current_calls
-        FROM switchboard_accept_call(\(tenant.id), \(request.agentID), \(traceID), \(newConversationID),
-          \(request.conversation?.conversationID), \(attempt), \(request.customerPhone), \(parameters)::jsonb,
-          \(request.metadata), \(request.idempotencyKey), \(retention), \(context)::jsonb,
-          \(request.scheduledFor), \(Int32(clamping: rate?.limit ?? 0)), \(Int32(clamping: rate?.periodSeconds ?? 3600)),
-          \(Int32(clamping: rate?.burst ?? 0)), \(Int32(clamping: tenant.maxConcurrentCalls ?? 0)))
-        """, logger: logger)
-      for try await row in rows.decode(
-        (String, UUID?, UUID?, Int?, String?, Date?, Int64?, Int?, Double?, Double?, Int?).self)
-      {
+      for try await row in try await client.execute(statement, logger: logger) {
         if let outcome = Self.outcome(row, tenant: tenant) { return outcome }
       }
       throw SwitchboardError.internalError()
