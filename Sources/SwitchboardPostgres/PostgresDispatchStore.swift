@@ -9,11 +9,13 @@ public struct PostgresDispatchStore: DispatchStore {
   let client: PostgresClient
   let logger: Logger
   let wakeups: DueNotifications
+  let dispatched: DispatchedBatch
 
   public init(client: PostgresClient, logger: Logger) {
     self.client = client
     self.logger = logger
     self.wakeups = DueNotifications(client: client, logger: logger)
+    self.dispatched = DispatchedBatch(client: client, logger: logger)
   }
 
   public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {
@@ -76,14 +78,10 @@ public struct PostgresDispatchStore: DispatchStore {
       """, logger: logger)
   }
 
+  /// Batched: the dials of the last couple of milliseconds are recorded in one statement, one
+  /// commit (one commit per dial capped dispatch at ~800/s on 2 cores).
   public func markDispatched(_ attempt: ClaimedAttempt) async throws {
-    try await client.query(
-      """
-      UPDATE call_attempts SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, now()),
-        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
-        AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
-      """, logger: logger)
+    try await dispatched.add(attempt)
   }
 
   public func waitForWork(timeout: Duration) async {
@@ -164,5 +162,49 @@ actor WakeSignal {
     guard waited == generation, let waiter else { return }
     self.waiter = nil
     waiter.resume()
+  }
+}
+
+/// Collects "dialer took it" records and writes them together.
+actor DispatchedBatch {
+  let client: PostgresClient
+  let logger: Logger
+  private var pending: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)] = []
+  private var scheduled = false
+
+  init(client: PostgresClient, logger: Logger) {
+    self.client = client
+    self.logger = logger
+  }
+
+  func add(_ attempt: ClaimedAttempt) async throws {
+    try await withCheckedThrowingContinuation { continuation in
+      pending.append((attempt, continuation))
+      if !scheduled {
+        scheduled = true
+        Task { await self.flush() }
+      }
+    }
+  }
+
+  private func flush() async {
+    try? await Task.sleep(for: .milliseconds(2))
+    let batch = pending
+    pending = []
+    scheduled = false
+    do {
+      try await client.query(
+        """
+        UPDATE call_attempts a SET status = 'dispatched', dispatched_at = coalesce(a.dispatched_at, now()),
+          lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(\(batch.map(\.attempt.request.tenantID)), \(batch.map(\.attempt.request.traceID)),
+          \(batch.map(\.attempt.leaseOwner))) AS d(tenant_id, trace_id, lease_owner)
+        WHERE a.tenant_id = d.tenant_id AND a.trace_id = d.trace_id AND a.status = 'dispatching'
+          AND a.lease_owner = d.lease_owner
+        """, logger: logger)
+      batch.forEach { $0.done.resume() }
+    } catch {
+      batch.forEach { $0.done.resume(throwing: error) }
+    }
   }
 }
