@@ -18,7 +18,15 @@ public struct WebhookSender: Sendable {
   let client: HTTPClient
   let timeout: TimeAmount
 
-  public init(client: HTTPClient = .shared, timeout: Duration = .seconds(10)) {
+  /// One client for all webhooks of the process, allowed 64 connections per host: the shared
+  /// client's 8 capped a dispatcher at 8 dials in flight to one dialing service.
+  public static let pooledClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+  }()
+
+  public init(client: HTTPClient = WebhookSender.pooledClient, timeout: Duration = .seconds(10)) {
     self.client = client
     self.timeout = .nanoseconds(
       Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
