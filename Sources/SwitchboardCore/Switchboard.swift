@@ -4,11 +4,40 @@ import Foundation
 /// Transports translate wire types to these calls and ``SwitchboardError`` back to the wire.
 public struct Switchboard: Sendable {
   public let store: any CallStore
+  /// The dialer secret: a voice runtime serving every tenant reports events with it as its bearer
+  /// token, naming the tenant in a `Switchboard-Tenant` header.
+  private let runtimeSecret: String?
   private let now: @Sendable () -> Date
 
-  public init(store: any CallStore, now: @escaping @Sendable () -> Date = { Date() }) {
+  public init(store: any CallStore, runtimeSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
     self.store = store
+    self.runtimeSecret = runtimeSecret.flatMap { $0.isEmpty ? nil : $0 }
     self.now = now
+  }
+
+  /// Who may report call events: a tenant's API key, or the dialer secret with the tenant's id
+  /// (every query that follows is scoped to that tenant, so a wrong id finds nothing).
+  public func authenticateReporter(
+    authorization: String?, tenantHeader: String?
+  ) async throws(SwitchboardError)
+    -> Tenant
+  {
+    if let runtimeSecret, let authorization {
+      let parts = authorization.split(separator: " ", maxSplits: 1)
+      if parts.count == 2, parts[0].lowercased() == "bearer", Self.constantTimeEqual(String(parts[1]), runtimeSecret) {
+        guard let id = tenantHeader.flatMap({ Int64($0) }), id > 0 else {
+          throw .invalid("Switchboard-Tenant header is required with the dialer secret")
+        }
+        return Tenant(id: id, name: "", numberRateLimit: nil, maxConcurrentCalls: nil)
+      }
+    }
+    return try await authenticate(authorization: authorization)
+  }
+
+  private static func constantTimeEqual(_ left: String, _ right: String) -> Bool {
+    let (a, b) = (Array(left.utf8), Array(right.utf8))
+    guard a.count == b.count else { return false }
+    return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
   }
 
   /// The tenant behind an `Authorization` value (`Bearer sk_…`).

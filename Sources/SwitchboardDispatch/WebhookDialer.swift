@@ -57,6 +57,7 @@ public struct WebhookDialer: Dialer {
   /// What the dialing service receives.
   public static func payload(_ request: DialRequest) -> JSONValue {
     [
+      "tenant_id": .integer(request.tenantID),
       "trace_id": .string(request.traceID.lowercased),
       "conversation_id": .string(request.conversationID.lowercased),
       "attempt_number": .integer(Int64(request.attemptNumber)),

@@ -86,7 +86,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   public func reportCallEvent(
     request: ServerRequest<Switchboard_V1_ReportCallEventRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_ReportCallEventResponse> {
-    await handle(request.metadata) { tenant in
+    await handle(request.metadata, reporter: true) { tenant in
       let message = request.message
       let input = CallEventInput(
         eventID: message.eventID.isEmpty ? nil : message.eventID,
@@ -141,11 +141,15 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
 
   /// Authenticates, runs `body`, and turns a ``SwitchboardError`` into the response's status.
   private func handle<Output>(
-    _ metadata: Metadata, _ body: (Tenant) async throws -> ServerResponse<Output>
+    _ metadata: Metadata, reporter: Bool = false, _ body: (Tenant) async throws -> ServerResponse<Output>
   ) async -> ServerResponse<Output> {
     do {
       let authorization = metadata[stringValues: "authorization"].first { _ in true }
-      let tenant = try await switchboard.authenticate(authorization: authorization)
+      let tenant =
+        reporter
+        ? try await switchboard.authenticateReporter(
+          authorization: authorization, tenantHeader: metadata[stringValues: "switchboard-tenant"].first { _ in true })
+        : try await switchboard.authenticate(authorization: authorization)
       return try await body(tenant)
     } catch {
       let error = error as? SwitchboardError ?? .internalError(cause: error)

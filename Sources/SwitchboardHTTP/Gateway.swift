@@ -36,7 +36,9 @@ public struct Gateway: Sendable {
       }
     }
     router.post("/v1/calls/:trace_id/events") { request, context in
-      await respond(headers: request.headers) { tenant in
+      await respond {
+        let tenant = try await switchboard.authenticateReporter(
+          authorization: request.headers[.authorization], tenantHeader: request.headers[.switchboardTenant])
         var request = request
         let input = try Self.eventInput(try await Self.jsonBody(&request))
         let (attempt, duplicate) = try await switchboard.reportEvent(
@@ -171,6 +173,7 @@ public struct Gateway: Sendable {
 
 extension HTTPField.Name {
   static let idempotencyKey = Self("Idempotency-Key")!
+  static let switchboardTenant = Self("Switchboard-Tenant")!
   static let retryAfter = Self("Retry-After")!
   static let rateLimitLimit = Self("X-RateLimit-Limit")!
   static let rateLimitRemaining = Self("X-RateLimit-Remaining")!

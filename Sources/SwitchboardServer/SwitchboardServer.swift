@@ -40,7 +40,7 @@ public struct SwitchboardServer: Service {
     dueNotifier = DueNotifier(client: client, logger: logger)
     store = PostgresCallStore(
       client: client, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)
-    let switchboard = Switchboard(store: store)
+    let switchboard = Switchboard(store: store, runtimeSecret: configuration.dialerSecret)
     self.switchboard = switchboard
     let httpPort = BoundPort()
     self.httpPort = httpPort

@@ -103,6 +103,32 @@ struct EventTests {
     #expect(try await tenant.count("call_events") == 0)
   }
 
+  @Test("a runtime serving every tenant reports with the dialer secret and the tenant's id")
+  func dialerSecret() async throws {
+    let tenant = try await TestTenant.make()
+    let other = try await TestTenant.make()
+    let call = try await Gateway.makeCall(tenant, tenant.callBody())
+    let trace = try #require(call.data?["trace_id"]?.stringValue)
+    let path = "/v1/calls/\(trace)/events"
+    let secret = "Bearer \(TestEnvironment.dialerSecret)"
+    let event: JSONValue = ["event_id": "runtime-1", "status": "ringing"]
+    let missingTenant = try await Gateway.send(.POST, path, authorization: secret, body: event)
+    #expect(missingTenant.status == 400)
+    let wrongTenant = try await Gateway.send(
+      .POST, path, authorization: secret, body: event, headers: ["Switchboard-Tenant": String(other.id)])
+    #expect(wrongTenant.status == 404)
+    let wrongSecret = try await Gateway.send(
+      .POST, path, authorization: "Bearer nope", body: event, headers: ["Switchboard-Tenant": String(tenant.id)])
+    #expect(wrongSecret.status == 401)
+    let accepted = try await Gateway.send(
+      .POST, path, authorization: secret, body: event, headers: ["Switchboard-Tenant": String(tenant.id)])
+    #expect(accepted.status == 200)
+    #expect(accepted.data?["status"] == "ringing")
+    // The secret is for reporting only: it does not place calls.
+    let call2 = try await Gateway.send(.POST, "/v1/call", authorization: secret, body: tenant.callBody())
+    #expect(call2.status == 401)
+  }
+
   @Test("events for unknown attempts or other tenants' attempts are 404")
   func notFound() async throws {
     let owner = try await TestTenant.make()

@@ -16,6 +16,8 @@ import SwitchboardServer
 /// test of the process. Tests keep out of each other's way by each making its own tenant.
 actor TestEnvironment {
   static let shared = TestEnvironment()
+  /// The shared server's dialer secret, which voice runtimes may report events with.
+  static let dialerSecret = "runtime-secret-for-tests"
 
   struct Running: Sendable {
     let databaseURL: String
@@ -51,6 +53,7 @@ actor TestEnvironment {
     configuration.httpHost = "127.0.0.1"
     configuration.httpPort = 0
     configuration.maxDatabaseConnections = 40
+    configuration.dialerSecret = TestEnvironment.dialerSecret
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(services: server.services, logger: logger)
     Task { try await group.run() }
