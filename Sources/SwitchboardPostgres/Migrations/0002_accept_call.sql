@@ -1,3 +1,29 @@
+-- The per-number limit (GCRA): takes one call for (tenant, number) if the limit allows it. The
+-- row lock of the upsert makes concurrent takers queue. o_tat is the theoretical arrival time
+-- after the call (allowed) or as it stands (refused): a call is allowed again at
+-- o_tat + interval - burst * interval.
+CREATE FUNCTION switchboard_take_number_slot(
+  p_tenant_id bigint, p_customer_phone text, p_interval interval, p_burst integer,
+  OUT o_allowed boolean, OUT o_tat timestamptz
+)
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+  INSERT INTO number_rate_limits AS r (tenant_id, customer_phone, tat)
+  VALUES (p_tenant_id, p_customer_phone, now() + p_interval)
+  ON CONFLICT ON CONSTRAINT number_rate_limits_pkey DO UPDATE
+    SET tat = greatest(r.tat, now()) + p_interval
+    WHERE greatest(r.tat, now()) + p_interval - p_burst * p_interval <= now()
+  RETURNING r.tat INTO o_tat;
+  o_allowed := FOUND;
+  IF NOT o_allowed THEN
+    SELECT r.tat INTO o_tat FROM number_rate_limits r
+    WHERE r.tenant_id = p_tenant_id AND r.customer_phone = p_customer_phone;
+  END IF;
+END
+$function$;
+COMMENT ON FUNCTION switchboard_take_number_slot IS 'GCRA per (tenant, number): takes a call if allowed; returns whether, and the theoretical arrival time.';
+
 -- Accepting a call in one statement, so intake costs one round trip and is atomic: either the
 -- attempt is recorded with everything it consumes (idempotency key, rate-limit token, attempt
 -- number), or nothing changes. Rules that need no database are checked by the service before.
@@ -38,6 +64,7 @@ DECLARE
   v_phone text;
   v_rate_interval interval;
   v_tat timestamptz;
+  v_allowed boolean;
   v_active integer;
   v_remaining integer;
   v_reset double precision;
@@ -112,15 +139,9 @@ BEGIN
 
   IF p_scheduled_for IS NULL AND p_rate_limit > 0 THEN
     v_rate_interval := make_interval(secs => p_rate_period_seconds::double precision / p_rate_limit);
-    INSERT INTO number_rate_limits AS r (tenant_id, customer_phone, tat)
-    VALUES (p_tenant_id, p_customer_phone, now() + v_rate_interval)
-    ON CONFLICT ON CONSTRAINT number_rate_limits_pkey DO UPDATE
-      SET tat = greatest(r.tat, now()) + v_rate_interval
-      WHERE greatest(r.tat, now()) + v_rate_interval - p_rate_burst * v_rate_interval <= now()
-    RETURNING r.tat INTO v_tat;
-    IF NOT FOUND THEN
-      SELECT r.tat INTO v_tat FROM number_rate_limits r
-      WHERE r.tenant_id = p_tenant_id AND r.customer_phone = p_customer_phone;
+    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
+    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_rate_interval, p_rate_burst) s;
+    IF NOT v_allowed THEN
       DELETE FROM idempotency_keys k
       WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
       RETURN QUERY SELECT 'rate_limited', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,

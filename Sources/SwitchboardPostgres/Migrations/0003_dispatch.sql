@@ -56,6 +56,7 @@ DECLARE
   v_active integer;
   v_interval interval;
   v_burst integer;
+  v_allowed boolean;
   v_tat timestamptz;
 BEGIN
   SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
@@ -73,15 +74,9 @@ BEGIN
   IF v_tenant.number_rate_limit > 0 THEN
     v_interval := make_interval(secs => v_tenant.number_rate_period_seconds::double precision / v_tenant.number_rate_limit);
     v_burst := coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit);
-    INSERT INTO number_rate_limits AS r (tenant_id, customer_phone, tat)
-    VALUES (p_tenant_id, p_customer_phone, now() + v_interval)
-    ON CONFLICT ON CONSTRAINT number_rate_limits_pkey DO UPDATE
-      SET tat = greatest(r.tat, now()) + v_interval
-      WHERE greatest(r.tat, now()) + v_interval - v_burst * v_interval <= now()
-    RETURNING r.tat INTO v_tat;
-    IF NOT FOUND THEN
-      SELECT r.tat INTO v_tat FROM number_rate_limits r
-      WHERE r.tenant_id = p_tenant_id AND r.customer_phone = p_customer_phone;
+    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
+    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_interval, v_burst) s;
+    IF NOT v_allowed THEN
       RETURN v_tat + v_interval - v_burst * v_interval;
     END IF;
   END IF;
