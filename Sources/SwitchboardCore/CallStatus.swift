@@ -14,13 +14,6 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
   case unreachable
   case canceled
 
-  /// Statuses that hold one of the tenant's concurrent-call slots. `initiated` counts: it is a
-  /// call the tenant asked to place now.
-  public static let active: [CallStatus] = [.initiated, .dispatching, .dispatched, .ringing, .inProgress]
-
-  /// Statuses from which CancelCall may still stop the attempt.
-  public static let cancelable: [CallStatus] = [.scheduled, .initiated]
-
   public var isTerminal: Bool {
     switch self {
     case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: true
