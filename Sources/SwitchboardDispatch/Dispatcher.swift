@@ -103,6 +103,23 @@ public struct Dispatcher: Service {
   }
 }
 
+extension Dispatcher {
+  /// Records a failed dial as a `failed` event through ``Switchboard``, so retry policies and
+  /// outcome webhooks apply as for any other outcome.
+  public static func reportingFailures(to switchboard: Switchboard, logger: Logger) -> FailureReporter {
+    { attempt, reason in
+      let failure = CallEventInput(
+        eventID: "dial-failed-\(UUID.v7().lowercased)", status: CallStatus.failed.rawValue, failureReason: reason)
+      do {
+        _ = try await switchboard.recordInternally(
+          failure, traceID: attempt.request.traceID, tenantID: attempt.request.tenantID)
+      } catch {
+        logger.warning("recording a failed dial failed", metadata: ["error": "\(error)"])
+      }
+    }
+  }
+}
+
 /// Counts dials in flight so the claim loop never takes more than it can start.
 actor Slots {
   private var free: Int

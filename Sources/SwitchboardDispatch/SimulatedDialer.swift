@@ -18,6 +18,17 @@ public struct SimulatedDialer: Dialer {
     self.logger = logger
   }
 
+  /// Reports through ``Switchboard``'s event path, as a real runtime's reports arrive.
+  public init(switchboard: Switchboard, logger: Logger) {
+    self.init(logger: logger) { tenantID, traceID, event in
+      do {
+        _ = try await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
+      } catch {
+        logger.warning("simulated event not recorded", metadata: ["error": "\(error)"])
+      }
+    }
+  }
+
   public func dial(_ request: DialRequest) async -> DialResult {
     let outcome = request.parameter("sim_outcome") ?? "completed"
     guard let status = CallStatus(rawValue: outcome), status.isTerminal, status != .canceled else {

@@ -146,7 +146,7 @@ struct EventRecorder {
 
   private func attempt() async throws -> CallAttempt {
     let rows = try await connection.query(
-      "SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)",
+      AttemptRow.select(tenantID: tenantID, traceID: traceID),
       logger: logger)
     guard let attempt = try await AttemptRow.decodeAll(rows).first else { throw SwitchboardError.callNotFound }
     return attempt

@@ -121,7 +121,7 @@ public struct PostgresCallStore: CallStore {
   public func call(traceID: UUID, tenantID: Int64) async throws -> CallAttempt? {
     try await run { client, logger in
       let rows = try await client.query(
-        "SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)",
+        AttemptRow.select(tenantID: tenantID, traceID: traceID),
         logger: logger)
       return try await AttemptRow.decodeAll(rows).first
     }
@@ -149,7 +149,7 @@ public struct PostgresCallStore: CallStore {
           return .canceled(attempt)
         }
         let rows = try await connection.query(
-          "SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)",
+          AttemptRow.select(tenantID: tenantID, traceID: traceID),
           logger: logger)
         guard let attempt = try await AttemptRow.decodeAll(rows).first else { return .notFound }
         return .notCancelable(attempt)

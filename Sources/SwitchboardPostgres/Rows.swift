@@ -10,6 +10,11 @@ enum AttemptRow {
     a.created_at, a.updated_at, a.dispatched_at, a.ended_at, a.failure_reason, a.results::text, a.duration_seconds
     """
 
+  /// One attempt of one tenant.
+  static func select(tenantID: Int64, traceID: UUID) -> PostgresQuery {
+    "SELECT \(unescaped: columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)"
+  }
+
   static func decodeAll(_ rows: PostgresRowSequence) async throws -> [CallAttempt] {
     var attempts: [CallAttempt] = []
     for try await row in rows {

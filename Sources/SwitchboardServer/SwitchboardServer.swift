@@ -98,17 +98,7 @@ public struct SwitchboardServer: Service {
         var dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID)
         dispatch.lease = configuration.dispatchLease
         return dispatch
-      }(), logger: logger
-    ) { [switchboard, logger] attempt, reason in
-      let failure = CallEventInput(
-        eventID: "dial-failed-\(UUID.v7().lowercased)", status: CallStatus.failed.rawValue, failureReason: reason)
-      do {
-        _ = try await switchboard.recordInternally(
-          failure, traceID: attempt.request.traceID, tenantID: attempt.request.tenantID)
-      } catch {
-        logger.warning("recording a failed dial failed", metadata: ["error": "\(error)"])
-      }
-    }
+      }(), logger: logger, reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger))
     return [
       DueListener(store: dispatchStore), dispatcher,
       OutboxDeliverer(outbox: PostgresOutbox(client: client, logger: logger), logger: logger),
@@ -122,13 +112,7 @@ public struct SwitchboardServer: Service {
       guard let url = configuration.dialerURL else { throw ConfigurationError("--dialer webhook needs --dialer-url") }
       return WebhookDialer(configuration: .init(url: url, secret: configuration.dialerSecret), logger: logger)
     case .simulated:
-      return SimulatedDialer(logger: logger) { [switchboard, logger] tenantID, traceID, event in
-        do {
-          _ = try await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
-        } catch {
-          logger.warning("simulated event not recorded", metadata: ["error": "\(error)"])
-        }
-      }
+      return SimulatedDialer(switchboard: switchboard, logger: logger)
     }
   }
 

@@ -69,23 +69,14 @@ struct IsolatedDatabase: Sendable {
     var configuration = Dispatcher.Configuration(replicaID: replica)
     configuration.lease = lease
     configuration.pollInterval = .milliseconds(50)
-    let switchboard = self.switchboard
     return Dispatcher(
       store: PostgresDispatchStore(client: client, logger: logger), dialer: dialer, configuration: configuration,
-      logger: logger
-    ) { attempt, reason in
-      _ = try? await switchboard.recordInternally(
-        CallEventInput(eventID: "dial-failed-\(UUID())", status: "failed", failureReason: reason),
-        traceID: attempt.request.traceID, tenantID: attempt.request.tenantID)
-    }
+      logger: logger, reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger))
   }
 
   /// The simulated dialer, reporting through this database's event path.
   func simulatedDialer() -> SimulatedDialer {
-    let switchboard = self.switchboard
-    return SimulatedDialer(logger: logger) { tenantID, traceID, event in
-      _ = try? await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
-    }
+    SimulatedDialer(switchboard: switchboard, logger: logger)
   }
 
   /// Polls until `condition` holds (bounded: 200 tries, 50 ms apart); returns whether it did.
