@@ -67,6 +67,11 @@ public struct CallEvent: Sendable, Hashable {
     if let reason = input.failureReason, reason.utf8.count > 4096 {
       throw .invalid("failure_reason must be at most 4096 bytes")
     }
+    let texts = [eventID, input.stageID, input.failureReason].compactMap { $0 }
+    let objects = [input.collectedData, input.results].compactMap { $0 }.map(JSONValue.object)
+    if texts.contains(where: \.containsNUL) || objects.contains(where: \.containsNUL) {
+      throw .invalid("event reports must not contain NUL characters")
+    }
     let size = [input.collectedData, input.results].compactMap { $0 }.reduce(0) {
       $0 + JSONValue.object($1).approximateSize
     }

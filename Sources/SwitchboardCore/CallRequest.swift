@@ -101,9 +101,11 @@ extension CallRequest {
     if let idempotencyKey, idempotencyKey.count > CallContract.maxIdempotencyKeyLength {
       throw .invalid("idempotency_key must be at most \(CallContract.maxIdempotencyKeyLength) characters")
     }
+    if idempotencyKey?.containsNUL == true { throw .invalid("idempotency_key must not contain NUL characters") }
     if let metadata = input.metadata, metadata.utf8.count > CallContract.maxMetadataBytes {
       throw .invalid("metadata must be at most \(CallContract.maxMetadataBytes) bytes")
     }
+    if input.metadata?.containsNUL == true { throw .invalid("metadata must not contain NUL characters") }
     let retryContext = try input.retryContext.flatMap(checkRetryContext)
     if let scheduledFor = input.scheduledFor {
       if scheduledFor < now.addingTimeInterval(-CallContract.scheduleSkewSeconds) {
@@ -139,6 +141,9 @@ extension CallRequest {
         throw .invalid(
           "parameters[\(index)].value must be at most \(CallContract.maxParameterValueLength) characters")
       }
+      guard !parameter.name.containsNUL, !parameter.value.containsNUL else {
+        throw .invalid("parameters[\(index)] must not contain NUL characters")
+      }
       guard seen.insert(parameter.name).inserted else {
         throw .invalid("parameters[\(index)].name \"\(parameter.name)\" is a duplicate")
       }
@@ -153,6 +158,7 @@ extension CallRequest {
     if context.approximateSize > CallContract.maxRetryContextBytes {
       throw .invalid("retry_context must be at most \(CallContract.maxRetryContextBytes) bytes")
     }
+    if context.containsNUL { throw .invalid("retry_context must not contain NUL characters") }
     return context
   }
 }
@@ -170,7 +176,30 @@ extension RetryContext {
   }
 }
 
+extension RetryContext {
+  var containsNUL: Bool {
+    [initialMessage, language, stageID].contains { $0?.containsNUL == true }
+      || collectedData.map { JSONValue.object($0).containsNUL } == true
+  }
+}
+
+// PostgreSQL text and jsonb cannot hold U+0000, so the contract refuses it in every string it
+// stores rather than letting the database fail the call.
+extension String {
+  var containsNUL: Bool { utf8.contains(0) }
+}
+
 extension JSONValue {
+  /// Whether a NUL character appears in any string or object key.
+  var containsNUL: Bool {
+    switch self {
+    case .null, .bool, .integer, .double: false
+    case .string(let text): text.containsNUL
+    case .array(let items): items.contains { $0.containsNUL }
+    case .object(let members): members.contains { $0.key.containsNUL || $0.value.containsNUL }
+    }
+  }
+
   var approximateSize: Int {
     switch self {
     case .null, .bool: 5

@@ -10,6 +10,8 @@ public enum AcceptOutcome: Sendable, Hashable {
   case conversationNotFound
   case rateLimited(RateLimitStatus)
   case concurrencyLimited(current: Int, max: Int)
+  /// The caller's key was revoked since it was last looked up.
+  case invalidAPIKey
 }
 
 public enum CancelOutcome: Sendable, Hashable {
@@ -25,10 +27,11 @@ public protocol CallStore: Sendable {
   /// The tenant owning a live API key, or `nil` for an unknown or revoked key.
   func tenant(forAPIKey apiKey: String) async throws -> Tenant?
 
-  /// Records the attempt if every stateful rule allows it (agent, conversation, idempotency,
-  /// limits), atomically: a rejected attempt changes nothing.
+  /// Records the attempt for the tenant owning `apiKey` if every stateful rule allows it (a live
+  /// key, agent, conversation, idempotency, the tenant's limits as they stand), atomically: a
+  /// rejected attempt changes nothing.
   func accept(
-    _ request: CallRequest, traceID: UUID, newConversationID: UUID, tenant: Tenant
+    _ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String
   ) async throws
     -> AcceptOutcome
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The one code path behind both transports: authentication, the call contract, and reads.
 /// Transports translate wire types to these calls and ``SwitchboardError`` back to the wire.
@@ -8,6 +9,7 @@ public struct Switchboard: Sendable {
   /// token, naming the tenant in a `Switchboard-Tenant` header.
   private let runtimeSecret: String?
   private let now: @Sendable () -> Date
+  private let recentKeys = RecentKeys()
 
   public init(store: any CallStore, runtimeSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
     self.store = store
@@ -48,14 +50,31 @@ public struct Switchboard: Sendable {
     return tenant
   }
 
+  /// The caller of MakeCall behind an `Authorization` value. A key seen valid in the last
+  /// ``RecentKeys/maxAge`` is not looked up again: recording the call checks it anyway, in the
+  /// same statement, so MakeCall costs one database round trip.
+  public func authenticateCaller(authorization: String?) async throws(SwitchboardError) -> Caller {
+    guard let key = APIKey.fromAuthorization(authorization) else { throw .invalidAPIKey }
+    let clock = now()
+    if let tenant = recentKeys.tenant(for: key, now: clock) { return Caller(tenant: tenant, apiKey: key) }
+    let tenant = try await Self.mapped { try await store.tenant(forAPIKey: key) }
+    guard let tenant else { throw .invalidAPIKey }
+    recentKeys.remember(key, tenant: tenant, now: clock)
+    return Caller(tenant: tenant, apiKey: key)
+  }
+
   /// Validates and records one call attempt.
-  public func makeCall(_ input: MakeCallInput, tenant: Tenant) async throws(SwitchboardError) -> AcceptedCall {
+  public func makeCall(_ input: MakeCallInput, caller: Caller) async throws(SwitchboardError) -> AcceptedCall {
     let clock = now()
     let request = try CallRequest.validate(input, now: clock)
     let outcome = try await Self.mapped {
-      try await store.accept(request, traceID: .v7(now: clock), newConversationID: .v7(now: clock), tenant: tenant)
+      try await store.accept(
+        request, traceID: .v7(now: clock), newConversationID: .v7(now: clock), apiKey: caller.apiKey)
     }
     switch outcome {
+    case .invalidAPIKey:
+      recentKeys.forget(caller.apiKey)
+      throw .invalidAPIKey
     case .accepted(let call): return call
     case .duplicate(let original): throw .duplicate(original)
     case .agentNotFound: throw .agentNotFound
@@ -171,5 +190,48 @@ public enum APIKey {
     let key = parts[1].trimmingCharacters(in: .whitespaces)
     guard key.hasPrefix(prefix), key.utf8.count == prefix.utf8.count + 32 else { return nil }
     return key
+  }
+}
+
+/// Who is calling MakeCall: the tenant, and the key it presented, which is checked again when
+/// the call is recorded.
+public struct Caller: Sendable, CustomStringConvertible {
+  public let tenant: Tenant
+  let apiKey: String
+
+  /// Names the tenant only: the key stays out of logs.
+  public var description: String { "Caller(tenant: \(tenant.id))" }
+}
+
+/// API keys seen valid lately, so that MakeCall need not look its key up on every call. Only
+/// MakeCall uses them, and it checks the key again in the statement that records the call: a
+/// revoked key never places a call; it may at most be told of a bad request body (400) before
+/// it is told of the key (401), for up to ``maxAge``.
+final class RecentKeys: Sendable {
+  static let maxAge: TimeInterval = 30
+  static let capacity = 10_000
+
+  private let entries = Mutex<[String: (tenant: Tenant, seen: Date)]>([:])
+
+  func tenant(for key: String, now: Date) -> Tenant? {
+    entries.withLock { entries in
+      guard let entry = entries[key] else { return nil }
+      guard now.timeIntervalSince(entry.seen) < Self.maxAge else {
+        entries[key] = nil
+        return nil
+      }
+      return entry.tenant
+    }
+  }
+
+  func remember(_ key: String, tenant: Tenant, now: Date) {
+    entries.withLock { entries in
+      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+      entries[key] = (tenant, now)
+    }
+  }
+
+  func forget(_ key: String) {
+    _ = entries.withLock { $0.removeValue(forKey: key) }
   }
 }

@@ -18,10 +18,11 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   public func makeCall(
     request: ServerRequest<Switchboard_V1_MakeCallRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_MakeCallResponse> {
-    await handle(request.metadata) { tenant in
+    await respond {
+      let caller = try await switchboard.authenticateCaller(authorization: request.metadata.authorization)
       let header = request.metadata[stringValues: "idempotency-key"].first { _ in true }
       let input = MakeCallInput(request.message, idempotencyKeyHeader: header)
-      let accepted = try await switchboard.makeCall(input, tenant: tenant)
+      let accepted = try await switchboard.makeCall(input, caller: caller)
       var response = Switchboard_V1_MakeCallResponse()
       response.data = Switchboard_V1_CallReceipt(accepted.receipt)
       var metadata = Metadata()
@@ -112,8 +113,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     let tenant: Tenant
     let first: ConversationChain
     do {
-      let authorization = request.metadata[stringValues: "authorization"].first { _ in true }
-      tenant = try await switchboard.authenticate(authorization: authorization)
+      tenant = try await switchboard.authenticate(authorization: request.metadata.authorization)
       first = try await switchboard.conversation(request.message.conversationID, tenant: tenant)
     } catch {
       return StreamingServerResponse(error: error.rpcError)
@@ -143,14 +143,23 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   private func handle<Output>(
     _ metadata: Metadata, reporter: Bool = false, _ body: (Tenant) async throws -> ServerResponse<Output>
   ) async -> ServerResponse<Output> {
-    do {
-      let authorization = metadata[stringValues: "authorization"].first { _ in true }
+    await respond {
       let tenant =
         reporter
         ? try await switchboard.authenticateReporter(
-          authorization: authorization, tenantHeader: metadata[stringValues: "switchboard-tenant"].first { _ in true })
-        : try await switchboard.authenticate(authorization: authorization)
+          authorization: metadata.authorization,
+          tenantHeader: metadata[stringValues: "switchboard-tenant"].first { _ in true })
+        : try await switchboard.authenticate(authorization: metadata.authorization)
       return try await body(tenant)
+    }
+  }
+
+  /// Runs `body`, turning a ``SwitchboardError`` into the response's status.
+  private func respond<Output>(
+    _ body: () async throws -> ServerResponse<Output>
+  ) async -> ServerResponse<Output> {
+    do {
+      return try await body()
     } catch {
       let error = error as? SwitchboardError ?? .internalError(cause: error)
       if case .internal = error.kind {
@@ -161,4 +170,9 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
       return ServerResponse(error: error.rpcError)
     }
   }
+}
+
+extension Metadata {
+  /// The `authorization` value, if any.
+  var authorization: String? { self[stringValues: "authorization"].first { _ in true } }
 }

@@ -75,7 +75,7 @@ public struct Gateway: Sendable {
   }
 
   private func makeCall(_ request: Request) async throws(SwitchboardError) -> JSONResponse {
-    let tenant = try await switchboard.authenticate(authorization: request.headers[.authorization])
+    let caller = try await switchboard.authenticateCaller(authorization: request.headers[.authorization])
     var request = request
     let buffer = try await Self.body(&request)
     var input: MakeCallInput
@@ -87,7 +87,7 @@ public struct Gateway: Sendable {
       throw .invalid("request body must be valid JSON")
     }
     if input.idempotencyKey == nil, let header = request.headers[.idempotencyKey] { input.idempotencyKey = header }
-    let accepted = try await switchboard.makeCall(input, tenant: tenant)
+    let accepted = try await switchboard.makeCall(input, caller: caller)
     var response = JSONResponse.ok(["data": accepted.receipt.json])
     if let rate = accepted.rateLimit { response.headers.append(contentsOf: rate.headers) }
     return response

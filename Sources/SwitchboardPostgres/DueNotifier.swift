@@ -1,16 +1,23 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Wakes the dispatchers (`NOTIFY switchboard_due`) after immediate calls are accepted, at most
 /// once per `window`. Notifying inside the accept transaction would serialize every commit on
 /// PostgreSQL's notification lock (it halved intake throughput when tried), and notifying once
 /// per call would add a round trip; one notification per few milliseconds costs neither.
-public actor DueNotifier {
+public final class DueNotifier: Sendable {
   let client: PostgresClient
   let logger: Logger
   let window: Duration
-  private var pending = false
-  private var waiter: CheckedContinuation<Void, Never>?
+
+  private struct State {
+    var pending = false
+    var stopped = false
+    var waiter: CheckedContinuation<Void, Never>?
+  }
+
+  private let state = Mutex(State())
 
   public init(client: PostgresClient, logger: Logger, window: Duration = .milliseconds(5)) {
     self.client = client
@@ -20,31 +27,51 @@ public actor DueNotifier {
 
   /// Notes that an immediate call was accepted; returns at once.
   public func callAccepted() {
-    pending = true
-    if let waiter {
-      self.waiter = nil
-      waiter.resume()
+    let waiter = state.withLock { state in
+      state.pending = true
+      defer { state.waiter = nil }
+      return state.waiter
     }
+    waiter?.resume()
   }
 
-  /// Sends the notifications until cancelled.
+  /// Sends the notifications until cancelled. One `run` at a time.
   public func run() async {
     while !Task.isCancelled {
-      if !pending {
-        await withTaskCancellationHandler {
-          await withCheckedContinuation { waiter = $0 }
-        } onCancel: {
-          Task { await self.callAccepted() }
-        }
+      let pending = state.withLock { state in
+        defer { state.pending = false }
+        return state.pending
+      }
+      guard pending else {
+        await waitForCall()
         continue
       }
-      pending = false
       do {
         try await client.query("SELECT pg_notify('switchboard_due', '')", logger: logger)
       } catch {
         logger.debug("NOTIFY switchboard_due failed", metadata: ["error": "\(error)"])
       }
       try? await Task.sleep(for: window)
+    }
+  }
+
+  private func waitForCall() async {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        let ready = state.withLock { state in
+          guard !state.pending, !state.stopped else { return true }
+          state.waiter = continuation
+          return false
+        }
+        if ready { continuation.resume() }
+      }
+    } onCancel: {
+      let waiter = state.withLock { state in
+        state.stopped = true
+        defer { state.waiter = nil }
+        return state.waiter
+      }
+      waiter?.resume()
     }
   }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import PostgresNIO
 
-// The two statements of every MakeCall, prepared once per connection: parsing and planning them
-// on each call cost PostgreSQL more CPU than running them.
+// The statements of MakeCall, prepared once per connection: parsing and planning them on each
+// call cost PostgreSQL more CPU than running them.
 
 /// The tenant of a live API key, by the key's SHA-256.
 struct AuthenticateStatement: PostgresPreparedStatement {
@@ -26,57 +26,25 @@ struct AuthenticateStatement: PostgresPreparedStatement {
   func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// `switchboard_accept_call`: the whole stateful half of MakeCall in one statement.
-struct AcceptCallStatement: PostgresPreparedStatement {
+/// `switchboard_accept_calls`: the whole stateful half of MakeCall, for a batch of calls, in one
+/// statement.
+struct AcceptCallsStatement: PostgresPreparedStatement {
   static let sql = """
-    SELECT outcome, trace_id, conversation_id, attempt_number, status, scheduled_for, agent_id,
-      rate_remaining, rate_reset_seconds, retry_after_seconds, current_calls
-    FROM switchboard_accept_call($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb, $13, $14, $15,
-      $16, $17)
+    SELECT ordinal, outcome, trace_id, conversation_id, attempt_number, status, scheduled_for, agent_id, rate_limit,
+      rate_remaining, rate_reset_seconds, retry_after_seconds, current_calls, max_calls
+    FROM switchboard_accept_calls($1::jsonb, $2)
     """
-  static let bindingDataTypes: [PostgresDataType] = [
-    .int8, .int8, .uuid, .uuid, .uuid, .int4, .text, .text, .text, .text, .int4, .text, .timestamptz, .int4, .int4,
-    .int4, .int4,
-  ]
-  typealias Row = (String, UUID?, UUID?, Int?, String?, Date?, Int64?, Int?, Double?, Double?, Int?)
+  static let bindingDataTypes: [PostgresDataType] = [.text, .int4]
+  typealias Row = (Int, String, UUID?, UUID?, Int?, String?, Date?, Int64?, Int?, Int?, Double?, Double?, Int?, Int?)
 
-  var tenantID: Int64
-  var agentID: Int64
-  var traceID: UUID
-  var newConversationID: UUID
-  var conversationID: UUID?
-  var conversationAttempt: Int32?
-  var customerPhone: String
-  var parameters: String
-  var metadata: String?
-  var idempotencyKey: String?
+  /// The JSON array of calls (see the function's comment for its members).
+  var calls: String
   var idempotencyRetentionSeconds: Int32
-  var retryContext: String?
-  var scheduledFor: Date?
-  var rateLimit: Int32
-  var ratePeriodSeconds: Int32
-  var rateBurst: Int32
-  var maxConcurrentCalls: Int32
 
   func makeBindings() -> PostgresBindings {
-    var bindings = PostgresBindings(capacity: 17)
-    bindings.append(tenantID)
-    bindings.append(agentID)
-    bindings.append(traceID)
-    bindings.append(newConversationID)
-    bindings.append(conversationID)
-    bindings.append(conversationAttempt)
-    bindings.append(customerPhone)
-    bindings.append(parameters)
-    bindings.append(metadata)
-    bindings.append(idempotencyKey)
+    var bindings = PostgresBindings(capacity: 2)
+    bindings.append(calls)
     bindings.append(idempotencyRetentionSeconds)
-    bindings.append(retryContext)
-    bindings.append(scheduledFor)
-    bindings.append(rateLimit)
-    bindings.append(ratePeriodSeconds)
-    bindings.append(rateBurst)
-    bindings.append(maxConcurrentCalls)
     return bindings
   }
 

@@ -11,6 +11,10 @@ public struct PostgresCallStore: CallStore {
     public var idempotencyRetentionSeconds: Int = 24 * 3600
     /// Longest wait for the database before answering 503. Default 5 s.
     public var queryTimeout: Duration = .seconds(5)
+    /// Intake batches written at once, each on its own connection. Default 4.
+    public var intakeWriters = 4
+    /// Most calls written in one intake batch. Default 64.
+    public var maxIntakeBatch = 64
 
     public init() {}
   }
@@ -20,6 +24,7 @@ public struct PostgresCallStore: CallStore {
   let logger: Logger
   /// Told of every accepted immediate call, to wake the dispatchers.
   let dueNotifier: DueNotifier?
+  private let intake: IntakeBatcher<IntakeCall, AcceptCallsStatement.Row>
 
   public init(
     client: PostgresClient, configuration: Configuration = .init(), logger: Logger, dueNotifier: DueNotifier? = nil
@@ -28,6 +33,12 @@ public struct PostgresCallStore: CallStore {
     self.configuration = configuration
     self.logger = logger
     self.dueNotifier = dueNotifier
+    intake = IntakeBatcher(writers: configuration.intakeWriters, maxBatch: configuration.maxIntakeBatch) {
+      calls throws(SwitchboardError) in
+      try await Self.write(
+        calls, retentionSeconds: configuration.idempotencyRetentionSeconds, client: client, logger: logger,
+        timeout: configuration.queryTimeout)
+    }
   }
 
   public func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
@@ -46,44 +57,46 @@ public struct PostgresCallStore: CallStore {
   }
 
   public func accept(
-    _ request: CallRequest, traceID: UUID, newConversationID: UUID, tenant: Tenant
+    _ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String
   ) async throws
     -> AcceptOutcome
   {
-    let parameters = JSONValue.array(request.parameters.map(\.json)).encoded()
-    let context = request.retryContext?.json.encoded()
-    let rate = tenant.numberRateLimit
-    let attempt = request.conversation?.attemptNumber.map { Int32(clamping: $0) }
-    let retention = Int32(clamping: configuration.idempotencyRetentionSeconds)
-    let statement = AcceptCallStatement(
-      tenantID: tenant.id, agentID: request.agentID, traceID: traceID, newConversationID: newConversationID,
-      conversationID: request.conversation?.conversationID, conversationAttempt: attempt,
-      customerPhone: request.customerPhone, parameters: parameters, metadata: request.metadata,
-      idempotencyKey: request.idempotencyKey, idempotencyRetentionSeconds: retention, retryContext: context,
-      scheduledFor: request.scheduledFor, rateLimit: Int32(clamping: rate?.limit ?? 0),
-      ratePeriodSeconds: Int32(clamping: rate?.periodSeconds ?? 3600), rateBurst: Int32(clamping: rate?.burst ?? 0),
-      maxConcurrentCalls: Int32(clamping: tenant.maxConcurrentCalls ?? 0))
-    let outcome = try await run { client, logger in
-      for try await row in try await client.execute(statement, logger: logger) {
-        if let outcome = Self.outcome(row, tenant: tenant) { return outcome }
-      }
-      throw SwitchboardError.internalError()
-    }
+    let call = IntakeCall(request, traceID: traceID, newConversationID: newConversationID, apiKey: apiKey)
+    guard let outcome = Self.outcome(try await intake.submit(call)) else { throw SwitchboardError.internalError() }
     if case .accepted(let call) = outcome, call.receipt.status == .initiated, let dueNotifier {
-      await dueNotifier.callAccepted()
+      dueNotifier.callAccepted()
     }
     return outcome
   }
 
-  private static func outcome(
-    _ row: (String, UUID?, UUID?, Int?, String?, Date?, Int64?, Int?, Double?, Double?, Int?),
-    tenant: Tenant
-  ) -> AcceptOutcome? {
-    let rate = tenant.numberRateLimit
+  /// Writes one batch of calls; their rows in the order of `calls`.
+  private static func write(
+    _ calls: [IntakeCall], retentionSeconds: Int, client: PostgresClient, logger: Logger, timeout: Duration
+  ) async throws(SwitchboardError) -> [AcceptCallsStatement.Row] {
+    // Concurrent batches take their locks (idempotency keys, chains, numbers) in one order, so
+    // that two of them rarely wait on each other in a cycle.
+    let order = calls.indices.sorted { calls[$0].lockOrder < calls[$1].lockOrder }
+    let statement = AcceptCallsStatement(
+      calls: JSONValue.array(order.map { calls[$0].json }).encoded(),
+      idempotencyRetentionSeconds: Int32(clamping: retentionSeconds))
+    let rows = try await run(client: client, logger: logger, timeout: timeout) { client, logger in
+      var rows = [AcceptCallsStatement.Row?](repeating: nil, count: calls.count)
+      for try await row in try await client.execute(statement, logger: logger) where order.indices.contains(row.0 - 1) {
+        rows[order[row.0 - 1]] = row
+      }
+      return rows
+    }
+    return try rows.map { row throws(SwitchboardError) in
+      guard let row else { throw .internalError() }
+      return row
+    }
+  }
+
+  private static func outcome(_ row: AcceptCallsStatement.Row) -> AcceptOutcome? {
     let (
-      outcome, traceID, conversationID, attempt, status, scheduledFor, agentID, remaining, reset, retryAfter, current
-    ) =
-      row
+      _, outcome, traceID, conversationID, attempt, status, scheduledFor, agentID, rateLimit, remaining, reset,
+      retryAfter, current, maxCalls
+    ) = row
     func receipt() -> CallReceipt? {
       guard let traceID, let conversationID, let attempt, let agentID,
         let status = status.flatMap(CallStatus.init(rawValue:))
@@ -96,23 +109,22 @@ public struct PostgresCallStore: CallStore {
     case "accepted", "duplicate":
       guard let receipt = receipt() else { return nil }
       if outcome == "duplicate" { return .duplicate(receipt) }
-      let status = rate.flatMap { rate in
+      let status = rateLimit.flatMap { limit in
         remaining.map {
           RateLimitStatus(
-            limit: rate.limit, remaining: max(0, $0), resetSeconds: Int((reset ?? 0).rounded(.up)),
-            retryAfterSeconds: 0)
+            limit: limit, remaining: max(0, $0), resetSeconds: Int((reset ?? 0).rounded(.up)), retryAfterSeconds: 0)
         }
       }
       return .accepted(AcceptedCall(receipt: receipt, rateLimit: status))
+    case "invalid_api_key": return .invalidAPIKey
     case "agent_has_no_phone": return .agentHasNoPhone
     case "conversation_not_found": return .conversationNotFound
     case "agent_not_found": return .agentNotFound
-    case "concurrency_limited":
-      return .concurrencyLimited(current: current ?? 0, max: tenant.maxConcurrentCalls ?? 0)
+    case "concurrency_limited": return .concurrencyLimited(current: current ?? 0, max: maxCalls ?? 0)
     case "rate_limited":
       return .rateLimited(
         RateLimitStatus(
-          limit: rate?.limit ?? 0, remaining: 0, resetSeconds: Int((reset ?? 0).rounded(.up)),
+          limit: rateLimit ?? 0, remaining: 0, resetSeconds: Int((reset ?? 0).rounded(.up)),
           retryAfterSeconds: max(1, Int((retryAfter ?? 1).rounded(.up)))))
     default: return nil
     }
@@ -217,10 +229,15 @@ public struct PostgresCallStore: CallStore {
   /// Runs database work under the configured deadline, mapping failures to
   /// ``SwitchboardError``: unreachable or overloaded database → `.unavailable`, else `.internal`.
   func run<T: Sendable>(_ work: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
-    let client = self.client
-    let logger = self.logger
+    try await Self.run(client: client, logger: logger, timeout: configuration.queryTimeout, work)
+  }
+
+  static func run<T: Sendable>(
+    client: PostgresClient, logger: Logger, timeout: Duration,
+    _ work: @escaping @Sendable (PostgresClient, Logger) async throws -> T
+  ) async throws(SwitchboardError) -> T {
     do {
-      return try await QueryDeadlines.shared.run(configuration.queryTimeout) { try await work(client, logger) }
+      return try await QueryDeadlines.shared.run(timeout) { try await work(client, logger) }
     } catch let error as SwitchboardError {
       throw error
     } catch {
@@ -240,5 +257,39 @@ enum APIKeyHash {
       text.append(digits[Int(byte & 0x0F)])
     }
     return String(decoding: text, as: UTF8.self)
+  }
+}
+
+/// One call as the intake statement takes it (see `switchboard_accept_calls`).
+struct IntakeCall: Sendable {
+  var json: JSONValue
+  /// Sorts a batch so that its calls take their locks in one order.
+  var lockOrder: String
+
+  init(_ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String) {
+    let keyHash = APIKeyHash.hex(of: apiKey)
+    var members: [String: JSONValue] = [
+      "key_hash": .string(keyHash),
+      "agent_id": .integer(request.agentID),
+      "trace_id": .string(traceID.uuidString),
+      "new_conversation_id": .string(newConversationID.uuidString),
+      "customer_phone": .string(request.customerPhone),
+      "parameters": .array(request.parameters.map(\.json)),
+    ]
+    if let conversation = request.conversation {
+      members["conversation_id"] = .string(conversation.conversationID.uuidString)
+      if let attempt = conversation.attemptNumber { members["conversation_attempt"] = .integer(Int64(attempt)) }
+    }
+    if let metadata = request.metadata { members["metadata"] = .string(metadata) }
+    if let key = request.idempotencyKey { members["idempotency_key"] = .string(key) }
+    if let context = request.retryContext { members["retry_context"] = context.json }
+    if let scheduledFor = request.scheduledFor {
+      members["scheduled_for_epoch"] = .double(scheduledFor.timeIntervalSince1970)
+    }
+    json = .object(members)
+    lockOrder = [
+      keyHash, request.idempotencyKey ?? "", request.conversation?.conversationID.uuidString ?? "",
+      request.customerPhone,
+    ].joined(separator: "\u{1}")
   }
 }

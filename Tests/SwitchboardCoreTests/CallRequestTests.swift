@@ -109,6 +109,25 @@ struct CallRequestTests {
     #expect(APIKey.fromAuthorization(nil) == nil)
   }
 
+  @Test("no stored string may hold a NUL character")
+  func nulCharacters() {
+    let nul = "a\u{0}b"
+    #expect(
+      message(input { $0.parameters = [CallParameter(name: "customer_phone", value: "+919876543210\u{0}")] })
+        == "parameters[0] must not contain NUL characters")
+    #expect(message(input { $0.metadata = nul }) == "metadata must not contain NUL characters")
+    #expect(message(input { $0.idempotencyKey = nul }) == "idempotency_key must not contain NUL characters")
+    #expect(
+      message(input { $0.retryContext = RetryContext(collectedData: ["k": ["deep": .string(nul)]]) })
+        == "retry_context must not contain NUL characters")
+    #expect(
+      message(input { $0.retryContext = RetryContext(initialMessage: nul) })
+        == "retry_context must not contain NUL characters")
+    #expect(throws: SwitchboardError.self) {
+      try CallEvent.validate(CallEventInput(eventID: "e1", status: "completed", results: ["r": .string(nul)]))
+    }
+  }
+
   @Test("retry_context fields are read with their types checked")
   func retryContextJSON() throws {
     let context = try RetryContext(json: ["collected_data": ["a": 1], "retry_language": "hi-IN", "extra": true])

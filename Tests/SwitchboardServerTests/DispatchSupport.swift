@@ -57,7 +57,9 @@ struct IsolatedDatabase: Sendable {
     let input = MakeCallInput(
       agentID: 7, parameters: [CallParameter(name: "customer_phone", value: phone)] + extra,
       conversationID: conversation, retryContext: context, scheduledFor: scheduledFor)
-    return try await switchboard.makeCall(input, tenant: tenant).receipt
+    let key = try await accounts.createAPIKey(tenantID: tenant.id)
+    let caller = try await switchboard.authenticateCaller(authorization: "Bearer \(key)")
+    return try await switchboard.makeCall(input, caller: caller).receipt
   }
 
   func count(_ sql: String) async throws -> Int {

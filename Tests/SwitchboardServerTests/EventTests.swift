@@ -89,6 +89,7 @@ struct EventTests {
       ["event_id": "x", "status": "completed", "duration_seconds": -1], "duration_seconds must be a non-negative number"
     ),
     (["event_id": 5, "status": "ringing"], "event_id must be a string"),
+    (["event_id": "x", "status": "ringing", "stage_id": "a\u{0}"], "event reports must not contain NUL characters"),
   ]
 
   @Test("malformed events are 400 and record nothing", arguments: malformedCases)

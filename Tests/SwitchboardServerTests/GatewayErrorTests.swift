@@ -131,6 +131,23 @@ struct GatewayErrorTests {
     Case(
       name: "body not an object", body: { _ in [1, 2, 3] }, status: 400, type: "invalid_request",
       message: "request body must be a JSON object"),
+    // PostgreSQL cannot store U+0000; these were 500s before the contract refused them.
+    Case(
+      name: "NUL in a parameter",
+      body: {
+        $0.callBody([
+          "parameters": [["name": "customer_phone", "value": "+919876543210"], ["name": "x", "value": "a\u{0}"]]
+        ])
+      }, status: 400, type: "invalid_request", message: "parameters[1] must not contain NUL characters"),
+    Case(
+      name: "NUL in metadata", body: { $0.callBody(["metadata": "a\u{0}b"]) }, status: 400, type: "invalid_request",
+      message: "metadata must not contain NUL characters"),
+    Case(
+      name: "NUL in the idempotency key", body: { $0.callBody(["idempotency_key": "k\u{0}"]) }, status: 400,
+      type: "invalid_request", message: "idempotency_key must not contain NUL characters"),
+    Case(
+      name: "NUL in retry_context", body: { $0.callBody(["retry_context": ["collected_data": ["k\u{0}": 1]]]) },
+      status: 400, type: "invalid_request", message: "retry_context must not contain NUL characters"),
   ]
 
   @Test("rejects bad input with the documented error and writes nothing", arguments: cases)

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardPostgres
+
+/// Intake writes concurrent calls in batches (one statement, one transaction each). These tests
+/// force batches with a store of one writer and show that a batch keeps every per-call rule.
+@Suite("Batched intake")
+struct IntakeBatchTests {
+  /// A store whose calls queue behind a single writer, so concurrent calls share statements.
+  func batchingStore(_ tenant: TestTenant) -> PostgresCallStore {
+    var configuration = PostgresCallStore.Configuration()
+    configuration.intakeWriters = 1
+    return PostgresCallStore(
+      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests"))
+  }
+
+  func request(
+    _ tenant: TestTenant, phone: String = "+919876543210", conversation: UUID? = nil, key: String? = nil
+  ) throws -> CallRequest {
+    try CallRequest.validate(
+      MakeCallInput(
+        agentID: tenant.agentID, parameters: [CallParameter(name: "customer_phone", value: phone)],
+        conversationID: conversation?.uuidString, idempotencyKey: key),
+      now: Date())
+  }
+
+  func accept(_ store: PostgresCallStore, _ tenant: TestTenant, _ request: CallRequest) async throws -> AcceptOutcome {
+    try await store.accept(request, traceID: .v7(), newConversationID: .v7(), apiKey: tenant.key)
+  }
+
+  @Test("concurrent duplicates in shared batches create one attempt per key")
+  func duplicatesInBatches() async throws {
+    let tenant = try await TestTenant.make()
+    let store = batchingStore(tenant)
+    let keys = (0..<12).map { "key-\($0)" }
+    let outcomes = try await withThrowingTaskGroup(of: AcceptOutcome.self) { group in
+      for _ in 0..<8 {
+        for key in keys { group.addTask { try await accept(store, tenant, try request(tenant, key: key)) } }
+      }
+      return try await group.reduce(into: []) { $0.append($1) }
+    }
+    let accepted = outcomes.compactMap { outcome -> UUID? in
+      if case .accepted(let call) = outcome { return call.receipt.traceID }
+      return nil
+    }
+    let duplicates = outcomes.compactMap { outcome -> UUID? in
+      if case .duplicate(let receipt) = outcome { return receipt.traceID }
+      return nil
+    }
+    #expect(accepted.count == keys.count)
+    #expect(duplicates.count == keys.count * 7)
+    #expect(Set(duplicates).isSubset(of: Set(accepted)), "every duplicate names its key's one attempt")
+    #expect(try await tenant.count("call_attempts") == keys.count)
+    #expect(try await tenant.count("idempotency_keys") == keys.count)
+  }
+
+  @Test("concurrent appends in shared batches get attempt numbers 2…31 exactly")
+  func appendsInBatches() async throws {
+    let tenant = try await TestTenant.make()
+    let store = batchingStore(tenant)
+    guard case .accepted(let first) = try await accept(store, tenant, try request(tenant)) else {
+      throw TestFailure("first call not accepted")
+    }
+    let chain = first.receipt.conversationID
+    let numbers = try await withThrowingTaskGroup(of: Int?.self) { group in
+      for _ in 0..<30 {
+        group.addTask {
+          guard case .accepted(let call) = try await accept(store, tenant, try request(tenant, conversation: chain))
+          else { return nil }
+          return call.receipt.attemptNumber
+        }
+      }
+      return try await group.reduce(into: []) { $0.append($1) }
+    }
+    #expect(numbers.compactMap { $0 }.sorted() == Array(2...31))
+    #expect(try await tenant.count("call_attempts", where: "conversation_id = '\(chain.uuidString)'") == 31)
+  }
+
+  @Test("a call the database refuses fails alone; the calls batched with it are written")
+  func failureIsolation() async throws {
+    let tenant = try await TestTenant.make()
+    let store = batchingStore(tenant)
+    let poison = "+19995550000"
+    let client = tenant.environment.client
+    // A trigger that fails one number's inserts for this tenant only: a stand-in for any
+    // unexpected database error in one call of a batch.
+    let function = "test_refuse_\(tenant.id)"
+    try await client.query(
+      """
+      CREATE FUNCTION \(unescaped: function)() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.tenant_id = \(unescaped: String(tenant.id)) AND NEW.customer_phone = '\(unescaped: poison)' THEN
+          RAISE EXCEPTION 'refused by test';
+        END IF;
+        RETURN NEW;
+      END $$
+      """)
+    try await client.query(
+      """
+      CREATE TRIGGER \(unescaped: function) BEFORE INSERT ON call_attempts
+      FOR EACH ROW EXECUTE FUNCTION \(unescaped: function)()
+      """)
+    let results = await withTaskGroup(of: (String, Bool).self) { group in
+      for index in 0..<40 {
+        let phone = index == 20 ? poison : "+9198765\(String(format: "%05d", index))"
+        group.addTask {
+          do {
+            guard case .accepted = try await accept(store, tenant, try request(tenant, phone: phone)) else {
+              return (phone, false)
+            }
+            return (phone, true)
+          } catch {
+            return (phone, false)
+          }
+        }
+      }
+      return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+    }
+    try await client.query("DROP TRIGGER \(unescaped: function) ON call_attempts")
+    try await client.query("DROP FUNCTION \(unescaped: function)()")
+    #expect(results.count == 40)
+    #expect(results[poison] == false)
+    #expect(results.filter { $0.value }.count == 39)
+    #expect(try await tenant.count("call_attempts") == 39)
+    #expect(try await tenant.count("call_attempts", where: "customer_phone = '\(poison)'") == 0)
+  }
+
+  @Test("a key revoked after it was used places no more calls")
+  func revokedWhileRemembered() async throws {
+    let tenant = try await TestTenant.make()
+    #expect(try await Gateway.makeCall(tenant, tenant.callBody()).status == 200)
+    try await tenant.revokeKey()
+    let after = try await Gateway.makeCall(tenant, tenant.callBody())
+    #expect(after.status == 401)
+    #expect(after.errorType == "authentication_error")
+    #expect(after.errorMessage == "invalid API key")
+    #expect(try await tenant.count("call_attempts") == 1)
+    // Forgotten at once: the next request is refused before its body is read.
+    let next = try await Gateway.send(.POST, "/v1/call", authorization: tenant.authorization, body: "not json")
+    #expect(next.status == 401)
+  }
+}
