@@ -129,6 +129,26 @@ struct IntakeBatchTests {
     #expect(try await tenant.count("call_attempts", where: "customer_phone = '\(poison)'") == 0)
   }
 
+  @Test("each call in a batch is checked against its own key and its own tenant")
+  func keysInBatches() async throws {
+    let live = try await TestTenant.make()
+    let revoked = try await TestTenant.make()
+    try await revoked.revokeKey()
+    let store = batchingStore(live)
+    let outcomes = try await withThrowingTaskGroup(of: (Int64, AcceptOutcome).self) { group in
+      for index in 0..<40 {
+        let tenant = index.isMultiple(of: 2) ? live : revoked
+        group.addTask { (tenant.id, try await accept(store, tenant, try request(tenant))) }
+      }
+      return try await group.reduce(into: []) { $0.append($1) }
+    }
+    let refused = outcomes.filter { $0.1 == .invalidAPIKey }
+    #expect(refused.count == 20)
+    #expect(refused.allSatisfy { $0.0 == revoked.id })
+    #expect(try await live.count("call_attempts") == 20)
+    #expect(try await revoked.count("call_attempts") == 0)
+  }
+
   @Test("a key revoked after it was used places no more calls")
   func revokedWhileRemembered() async throws {
     let tenant = try await TestTenant.make()
