@@ -183,13 +183,32 @@ public enum APIKey {
   }
 
   /// The key of `Bearer sk_…`, or `nil` when the value is missing or not shaped like a key.
+  /// Read byte by byte: it runs on every call, and splitting and trimming with Foundation cost
+  /// more than the rest of authentication.
   public static func fromAuthorization(_ authorization: String?) -> String? {
     guard let authorization else { return nil }
-    let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-    guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-    let key = parts[1].trimmingCharacters(in: .whitespaces)
-    guard key.hasPrefix(prefix), key.utf8.count == prefix.utf8.count + 32 else { return nil }
-    return key
+    let bytes = Array(authorization.utf8)
+    let scheme = Array("bearer".utf8)
+    func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+    func isLetterOrDigit(_ byte: UInt8) -> Bool {
+      (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+    }
+    var start = 0
+    while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
+    guard bytes.count - start > scheme.count,
+      zip(bytes[start..<start + scheme.count], scheme).allSatisfy({ $0 | 0x20 == $1 }),
+      bytes[start + scheme.count] == UInt8(ascii: " ")
+    else { return nil }
+    var keyStart = start + scheme.count
+    var keyEnd = bytes.count
+    while keyStart < keyEnd, isSpace(bytes[keyStart]) { keyStart += 1 }
+    while keyEnd > keyStart, isSpace(bytes[keyEnd - 1]) { keyEnd -= 1 }
+    let key = bytes[keyStart..<keyEnd]
+    guard key.count == prefix.utf8.count + 32, key.starts(with: prefix.utf8),
+      key.dropFirst(prefix.utf8.count).allSatisfy({ isLetterOrDigit($0) })
+    else { return nil }
+    return String(decoding: key, as: UTF8.self)
   }
 }
 

@@ -107,6 +107,13 @@ struct CallRequestTests {
     #expect(APIKey.fromAuthorization(key) == nil)
     #expect(APIKey.fromAuthorization("Bearer sk_short") == nil)
     #expect(APIKey.fromAuthorization(nil) == nil)
+    #expect(APIKey.fromAuthorization("  BEARER   \(key)  ") == key)
+    #expect(APIKey.fromAuthorization("Bearer\t\(key)") == nil, "the scheme ends with a space")
+    #expect(APIKey.fromAuthorization("Bearerx \(key)") == nil)
+    #expect(APIKey.fromAuthorization("Basic \(key)") == nil)
+    #expect(APIKey.fromAuthorization("Bearer sk_" + String(repeating: "é", count: 16)) == nil)
+    #expect(APIKey.fromAuthorization("Bearer sk_" + String(repeating: "-", count: 32)) == nil)
+    #expect(APIKey.fromAuthorization("Bearer \(key) extra") == nil)
   }
 
   @Test("no stored string may hold a NUL character")
