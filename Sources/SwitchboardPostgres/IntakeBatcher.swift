@@ -8,11 +8,14 @@ import Synchronization
 ///
 /// A batch is one transaction, so one call that fails in the database would fail its neighbours:
 /// a batch that fails for any reason but an unreachable database is written again call by call.
+/// When the database is unreachable, every call still waiting is answered at once rather than
+/// in turn, and no call waits longer than `maxWait` for a writer.
 final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
   typealias Write = @Sendable ([Call]) async throws(SwitchboardError) -> [Written]
 
   private struct Waiter {
     let call: Call
+    let since: ContinuousClock.Instant
     let continuation: CheckedContinuation<Written, any Error>
   }
 
@@ -24,14 +27,17 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
   private let state = Mutex(State())
   private let writers: Int
   private let maxBatch: Int
+  private let maxWait: Duration
   private let write: Write
 
   /// - Parameters:
   ///   - writers: batches written at once, each on its own connection.
+  ///   - maxWait: how long a call may wait for a writer before it is answered `unavailable`.
   ///   - write: writes the calls in one statement; one result per call, in order.
-  init(writers: Int, maxBatch: Int, write: @escaping Write) {
+  init(writers: Int, maxBatch: Int, maxWait: Duration, write: @escaping Write) {
     self.writers = max(1, writers)
     self.maxBatch = max(1, maxBatch)
+    self.maxWait = maxWait
     self.write = write
   }
 
@@ -39,7 +45,7 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
   func submit(_ call: Call) async throws -> Written {
     try await withCheckedThrowingContinuation { continuation in
       let startsWriter = state.withLock { state in
-        state.waiting.append(Waiter(call: call, continuation: continuation))
+        state.waiting.append(Waiter(call: call, since: .now, continuation: continuation))
         guard state.writing < writers else { return false }
         state.writing += 1
         return true
@@ -50,6 +56,9 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
     }
   }
 
+  /// Calls waiting for a writer (for tests).
+  var waitingCount: Int { state.withLock { $0.waiting.count } }
+
   private func writeWhileWaiting() async {
     while let batch = nextBatch() {
       await write(batch)
@@ -57,15 +66,20 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
   }
 
   private func nextBatch() -> [Waiter]? {
-    state.withLock { state in
+    let oldest = ContinuousClock.now - maxWait
+    let (batch, expired) = state.withLock { state -> ([Waiter]?, [Waiter]) in
+      let expired = state.waiting.prefix { $0.since < oldest }
+      state.waiting.removeFirst(expired.count)
       guard !state.waiting.isEmpty else {
         state.writing -= 1
-        return nil
+        return (nil, Array(expired))
       }
       let count = min(state.waiting.count, maxBatch)
       defer { state.waiting.removeFirst(count) }
-      return Array(state.waiting.prefix(count))
+      return (Array(state.waiting.prefix(count)), Array(expired))
     }
+    for waiter in expired { waiter.continuation.resume(throwing: SwitchboardError.unavailable()) }
+    return batch
   }
 
   private func write(_ batch: [Waiter]) async {
@@ -74,13 +88,21 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
       guard written.count == batch.count else { throw SwitchboardError.internalError() }
       for (waiter, result) in zip(batch, written) { waiter.continuation.resume(returning: result) }
     } catch {
-      if case .internal = error.kind, batch.count > 1 {
+      switch error.kind {
+      case .internal where batch.count > 1:
         await withTaskGroup(of: Void.self) { group in
           for waiter in batch { group.addTask { await self.write([waiter]) } }
         }
         return
+      case .unavailable:
+        let waiting = state.withLock { state in
+          defer { state.waiting.removeAll() }
+          return state.waiting
+        }
+        for waiter in batch + waiting { waiter.continuation.resume(throwing: error) }
+      default:
+        for waiter in batch { waiter.continuation.resume(throwing: error) }
       }
-      for waiter in batch { waiter.continuation.resume(throwing: error) }
     }
   }
 }

@@ -34,7 +34,10 @@ public struct PostgresCallStore: CallStore {
     self.configuration = configuration
     self.logger = logger
     self.dueNotifier = dueNotifier
-    intake = IntakeBatcher(writers: configuration.intakeWriters, maxBatch: configuration.maxIntakeBatch) {
+    intake = IntakeBatcher(
+      writers: configuration.intakeWriters, maxBatch: configuration.maxIntakeBatch,
+      maxWait: configuration.queryTimeout
+    ) {
       calls throws(SwitchboardError) in
       try await Self.write(
         calls, retentionSeconds: configuration.idempotencyRetentionSeconds, client: client, logger: logger,

@@ -189,6 +189,13 @@ struct OutageTests {
     #expect(down.errorType == "service_unavailable")
     #expect(down.errorMessage == "service temporarily unavailable")
     #expect(down.headers["retry-after"] == "1")
+    // Calls queued behind the two intake writers are answered with them, each a 503, none a 500
+    // (8: the test client's connections to one host).
+    let burst = try await withThrowingTaskGroup(of: Int.self) { group in
+      for _ in 0..<8 { group.addTask { try await call().status } }
+      return try await group.reduce(into: []) { $0.append($1) }
+    }
+    #expect(burst == Array(repeating: 503, count: 8))
     let ready = try await Gateway.send(.GET, "/readyz", authorization: nil, port: port)
     #expect(ready.status == 503)
 

@@ -164,3 +164,62 @@ struct IntakeBatchTests {
     #expect(next.status == 401)
   }
 }
+
+/// The batcher's own rules, with a writer the test controls: what an unreachable database does
+/// to the calls waiting behind a batch.
+@Suite("Intake batcher")
+struct IntakeBatcherTests {
+  /// A writer that holds its first batch until released, then fails it as unreachable.
+  actor HeldWriter {
+    private(set) var batches: [[Int]] = []
+    private var release: CheckedContinuation<Void, Never>?
+    private var released = false
+
+    func write(_ calls: [Int]) async throws(SwitchboardError) -> [Int] {
+      batches.append(calls)
+      if batches.count == 1, !released {
+        await withCheckedContinuation { release = $0 }
+      }
+      throw SwitchboardError.unavailable()
+    }
+
+    func releaseFirst() {
+      released = true
+      release?.resume()
+      release = nil
+    }
+
+    var isHolding: Bool { release != nil }
+  }
+
+  @Test("an unreachable database answers every waiting call at once, not in turn")
+  func unavailableDrainsTheQueue() async throws {
+    let writer = HeldWriter()
+    let batcher = IntakeBatcher<Int, Int>(writers: 1, maxBatch: 4, maxWait: .seconds(60)) {
+      calls throws(SwitchboardError) in
+      try await writer.write(calls)
+    }
+    try await withThrowingTaskGroup(of: SwitchboardError.Kind?.self) { group in
+      group.addTask { try await Self.outcome { try await batcher.submit(0) } }
+      while await !writer.isHolding { await Task.yield() }
+      for call in 1...10 { group.addTask { try await Self.outcome { try await batcher.submit(call) } } }
+      while batcher.waitingCount < 10 { await Task.yield() }
+      await writer.releaseFirst()
+      var unavailable = 0
+      for try await kind in group {
+        if case .unavailable? = kind { unavailable += 1 }
+      }
+      #expect(unavailable == 11)
+    }
+    #expect(await writer.batches == [[0]], "the ten waiting calls were answered without another statement")
+  }
+
+  static func outcome(_ body: () async throws -> Int) async throws -> SwitchboardError.Kind? {
+    do {
+      _ = try await body()
+      return nil
+    } catch let error as SwitchboardError {
+      return error.kind
+    }
+  }
+}
