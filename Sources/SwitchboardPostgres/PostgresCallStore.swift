@@ -291,9 +291,11 @@ struct IntakeCall: Sendable {
       members["scheduled_for_epoch"] = .double(scheduledFor.timeIntervalSince1970)
     }
     json = .object(members)
+    // Tenant first (its active-call lock), then the number, which its rate-limit row, its chain and
+    // usually a retried request's idempotency key follow.
     lockOrder = [
-      keyHash, request.idempotencyKey ?? "", request.conversation?.conversationID.uuidString ?? "",
-      request.customerPhone,
+      keyHash, request.customerPhone, request.conversation?.conversationID.uuidString ?? "",
+      request.idempotencyKey ?? "",
     ].joined(separator: "\u{1}")
   }
 }

@@ -149,6 +149,34 @@ struct IntakeBatchTests {
     #expect(try await revoked.count("call_attempts") == 0)
   }
 
+  @Test("the per-number limit holds across batches written at once")
+  func rateLimitAcrossBatches() async throws {
+    let tenant = try await TestTenant.make(numberRateLimit: 5)
+    var configuration = PostgresCallStore.Configuration()
+    configuration.intakeWriters = 3
+    configuration.maxIntakeBatch = 4
+    let store = PostgresCallStore(
+      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests"))
+    let phones = (1...4).map { "+9198000000\($0)0" }
+    let outcomes = try await withThrowingTaskGroup(of: (String, AcceptOutcome).self) { group in
+      for round in 0..<8 {
+        for phone in phones.shuffled() {
+          group.addTask {
+            (phone, try await accept(store, tenant, try request(tenant, phone: phone, key: "\(phone)-\(round)")))
+          }
+        }
+      }
+      return try await group.reduce(into: []) { $0.append($1) }
+    }
+    for phone in phones {
+      let mine = outcomes.filter { $0.0 == phone }.map(\.1)
+      #expect(mine.filter { if case .accepted = $0 { true } else { false } }.count == 5, "\(phone)")
+      #expect(mine.filter { if case .rateLimited = $0 { true } else { false } }.count == 3, "\(phone)")
+      #expect(try await tenant.count("call_attempts", where: "customer_phone = '\(phone)'") == 5)
+    }
+    #expect(try await tenant.count("idempotency_keys") == 20, "refused calls leave their keys free")
+  }
+
   @Test("a key revoked after it was used places no more calls")
   func revokedWhileRemembered() async throws {
     let tenant = try await TestTenant.make()
