@@ -37,6 +37,7 @@ public struct SwitchboardServer: Service {
     var storeConfiguration = PostgresCallStore.Configuration()
     storeConfiguration.idempotencyRetentionSeconds = configuration.idempotencyRetentionSeconds
     storeConfiguration.queryTimeout = configuration.databaseTimeout
+    storeConfiguration.intakeWriters = configuration.intakeWriters
     dueNotifier = DueNotifier(client: client, logger: logger)
     store = PostgresCallStore(
       client: client, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)

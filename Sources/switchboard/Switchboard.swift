@@ -104,6 +104,10 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Hours an idempotency key stays taken (env SWITCHBOARD_IDEMPOTENCY_HOURS, default 24).")
   var idempotencyHours: Int?
 
+  @Option(
+    help: "Intake batches written at once, each on its own connection (env SWITCHBOARD_INTAKE_WRITERS, default 2).")
+  var intakeWriters: Int?
+
   @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")
   var dialer: ServerConfiguration.DialerKind?
 
@@ -133,6 +137,10 @@ struct Serve: AsyncParsableCommand {
     configuration.dialerSecret = dialerSecret ?? Environment.string("SWITCHBOARD_DIALER_SECRET")
     if let hours = try idempotencyHours ?? Environment.integer("SWITCHBOARD_IDEMPOTENCY_HOURS") {
       configuration.idempotencyRetentionSeconds = hours * 3600
+    }
+    if let writers = try intakeWriters ?? Environment.integer("SWITCHBOARD_INTAKE_WRITERS") {
+      guard writers > 0 else { throw ValidationError("--intake-writers must be at least 1") }
+      configuration.intakeWriters = writers
     }
 
     let demoFile = embedded.map { $0.directory + "/demo-credentials" }
