@@ -1,32 +1,14 @@
 import Foundation
 
-/// A customer of Switchboard. Every row it owns carries its id.
+/// A customer of Switchboard. Every row it owns carries its id. Its limits live in the database
+/// and are applied there, as they stand when each call is recorded.
 public struct Tenant: Sendable, Hashable {
   public var id: Int64
   public var name: String
-  /// Per-number call limit; `nil` when off.
-  public var numberRateLimit: NumberRateLimit?
-  /// Active attempts allowed at once; `nil` when off.
-  public var maxConcurrentCalls: Int?
 
-  public init(id: Int64, name: String, numberRateLimit: NumberRateLimit?, maxConcurrentCalls: Int?) {
+  public init(id: Int64, name: String) {
     self.id = id
     self.name = name
-    self.numberRateLimit = numberRateLimit
-    self.maxConcurrentCalls = maxConcurrentCalls
-  }
-}
-
-/// A GCRA limit: `limit` calls per `periodSeconds`, with up to `burst` at once.
-public struct NumberRateLimit: Sendable, Hashable {
-  public var limit: Int
-  public var periodSeconds: Int
-  public var burst: Int
-
-  public init(limit: Int, periodSeconds: Int = 3600, burst: Int? = nil) {
-    self.limit = limit
-    self.periodSeconds = periodSeconds
-    self.burst = burst ?? limit
   }
 }
 

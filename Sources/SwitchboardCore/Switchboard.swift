@@ -30,7 +30,7 @@ public struct Switchboard: Sendable {
         guard let id = tenantHeader.flatMap({ Int64($0) }), id > 0 else {
           throw .invalid("Switchboard-Tenant header is required with the dialer secret")
         }
-        return Tenant(id: id, name: "", numberRateLimit: nil, maxConcurrentCalls: nil)
+        return Tenant(id: id, name: "")
       }
     }
     return try await authenticate(authorization: authorization)

@@ -7,13 +7,12 @@ import PostgresNIO
 /// The tenant of a live API key, by the key's SHA-256.
 struct AuthenticateStatement: PostgresPreparedStatement {
   static let sql = """
-    SELECT t.tenant_id, t.name, t.number_rate_limit, t.number_rate_period_seconds, t.number_rate_burst,
-      t.max_concurrent_calls
+    SELECT t.tenant_id, t.name
     FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id
     WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL
     """
   static let bindingDataTypes: [PostgresDataType] = [.text]
-  typealias Row = (Int64, String, Int, Int, Int?, Int)
+  typealias Row = (Int64, String)
 
   let keyHashHex: String
 

@@ -48,13 +48,8 @@ public struct PostgresCallStore: CallStore {
   public func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
     let hash = APIKeyHash.hex(of: apiKey)
     return try await run { client, logger in
-      for try await (id, name, limit, period, burst, maxCalls) in try await client.execute(
-        AuthenticateStatement(keyHashHex: hash), logger: logger)
-      {
-        return Tenant(
-          id: id, name: name,
-          numberRateLimit: limit > 0 ? NumberRateLimit(limit: limit, periodSeconds: period, burst: burst) : nil,
-          maxConcurrentCalls: maxCalls > 0 ? maxCalls : nil)
+      for try await (id, name) in try await client.execute(AuthenticateStatement(keyHashHex: hash), logger: logger) {
+        return Tenant(id: id, name: name)
       }
       return nil
     }

@@ -46,7 +46,7 @@ struct IsolatedDatabase: Sendable {
     let id = try await accounts.createTenant(
       name: "dispatch", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
     try await accounts.saveAgent(tenantID: id, agentID: 7, settings: settings, update: false)
-    return Tenant(id: id, name: "dispatch", numberRateLimit: nil, maxConcurrentCalls: nil)
+    return Tenant(id: id, name: "dispatch")
   }
 
   func call(

@@ -172,7 +172,7 @@ struct DispatchTests {
     let id = try await database.accounts.createTenant(name: "limited", settings: .init(numberRateLimit: 1))
     try await database.accounts.saveAgent(
       tenantID: id, agentID: 7, phoneNumber: "+14155550123", name: nil, update: false)
-    let tenant = Tenant(id: id, name: "limited", numberRateLimit: .init(limit: 1), maxConcurrentCalls: 10)
+    let tenant = Tenant(id: id, name: "limited")
     let at = Date().addingTimeInterval(0.5)
     let one = try await database.call(tenant, scheduledFor: at)
     let two = try await database.call(tenant, scheduledFor: at)
