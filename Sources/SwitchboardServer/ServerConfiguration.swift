@@ -28,8 +28,8 @@ public struct ServerConfiguration: Sendable {
   public var databaseTimeout: Duration = .seconds(5)
   /// Pooled connections per replica. Default 20.
   public var maxDatabaseConnections = 20
-  /// Intake batches written at once, each on its own connection. Default 2.
-  public var intakeWriters = 2
+  /// Intake batches written at once, each on its own connection. Default 3.
+  public var intakeWriters = 3
 
   /// Which dialer places calls.
   public enum DialerKind: String, Sendable, CaseIterable {

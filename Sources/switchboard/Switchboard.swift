@@ -105,7 +105,7 @@ struct Serve: AsyncParsableCommand {
   var idempotencyHours: Int?
 
   @Option(
-    help: "Intake batches written at once, each on its own connection (env SWITCHBOARD_INTAKE_WRITERS, default 2).")
+    help: "Intake batches written at once, each on its own connection (env SWITCHBOARD_INTAKE_WRITERS, default 3).")
   var intakeWriters: Int?
 
   @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")

@@ -189,7 +189,7 @@ struct OutageTests {
     #expect(down.errorType == "service_unavailable")
     #expect(down.errorMessage == "service temporarily unavailable")
     #expect(down.headers["retry-after"] == "1")
-    // Calls queued behind the two intake writers are answered with them, each a 503, none a 500
+    // Calls queued behind the intake writers are answered with them, each a 503, none a 500
     // (8: the test client's connections to one host).
     let burst = try await withThrowingTaskGroup(of: Int.self) { group in
       for _ in 0..<8 { group.addTask { try await call().status } }
