@@ -72,9 +72,7 @@ public struct CallEvent: Sendable, Hashable {
     if texts.contains(where: \.containsNUL) || objects.contains(where: \.containsNUL) {
       throw .invalid("event reports must not contain NUL characters")
     }
-    let size = [input.collectedData, input.results].compactMap { $0 }.reduce(0) {
-      $0 + JSONValue.object($1).approximateSize
-    }
+    let size = objects.reduce(0) { $0 + $1.approximateSize }
     guard size <= CallContract.maxRetryContextBytes else {
       throw .invalid("collected_data and results must be at most \(CallContract.maxRetryContextBytes) bytes")
     }

@@ -174,9 +174,7 @@ extension RetryContext {
     if let collectedData { size += JSONValue.object(collectedData).approximateSize }
     return size
   }
-}
 
-extension RetryContext {
   var containsNUL: Bool {
     [initialMessage, language, stageID].contains { $0?.containsNUL == true }
       || collectedData.map { JSONValue.object($0).containsNUL } == true

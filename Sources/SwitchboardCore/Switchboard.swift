@@ -56,11 +56,11 @@ public struct Switchboard: Sendable {
   public func authenticateCaller(authorization: String?) async throws(SwitchboardError) -> Caller {
     guard let key = APIKey.fromAuthorization(authorization) else { throw .invalidAPIKey }
     let clock = now()
-    if let tenant = recentKeys.tenant(for: key, now: clock) { return Caller(tenant: tenant, apiKey: key) }
-    let tenant = try await Self.mapped { try await store.tenant(forAPIKey: key) }
-    guard let tenant else { throw .invalidAPIKey }
-    recentKeys.remember(key, tenant: tenant, now: clock)
-    return Caller(tenant: tenant, apiKey: key)
+    if !recentKeys.contains(key, now: clock) {
+      guard try await Self.mapped({ try await store.tenant(forAPIKey: key) }) != nil else { throw .invalidAPIKey }
+      recentKeys.remember(key, now: clock)
+    }
+    return Caller(apiKey: key)
   }
 
   /// Validates and records one call attempt.
@@ -212,14 +212,13 @@ public enum APIKey {
   }
 }
 
-/// Who is calling MakeCall: the tenant, and the key it presented, which is checked again when
-/// the call is recorded.
+/// Who is calling MakeCall: the key it presented, seen valid lately and checked again when the
+/// call is recorded.
 public struct Caller: Sendable, CustomStringConvertible {
-  public let tenant: Tenant
   let apiKey: String
 
-  /// Names the tenant only: the key stays out of logs.
-  public var description: String { "Caller(tenant: \(tenant.id))" }
+  /// The key stays out of logs.
+  public var description: String { "Caller(sk_…)" }
 }
 
 /// API keys seen valid lately, so that MakeCall need not look its key up on every call. Only
@@ -230,27 +229,28 @@ final class RecentKeys: Sendable {
   static let maxAge: TimeInterval = 30
   static let capacity = 10_000
 
-  private let entries = Mutex<[String: (tenant: Tenant, seen: Date)]>([:])
+  /// When each key was last seen valid.
+  private let seen = Mutex<[String: Date]>([:])
 
-  func tenant(for key: String, now: Date) -> Tenant? {
-    entries.withLock { entries in
-      guard let entry = entries[key] else { return nil }
-      guard now.timeIntervalSince(entry.seen) < Self.maxAge else {
-        entries[key] = nil
-        return nil
+  func contains(_ key: String, now: Date) -> Bool {
+    seen.withLock { seen in
+      guard let time = seen[key] else { return false }
+      guard now.timeIntervalSince(time) < Self.maxAge else {
+        seen[key] = nil
+        return false
       }
-      return entry.tenant
+      return true
     }
   }
 
-  func remember(_ key: String, tenant: Tenant, now: Date) {
-    entries.withLock { entries in
-      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-      entries[key] = (tenant, now)
+  func remember(_ key: String, now: Date) {
+    seen.withLock { seen in
+      if seen.count >= Self.capacity { seen.removeAll(keepingCapacity: true) }
+      seen[key] = now
     }
   }
 
   func forget(_ key: String) {
-    _ = entries.withLock { $0.removeValue(forKey: key) }
+    _ = seen.withLock { $0.removeValue(forKey: key) }
   }
 }

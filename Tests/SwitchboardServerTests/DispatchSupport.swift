@@ -6,6 +6,7 @@ import PostgresNIO
 import SwitchboardCore
 import SwitchboardDispatch
 import SwitchboardServer
+import Synchronization
 
 @testable import SwitchboardPostgres
 
@@ -17,6 +18,8 @@ struct IsolatedDatabase: Sendable {
   let switchboard: Switchboard
   let accounts: PostgresAccounts
   let logger: Logger
+  /// Each tenant's API key, made with the tenant.
+  let keys = TenantKeys()
 
   static func make() async throws -> IsolatedDatabase {
     let environment = try await TestEnvironment.shared.get()
@@ -46,6 +49,7 @@ struct IsolatedDatabase: Sendable {
     let id = try await accounts.createTenant(
       name: "dispatch", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
     try await accounts.saveAgent(tenantID: id, agentID: 7, settings: settings, update: false)
+    keys.set(try await accounts.createAPIKey(tenantID: id), for: id)
     return Tenant(id: id, name: "dispatch")
   }
 
@@ -57,7 +61,7 @@ struct IsolatedDatabase: Sendable {
     let input = MakeCallInput(
       agentID: 7, parameters: [CallParameter(name: "customer_phone", value: phone)] + extra,
       conversationID: conversation, retryContext: context, scheduledFor: scheduledFor)
-    let key = try await accounts.createAPIKey(tenantID: tenant.id)
+    let key = try keys.key(for: tenant.id)
     let caller = try await switchboard.authenticateCaller(authorization: "Bearer \(key)")
     return try await switchboard.makeCall(input, caller: caller).receipt
   }
@@ -172,5 +176,19 @@ actor BoundValue {
   func value() async -> Int {
     if let value { return value }
     return await withCheckedContinuation { waiters.append($0) }
+  }
+}
+
+/// API keys of the tenants an ``IsolatedDatabase`` made.
+final class TenantKeys: Sendable {
+  private let keys = Mutex<[Int64: String]>([:])
+
+  func set(_ key: String, for tenantID: Int64) {
+    keys.withLock { $0[tenantID] = key }
+  }
+
+  func key(for tenantID: Int64) throws -> String {
+    guard let key = keys.withLock({ $0[tenantID] }) else { throw TestFailure("no key for tenant \(tenantID)") }
+    return key
   }
 }

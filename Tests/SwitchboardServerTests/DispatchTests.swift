@@ -172,6 +172,7 @@ struct DispatchTests {
     let id = try await database.accounts.createTenant(name: "limited", settings: .init(numberRateLimit: 1))
     try await database.accounts.saveAgent(
       tenantID: id, agentID: 7, phoneNumber: "+14155550123", name: nil, update: false)
+    database.keys.set(try await database.accounts.createAPIKey(tenantID: id), for: id)
     let tenant = Tenant(id: id, name: "limited")
     let at = Date().addingTimeInterval(0.5)
     let one = try await database.call(tenant, scheduledFor: at)
