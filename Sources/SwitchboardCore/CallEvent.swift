@@ -9,10 +9,14 @@ public struct CallEventInput: Sendable {
   public var results: [String: JSONValue]?
   public var durationSeconds: Double?
   public var failureReason: String?
+  /// Set by the service only, never from the wire: record the event only if the attempt still
+  /// has this status (the reaper's guard against a report that arrived meanwhile).
+  public var onlyIfStatus: CallStatus?
 
   public init(
     eventID: String? = nil, status: String? = nil, collectedData: [String: JSONValue]? = nil, stageID: String? = nil,
-    results: [String: JSONValue]? = nil, durationSeconds: Double? = nil, failureReason: String? = nil
+    results: [String: JSONValue]? = nil, durationSeconds: Double? = nil, failureReason: String? = nil,
+    onlyIfStatus: CallStatus? = nil
   ) {
     self.eventID = eventID
     self.status = status
@@ -21,6 +25,7 @@ public struct CallEventInput: Sendable {
     self.results = results
     self.durationSeconds = durationSeconds
     self.failureReason = failureReason
+    self.onlyIfStatus = onlyIfStatus
   }
 }
 
@@ -33,6 +38,8 @@ public struct CallEvent: Sendable, Hashable {
   public var results: [String: JSONValue]?
   public var durationSeconds: Double?
   public var failureReason: String?
+  /// Record only if the attempt still has this status (see ``CallEventInput/onlyIfStatus``).
+  public var onlyIfStatus: CallStatus?
 
   /// Statuses a dialer or voice runtime may report; `scheduled`, `initiated` and `dispatching`
   /// are Switchboard's own, and `canceled` comes from CancelCall.
@@ -76,9 +83,11 @@ public struct CallEvent: Sendable, Hashable {
     guard size <= CallContract.maxRetryContextBytes else {
       throw .invalid("collected_data and results must be at most \(CallContract.maxRetryContextBytes) bytes")
     }
-    return CallEvent(
+    var event = CallEvent(
       eventID: eventID, status: status, collectedData: input.collectedData, stageID: input.stageID,
       results: input.results, durationSeconds: input.durationSeconds, failureReason: input.failureReason)
+    event.onlyIfStatus = input.onlyIfStatus
+    return event
   }
 }
 

@@ -85,6 +85,43 @@ public protocol DispatchStore: Sendable {
 
   /// Returns when new work may be due: on a notification of an accepted call, or after `timeout`.
   func waitForWork(timeout: Duration) async
+
+  /// The store's own background work (wake-ups, batched writes), until cancelled; then it writes
+  /// what is still pending. The dispatcher runs it beside its dials.
+  func run() async
+
+  /// Attempts whose runtime fell silent, at most `limit`: `dispatched` or `ringing` with no report
+  /// for `ringTimeout`, `in_progress` for longer than `maxCallDuration`.
+  func silentAttempts(ringTimeout: Duration, maxCallDuration: Duration, limit: Int) async throws -> [SilentAttempt]
+}
+
+/// An attempt whose voice runtime stopped reporting, to be ended `failed`.
+public struct SilentAttempt: Sendable, Hashable {
+  public var tenantID: Int64
+  public var traceID: UUID
+  /// The status it was left in.
+  public var status: CallStatus
+  /// When it last changed.
+  public var since: Date
+
+  public init(tenantID: Int64, traceID: UUID, status: CallStatus, since: Date) {
+    self.tenantID = tenantID
+    self.traceID = traceID
+    self.status = status
+    self.since = since
+  }
+
+  /// The failure event that ends it. Its id names the status it ends, so replicas that reap the
+  /// same attempt at once record one event between them.
+  public func failureEvent(ringTimeout: Duration, maxCallDuration: Duration) -> CallEventInput {
+    let reason =
+      status == .inProgress
+      ? "call exceeded the maximum call duration of \(maxCallDuration.components.seconds) s without an outcome"
+      : "no report from the voice runtime within \(ringTimeout.components.seconds) s of \(status.rawValue)"
+    return CallEventInput(
+      eventID: "reaped-\(status.rawValue)", status: CallStatus.failed.rawValue, failureReason: reason,
+      onlyIfStatus: status)
+  }
 }
 
 /// An outcome event waiting in the outbox for its webhook.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A failure the caller can act on, mapped to the wire in one place per transport: an HTTP
 /// status and the `{"error": {"message", "type"}}` envelope, or a gRPC status code.
 public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
@@ -31,6 +33,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
   public var message: String
   /// The underlying error, for logs only.
   public var cause: (any Error)?
+  /// Set on a 503 for a write the service could not tell whether it recorded: what to look up.
+  public var unknownOutcome: UnknownOutcome?
 
   public init(_ kind: Kind, _ message: String, cause: (any Error)? = nil) {
     self.kind = kind
@@ -59,6 +63,15 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
   }
 }
 
+/// What a client can look up, once the service answers again, to learn whether a write whose
+/// answer was a 503 with `"outcome": "unknown"` was recorded.
+public struct UnknownOutcome: Sendable, Hashable {
+  /// The attempt the write created or changed (`GET /v1/calls/{trace_id}`).
+  public var traceID: UUID
+  /// For an event report, the event (`call_events`).
+  public var eventID: String?
+}
+
 extension SwitchboardError {
   public static func invalid(_ message: String) -> Self { Self(.invalidRequest, message) }
   public static let invalidAPIKey = Self(.authentication, "invalid API key")
@@ -69,6 +82,13 @@ extension SwitchboardError {
   public static let bodyTooLarge = Self(.payloadTooLarge, "request body must be at most 262144 bytes")
   public static func unavailable(cause: (any Error)? = nil) -> Self {
     Self(.unavailable(retryAfterSeconds: 1), "service temporarily unavailable", cause: cause)
+  }
+  /// A 503 for a write that may or may not have been recorded: the database stopped answering
+  /// after the write was sent, and did not answer the service's question either.
+  public static func outcomeUnknown(traceID: UUID, eventID: String? = nil, cause: (any Error)? = nil) -> Self {
+    var error = unavailable(cause: cause)
+    error.unknownOutcome = UnknownOutcome(traceID: traceID, eventID: eventID)
+    return error
   }
   public static func internalError(cause: (any Error)? = nil) -> Self {
     Self(.internal, "internal error", cause: cause)

@@ -45,7 +45,17 @@ public struct Dispatcher: Service {
     self.reportFailure = reportFailure
   }
 
+  /// Claims and dials until graceful shutdown, waits for the dials in flight, then stops the
+  /// store's background work (which writes the last dispatched records).
   public func run() async throws {
+    await withDiscardingTaskGroup { background in
+      background.addTask { await store.run() }
+      await claimAndDial()
+      background.cancelAll()
+    }
+  }
+
+  private func claimAndDial() async {
     let slots = Slots(capacity: configuration.maxInFlight)
     await withDiscardingTaskGroup { group in
       while !Task.isCancelled && !Task.isShuttingDownGracefully {

@@ -15,7 +15,7 @@ public struct OutboxDeliverer: Service {
   let logger: Logger
 
   public init(
-    outbox: any OutboxStore, sender: WebhookSender = WebhookSender(), pollInterval: Duration = .milliseconds(250),
+    outbox: any OutboxStore, sender: WebhookSender, pollInterval: Duration = .milliseconds(250),
     logger: Logger
   ) {
     self.outbox = outbox

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import SwitchboardCore
 
 /// The development dialer: takes every call and plays it out as a voice runtime would, reporting
@@ -7,19 +8,35 @@ import SwitchboardCore
 /// `sim_outcome` (completed, no_answer, busy, failed, unreachable; default completed),
 /// `sim_collected` (a JSON object reported as collected data), `sim_stage`, `sim_duration_ms`
 /// (default 200).
-public struct SimulatedDialer: Dialer {
+///
+/// The calls it plays are its own tasks, run by ``run()`` as a lifecycle service: on graceful
+/// shutdown it takes no new call and lets the calls in flight play to their end.
+public final class SimulatedDialer: Dialer, Service {
   public typealias Reporter = @Sendable (_ tenantID: Int64, _ traceID: UUID, _ event: CallEventInput) async -> Void
 
   let report: Reporter
   let logger: Logger
+  private let plays: AsyncStream<@Sendable () async -> Void>
+  private let newPlays: AsyncStream<@Sendable () async -> Void>.Continuation
 
   public init(logger: Logger, report: @escaping Reporter) {
     self.report = report
     self.logger = logger
+    (plays, newPlays) = AsyncStream.makeStream()
+  }
+
+  public func run() async {
+    await withDiscardingTaskGroup { group in
+      await withGracefulShutdownHandler {
+        for await play in plays { group.addTask { await play() } }
+      } onGracefulShutdown: {
+        self.newPlays.finish()
+      }
+    }
   }
 
   /// Reports through ``Switchboard``'s event path, as a real runtime's reports arrive.
-  public init(switchboard: Switchboard, logger: Logger) {
+  public convenience init(switchboard: Switchboard, logger: Logger) {
     self.init(logger: logger) { tenantID, traceID, event in
       do {
         _ = try await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
@@ -39,7 +56,7 @@ public struct SimulatedDialer: Dialer {
     let duration = max(0, request.parameter("sim_duration_ms").flatMap(Int.init) ?? 200)
     let report = self.report
     let id = request.traceID.lowercased
-    Task {
+    let queued = newPlays.yield {
       let step = Duration.milliseconds(duration / 3)
       try? await Task.sleep(for: step)
       await report(request.tenantID, request.traceID, CallEventInput(eventID: "\(id)-ringing", status: "ringing"))
@@ -61,6 +78,7 @@ public struct SimulatedDialer: Dialer {
           results: ["simulated": true, "outcome": .string(outcome)], durationSeconds: Double(duration) / 1000,
           failureReason: status == .failed ? "simulated failure" : nil))
     }
+    guard case .enqueued = queued else { return .failed(reason: "the simulated dialer has stopped") }
     return .accepted
   }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import SwitchboardCore
@@ -26,9 +27,9 @@ public struct WebhookDialer: Dialer {
   let sender: WebhookSender
   let logger: Logger
 
-  public init(configuration: Configuration, logger: Logger) {
+  public init(configuration: Configuration, client: HTTPClient, logger: Logger) {
     self.configuration = configuration
-    self.sender = WebhookSender(timeout: configuration.timeout)
+    self.sender = WebhookSender(client: client, timeout: configuration.timeout)
     self.logger = logger
   }
 

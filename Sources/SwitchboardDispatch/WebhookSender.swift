@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 
 /// Signs and POSTs JSON the way every Switchboard webhook is sent: `X-Switchboard-Timestamp` and
 /// `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
@@ -18,15 +19,16 @@ public struct WebhookSender: Sendable {
   let client: HTTPClient
   let timeout: TimeAmount
 
-  /// One client for all webhooks of the process, allowed 64 connections per host: the shared
-  /// client's 8 capped a dispatcher at 8 dials in flight to one dialing service.
-  public static let pooledClient: HTTPClient = {
+  /// A client for all webhooks of a replica, allowed 64 connections per host: the shared client's
+  /// 8 capped a dispatcher at 8 dials in flight to one dialing service. Its owner shuts it down
+  /// (``HTTPClientService``).
+  public static func makeClient() -> HTTPClient {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-  }()
+  }
 
-  public init(client: HTTPClient = WebhookSender.pooledClient, timeout: Duration = .seconds(10)) {
+  public init(client: HTTPClient, timeout: Duration = .seconds(10)) {
     self.client = client
     self.timeout = .nanoseconds(
       Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
@@ -64,5 +66,20 @@ public struct WebhookSender: Sendable {
     } catch {
       return .retryable(String(describing: error))
     }
+  }
+}
+
+/// Owns an `HTTPClient` in a service group: shuts it down on graceful shutdown, after the services
+/// listed after it (which use it) have stopped.
+public struct HTTPClientService: Service {
+  public let client: HTTPClient
+
+  public init(client: HTTPClient) {
+    self.client = client
+  }
+
+  public func run() async throws {
+    try? await gracefulShutdown()
+    try await client.shutdown()
   }
 }

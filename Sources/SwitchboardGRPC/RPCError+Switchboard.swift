@@ -35,6 +35,11 @@ extension SwitchboardError {
     case .unavailable(let seconds):
       code = .unavailable
       details.append(.retryInfo(delay: .seconds(seconds)))
+      if let unknown = unknownOutcome {
+        info["outcome"] = "unknown"
+        info["trace_id"] = unknown.traceID.lowercased
+        if let event = unknown.eventID { info["event_id"] = event }
+      }
     case .internal: code = .internalError
     }
     details.insert(.errorInfo(reason: type.uppercased(), domain: "switchboard", metadata: info), at: 0)

@@ -65,13 +65,26 @@ public struct Gateway: Sendable {
         ])
       }
     }
+    addHealthRoutes(to: router)
+    return router
+  }
+
+  /// `/healthz` and `/readyz` alone: what a dispatcher-only replica serves.
+  public func healthRouter() -> Router<Context> {
+    let router = Router(context: Context.self)
+    router.add(middleware: EnvelopeMiddleware(logger: logger))
+    addHealthRoutes(to: router)
+    return router
+  }
+
+  /// `/healthz`: the process answers. `/readyz`: and the database does, within the deadline.
+  private func addHealthRoutes(to router: Router<Context>) {
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]).response }
     router.get("/readyz") { _, _ in
       await switchboard.store.isReachable()
         ? JSONResponse.ok(["status": "ready"]).response
         : JSONResponse(error: .unavailable()).response
     }
-    return router
   }
 
   private func makeCall(_ request: Request) async throws(SwitchboardError) -> JSONResponse {

@@ -42,6 +42,11 @@ struct JSONResponse {
     case .unavailable(let seconds):
       status = .serviceUnavailable
       headers[.retryAfter] = String(seconds)
+      if let unknown = error.unknownOutcome {
+        envelope["outcome"] = "unknown"
+        envelope["trace_id"] = .string(unknown.traceID.lowercased)
+        if let event = unknown.eventID { envelope["event_id"] = .string(event) }
+      }
     case .internal: status = .internalServerError
     }
     self.headers = headers

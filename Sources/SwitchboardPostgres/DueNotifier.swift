@@ -7,7 +7,7 @@ import Synchronization
 /// PostgreSQL's notification lock (it halved intake throughput when tried), and notifying once
 /// per call would add a round trip; one notification per few milliseconds costs neither.
 public final class DueNotifier: Sendable {
-  let client: PostgresClient
+  let database: Database
   let logger: Logger
   let window: Duration
 
@@ -19,8 +19,8 @@ public final class DueNotifier: Sendable {
 
   private let state = Mutex(State())
 
-  public init(client: PostgresClient, logger: Logger, window: Duration = .milliseconds(5)) {
-    self.client = client
+  public init(database: Database, logger: Logger, window: Duration = .milliseconds(5)) {
+    self.database = database
     self.logger = logger
     self.window = window
   }
@@ -47,7 +47,9 @@ public final class DueNotifier: Sendable {
         continue
       }
       do {
-        try await client.query("SELECT pg_notify('switchboard_due', '')", logger: logger)
+        try await database.run { connection, logger in
+          try await connection.query("SELECT pg_notify('switchboard_due', '')", logger: logger)
+        }
       } catch {
         logger.debug("NOTIFY switchboard_due failed", metadata: ["error": "\(error)"])
       }

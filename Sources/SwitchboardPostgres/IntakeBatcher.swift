@@ -1,17 +1,23 @@
+import ServiceLifecycle
 import SwitchboardCore
 import Synchronization
 
-/// Writes concurrent calls together. A call that arrives while `writers` batches are already
-/// being written waits for the next free writer, which takes every call waiting by then (up to
-/// `maxBatch`) in one statement. An idle service so writes each call at once, alone; a busy one
-/// writes many per round trip and per commit, which is where PostgreSQL spent half its time.
+/// Writes concurrent calls together. A call that arrives while every writer is busy waits for the
+/// next free writer, which takes every call waiting by then (up to `maxBatch`) in one statement.
+/// An idle service so writes each call at once, alone; a busy one writes many per round trip and
+/// per commit, which is where PostgreSQL spent half its time.
+///
+/// The writers are a lifecycle service (``run()``): they start with it and, on graceful shutdown,
+/// write what is still waiting and stop. A call submitted before they start waits for them; one
+/// submitted after they stopped is answered `unavailable` at once (nothing was written).
 ///
 /// A batch is one transaction, so one call that fails in the database would fail its neighbours:
-/// a batch that fails for any reason but an unreachable database is written again call by call.
-/// When the database is unreachable, every call still waiting is answered at once rather than
-/// in turn, and no call waits longer than `maxWait` for a writer.
+/// a batch that fails for any reason but an unavailable database is written again call by call.
+/// When the database is unavailable, every call still waiting is answered at once rather than in
+/// turn. No call waits longer than `maxWait` for a writer.
 final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
-  typealias Write = @Sendable ([Call]) async throws(SwitchboardError) -> [Written]
+  /// Writes the calls in one statement: one result per call, in order, or one error for all.
+  typealias Write = @Sendable ([Call]) async throws(SwitchboardError) -> [Result<Written, SwitchboardError>]
 
   private struct Waiter {
     let call: Call
@@ -21,7 +27,10 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
 
   private struct State {
     var waiting: [Waiter] = []
-    var writing = 0
+    /// Writers with nothing to do, each waiting to be woken.
+    var idle: [CheckedContinuation<Void, Never>] = []
+    var stopping = false
+    var stopped = false
   }
 
   private let state = Mutex(State())
@@ -33,7 +42,7 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
   /// - Parameters:
   ///   - writers: batches written at once, each on its own connection.
   ///   - maxWait: how long a call may wait for a writer before it is answered `unavailable`.
-  ///   - write: writes the calls in one statement; one result per call, in order.
+  ///   - write: writes the calls in one statement.
   init(writers: Int, maxBatch: Int, maxWait: Duration, write: @escaping Write) {
     self.writers = max(1, writers)
     self.maxBatch = max(1, maxBatch)
@@ -44,57 +53,98 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
   /// Writes `call` in the next batch; its result, or the error that kept it from being written.
   func submit(_ call: Call) async throws -> Written {
     try await withCheckedThrowingContinuation { continuation in
-      let startsWriter = state.withLock { state in
+      let (accepted, writer) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+        guard !state.stopped else { return (false, nil) }
         state.waiting.append(Waiter(call: call, since: .now, continuation: continuation))
-        guard state.writing < writers else { return false }
-        state.writing += 1
-        return true
+        return (true, state.idle.popLast())
       }
-      if startsWriter {
-        Task { await self.writeWhileWaiting() }
+      guard accepted else {
+        continuation.resume(throwing: SwitchboardError.unavailable())
+        return
       }
+      writer?.resume()
     }
   }
 
   /// Calls waiting for a writer (for tests).
   var waitingCount: Int { state.withLock { $0.waiting.count } }
 
-  private func writeWhileWaiting() async {
-    while let batch = nextBatch() {
+  /// Runs the writers until graceful shutdown or cancellation; then writes what is waiting (or,
+  /// when cancelled, answers it `unavailable`) and returns.
+  func run() async {
+    await withGracefulShutdownHandler {
+      await withTaskCancellationHandler {
+        await withDiscardingTaskGroup { group in
+          for _ in 0..<writers { group.addTask { await self.writeWhileRunning() } }
+        }
+      } onCancel: {
+        self.stop()
+      }
+    } onGracefulShutdown: {
+      self.stop()
+    }
+    let left = state.withLock { state in
+      state.stopped = true
+      defer { state.waiting.removeAll() }
+      return state.waiting
+    }
+    for waiter in left { waiter.continuation.resume(throwing: SwitchboardError.unavailable()) }
+  }
+
+  private func stop() {
+    let idle = state.withLock { state in
+      state.stopping = true
+      defer { state.idle.removeAll() }
+      return state.idle
+    }
+    for writer in idle { writer.resume() }
+  }
+
+  private func writeWhileRunning() async {
+    while let batch = await nextBatch() {
       await write(batch)
     }
   }
 
-  private func nextBatch() -> [Waiter]? {
-    let oldest = ContinuousClock.now - maxWait
-    let (batch, expired) = state.withLock { state -> ([Waiter]?, [Waiter]) in
-      let expired = state.waiting.prefix { $0.since < oldest }
-      state.waiting.removeFirst(expired.count)
-      guard !state.waiting.isEmpty else {
-        state.writing -= 1
-        return (nil, Array(expired))
+  /// The next batch; waits while there is none. `nil` once stopping with nothing left to write.
+  private func nextBatch() async -> [Waiter]? {
+    while true {
+      let oldest = ContinuousClock.now - maxWait
+      let (batch, expired, stopped) = state.withLock { state -> ([Waiter]?, [Waiter], Bool) in
+        let expired = state.waiting.prefix { $0.since < oldest }
+        state.waiting.removeFirst(expired.count)
+        guard !state.waiting.isEmpty else { return (nil, Array(expired), state.stopping) }
+        let count = min(state.waiting.count, maxBatch)
+        defer { state.waiting.removeFirst(count) }
+        return (Array(state.waiting.prefix(count)), Array(expired), false)
       }
-      let count = min(state.waiting.count, maxBatch)
-      defer { state.waiting.removeFirst(count) }
-      return (Array(state.waiting.prefix(count)), Array(expired))
+      for waiter in expired { waiter.continuation.resume(throwing: SwitchboardError.unavailable()) }
+      if let batch { return batch }
+      if stopped { return nil }
+      await withCheckedContinuation { (writer: CheckedContinuation<Void, Never>) in
+        let ready = state.withLock { state in
+          guard state.waiting.isEmpty, !state.stopping else { return true }
+          state.idle.append(writer)
+          return false
+        }
+        if ready { writer.resume() }
+      }
     }
-    for waiter in expired { waiter.continuation.resume(throwing: SwitchboardError.unavailable()) }
-    return batch
   }
 
   private func write(_ batch: [Waiter]) async {
     do throws(SwitchboardError) {
       let written = try await write(batch.map(\.call))
       guard written.count == batch.count else { throw SwitchboardError.internalError() }
-      for (waiter, result) in zip(batch, written) { waiter.continuation.resume(returning: result) }
+      for (waiter, result) in zip(batch, written) { waiter.continuation.resume(with: result) }
     } catch {
       switch error.kind {
       case .internal where batch.count > 1:
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
           for waiter in batch { group.addTask { await self.write([waiter]) } }
         }
-        return
       case .unavailable:
+        // Nothing of the batch was written, and the calls waiting behind it would fare no better.
         let waiting = state.withLock { state in
           defer { state.waiting.removeAll() }
           return state.waiting

@@ -42,13 +42,21 @@ public struct Migrator: Sendable {
     let migrations = try migrations ?? Self.bundled()
     let logger = self.logger
     return try await client.withConnection { connection in
-      try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+      // A migration may take longer than a request's deadline, and so may waiting for another
+      // replica's migrations. The connection goes back to the pool with its deadlines restored.
+      try await connection.query("SET statement_timeout = 0", logger: logger)
+      try await connection.query("SET lock_timeout = 0", logger: logger)
       do {
+        try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
         let applied = try await Self.apply(migrations, on: connection, logger: logger)
         try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+        try await connection.query("RESET statement_timeout", logger: logger)
+        try await connection.query("RESET lock_timeout", logger: logger)
         return applied
       } catch {
         _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+        // Without its deadlines restored, the connection must not serve anything else.
+        let _: EventLoopFuture<Void> = connection.close()
         throw error
       }
     }

@@ -143,21 +143,31 @@ public struct PostgresAccounts: Sendable {
     return false
   }
 
-  /// Deletes idempotency keys past their retention, tenant by tenant; returns how many.
+  /// Deletes idempotency keys past their retention, tenant by tenant (each under the deadline);
+  /// returns how many.
   public func purgeExpiredIdempotencyKeys() async throws -> Int {
-    var tenants: [Int64] = []
-    for try await id in try await client.query("SELECT tenant_id FROM tenants", logger: logger).decode(Int64.self) {
-      tenants.append(id)
+    let database = Database(client: client, logger: logger)
+    let tenants = try await database.run { connection, logger in
+      var tenants: [Int64] = []
+      for try await id in try await connection.query("SELECT tenant_id FROM tenants", logger: logger).decode(
+        Int64.self)
+      {
+        tenants.append(id)
+      }
+      return tenants
     }
     var purged = 0
     for tenantID in tenants {
-      let rows = try await client.query(
-        """
-        WITH gone AS (
-          DELETE FROM idempotency_keys WHERE tenant_id = \(tenantID) AND expires_at <= now() RETURNING 1
-        ) SELECT count(*) FROM gone
-        """, logger: logger)
-      for try await count in rows.decode(Int.self) { purged += count }
+      purged += try await database.run { connection, logger in
+        let rows = try await connection.query(
+          """
+          WITH gone AS (
+            DELETE FROM idempotency_keys WHERE tenant_id = \(tenantID) AND expires_at <= now() RETURNING 1
+          ) SELECT count(*) FROM gone
+          """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+      }
     }
     return purged
   }

@@ -5,10 +5,31 @@ import SwitchboardCore
 
 extension PostgresCallStore {
   public func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
-    try await run { client, logger in
-      try await client.withTransaction(logger: logger) { connection in
-        try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
-          .record(event)
+    do throws(WriteFailure) {
+      return try await database.write { connection, logger in
+        try await connection.withTransaction(logger: logger) { connection in
+          try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
+            .record(event)
+        }
+      }
+    } catch {
+      guard case .unknown(let backend, let cause) = error else { throw error.error }
+      // Every event is logged under its id in the transaction that applies it.
+      let resolution = await database.resolve(backend: backend) { connection, logger in
+        let seen = try await connection.query(
+          """
+          SELECT 1 FROM call_events
+          WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
+          """, logger: logger)
+        for try await _ in seen {
+          return try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
+        }
+        return nil
+      }
+      switch resolution {
+      case .written(let attempt): return .recorded(attempt)
+      case .notWritten: throw SwitchboardError.unavailable(cause: cause)
+      case .unknown: throw SwitchboardError.outcomeUnknown(traceID: traceID, eventID: event.eventID, cause: cause)
       }
     }
   }
@@ -24,6 +45,8 @@ struct EventRecorder {
 
   func record(_ event: CallEvent) async throws -> EventOutcome {
     guard let current = try await lockAttempt() else { return .notFound }
+    // A report arrived since the reaper found the attempt silent: it is not silent after all.
+    if let expected = event.onlyIfStatus, current.status != expected { return .ignored(try await attempt()) }
     let seen = try await connection.query(
       """
       SELECT 1 FROM call_events WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
@@ -145,10 +168,10 @@ struct EventRecorder {
   }
 
   private func attempt() async throws -> CallAttempt {
-    let rows = try await connection.query(
-      AttemptRow.select(tenantID: tenantID, traceID: traceID),
-      logger: logger)
-    guard let attempt = try await AttemptRow.decodeAll(rows).first else { throw SwitchboardError.callNotFound }
+    guard
+      let attempt = try await PostgresCallStore.attempt(
+        traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
+    else { throw SwitchboardError.callNotFound }
     return attempt
   }
 }

@@ -2,15 +2,19 @@ import Crypto
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import SwitchboardCore
 
-/// ``CallStore`` on PostgreSQL: plain SQL with bound parameters, every query scoped by tenant.
-public struct PostgresCallStore: CallStore {
+/// ``CallStore`` on PostgreSQL: plain SQL with bound parameters, every query scoped by tenant and
+/// bounded by ``Database``'s deadline. A write whose answer is lost is looked up before the caller
+/// hears anything: found, it is the answer; surely absent, the caller gets a 503 (nothing was
+/// written); still unknown, a 503 that says so.
+///
+/// A lifecycle service: ``run()`` runs the intake writers.
+public struct PostgresCallStore: CallStore, Service {
   public struct Configuration: Sendable {
     /// How long an accepted call's idempotency key stays taken. Default 24 h.
     public var idempotencyRetentionSeconds: Int = 24 * 3600
-    /// Longest wait for the database before answering 503. Default 5 s.
-    public var queryTimeout: Duration = .seconds(5)
     /// Intake batches written at once, each on its own connection. Default 3: on two cores, one
     /// batch executes while another waits for its commit to reach the disk; more writers made
     /// smaller batches and fewer calls per second (measured with scripts/bench).
@@ -21,7 +25,8 @@ public struct PostgresCallStore: CallStore {
     public init() {}
   }
 
-  public let client: PostgresClient
+  public let database: Database
+  public var client: PostgresClient { database.client }
   public let configuration: Configuration
   let logger: Logger
   /// Told of every accepted immediate call, to wake the dispatchers.
@@ -29,27 +34,38 @@ public struct PostgresCallStore: CallStore {
   private let intake: IntakeBatcher<IntakeCall, AcceptCallsStatement.Row>
 
   public init(
-    client: PostgresClient, configuration: Configuration = .init(), logger: Logger, dueNotifier: DueNotifier? = nil
+    database: Database, configuration: Configuration = .init(), logger: Logger, dueNotifier: DueNotifier? = nil
   ) {
-    self.client = client
+    self.database = database
     self.configuration = configuration
     self.logger = logger
     self.dueNotifier = dueNotifier
+    // A call is sent only with half its deadline left at least, so that PostgreSQL's own
+    // statement timeout usually answers before the service would have to abandon the statement.
     intake = IntakeBatcher(
-      writers: configuration.intakeWriters, maxBatch: configuration.maxIntakeBatch,
-      maxWait: configuration.queryTimeout
+      writers: configuration.intakeWriters, maxBatch: configuration.maxIntakeBatch, maxWait: database.timeout / 2
     ) {
       calls throws(SwitchboardError) in
-      try await Self.write(
-        calls, retentionSeconds: configuration.idempotencyRetentionSeconds, client: client, logger: logger,
-        timeout: configuration.queryTimeout)
+      try await Self.write(calls, retentionSeconds: configuration.idempotencyRetentionSeconds, database: database)
     }
+  }
+
+  /// A store on `client` with the default deadline (tests and tools).
+  public init(client: PostgresClient, configuration: Configuration = .init(), logger: Logger) {
+    self.init(database: Database(client: client, logger: logger), configuration: configuration, logger: logger)
+  }
+
+  /// Runs the intake writers until graceful shutdown; calls made while they are not running are
+  /// answered `unavailable`.
+  public func run() async {
+    await intake.run()
   }
 
   public func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
     let hash = APIKeyHash.hex(of: apiKey)
-    return try await run { client, logger in
-      for try await (id, name) in try await client.execute(AuthenticateStatement(keyHashHex: hash), logger: logger) {
+    return try await database.run { connection, logger in
+      for try await (id, name) in try await connection.execute(AuthenticateStatement(keyHashHex: hash), logger: logger)
+      {
         return Tenant(id: id, name: name)
       }
       return nil
@@ -69,26 +85,68 @@ public struct PostgresCallStore: CallStore {
     return outcome
   }
 
-  /// Writes one batch of calls; their rows in the order of `calls`.
+  /// Writes one batch of calls; their rows in the order of `calls`. When the statement's answer is
+  /// lost, each call's attempt is looked up by its trace id.
   private static func write(
-    _ calls: [IntakeCall], retentionSeconds: Int, client: PostgresClient, logger: Logger, timeout: Duration
-  ) async throws(SwitchboardError) -> [AcceptCallsStatement.Row] {
+    _ calls: [IntakeCall], retentionSeconds: Int, database: Database
+  ) async throws(SwitchboardError) -> [Result<AcceptCallsStatement.Row, SwitchboardError>] {
     // Concurrent batches take their locks (idempotency keys, chains, numbers) in one order, so
     // that two of them rarely wait on each other in a cycle.
     let order = calls.indices.sorted { calls[$0].lockOrder < calls[$1].lockOrder }
     let statement = AcceptCallsStatement(
       calls: JSONValue.array(order.map { calls[$0].json }).encoded(),
       idempotencyRetentionSeconds: Int32(clamping: retentionSeconds))
-    let rows = try await run(client: client, logger: logger, timeout: timeout) { client, logger in
-      var rows = [AcceptCallsStatement.Row?](repeating: nil, count: calls.count)
-      for try await row in try await client.execute(statement, logger: logger) where order.indices.contains(row.0 - 1) {
-        rows[order[row.0 - 1]] = row
+    let rows: [AcceptCallsStatement.Row?]
+    do throws(WriteFailure) {
+      rows = try await database.write { connection, logger in
+        var rows = [AcceptCallsStatement.Row?](repeating: nil, count: calls.count)
+        for try await row in try await connection.execute(statement, logger: logger)
+        where order.indices.contains(row.0 - 1) {
+          rows[order[row.0 - 1]] = row
+        }
+        return rows
       }
-      return rows
+    } catch {
+      guard case .unknown(let backend, let cause) = error else { throw error.error }
+      return await resolve(calls, backend: backend, cause: cause, database: database)
     }
-    return try rows.map { row throws(SwitchboardError) in
-      guard let row else { throw .internalError() }
-      return row
+    return rows.map { row in row.map { .success($0) } ?? .failure(.internalError()) }
+  }
+
+  /// What became of calls whose statement's answer was lost: each one's attempt, if it exists.
+  private static func resolve(
+    _ calls: [IntakeCall], backend: Int32?, cause: any Error, database: Database
+  ) async -> [Result<AcceptCallsStatement.Row, SwitchboardError>] {
+    let traceIDs = calls.map(\.traceID)
+    let keyHashes = Array(Set(calls.map(\.keyHash)))
+    let resolution = await database.resolve(backend: backend) { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT a.trace_id, a.conversation_id, a.attempt_number, a.status, a.scheduled_for, a.agent_id
+        FROM call_attempts a
+        WHERE a.trace_id = ANY(\(traceIDs)) AND a.tenant_id IN (
+          SELECT k.tenant_id FROM api_keys k WHERE k.key_hash IN (SELECT decode(h, 'hex') FROM unnest(\(keyHashes)) h))
+        """, logger: logger)
+      var found: [UUID: AcceptCallsStatement.Row] = [:]
+      for try await (trace, conversation, attempt, status, scheduledFor, agent) in rows.decode(
+        (UUID, UUID, Int, String, Date?, Int64).self)
+      {
+        found[trace] = (
+          0, "accepted", trace, conversation, attempt, status, scheduledFor, agent, nil, nil, nil, nil, nil, nil
+        )
+      }
+      // One statement, one transaction: one call's attempt found means the statement committed,
+      // and the calls without one were refused by it.
+      return found.isEmpty ? nil : found
+    }
+    return calls.map { call in
+      switch resolution {
+      case .written(let found):
+        if let row = found[call.traceID] { return .success(row) }
+        return .failure(.unavailable(cause: cause))
+      case .notWritten: return .failure(.unavailable(cause: cause))
+      case .unknown: return .failure(.outcomeUnknown(traceID: call.traceID, cause: cause))
+      }
     }
   }
 
@@ -131,55 +189,77 @@ public struct PostgresCallStore: CallStore {
   }
 
   public func call(traceID: UUID, tenantID: Int64) async throws -> CallAttempt? {
-    try await run { client, logger in
-      let rows = try await client.query(
-        AttemptRow.select(tenantID: tenantID, traceID: traceID),
-        logger: logger)
-      return try await AttemptRow.decodeAll(rows).first
+    try await database.run { connection, logger in
+      try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
     }
   }
 
+  static func attempt(
+    traceID: UUID, tenantID: Int64, on connection: PostgresConnection, logger: Logger
+  ) async throws -> CallAttempt? {
+    let rows = try await connection.query(AttemptRow.select(tenantID: tenantID, traceID: traceID), logger: logger)
+    return try await AttemptRow.decodeAll(rows).first
+  }
+
   public func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome {
-    try await run { client, logger in
-      try await client.withTransaction(logger: logger) { connection in
-        let canceled = try await connection.query(
-          """
-          UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
-            lease_owner = NULL, lease_expires_at = NULL
-          WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status IN ('scheduled', 'initiated')
-          RETURNING \(unescaped: AttemptRow.columns)
-          """, logger: logger)
-        if let attempt = try await AttemptRow.decodeAll(canceled).first {
-          // A cancellation is the attempt's outcome: subscribers hear of it like any other.
-          let outbox = OutboxWriter(connection: connection, logger: logger)
-          let retry = RetryStatus(
-            attemptNumber: attempt.attemptNumber, maxAttempts: attempt.attemptNumber, isFinalAttempt: true,
-            nextRetryAt: nil)
-          try await outbox.enqueue(
-            attempt, tenantID: tenantID, retry: retry,
-            webhook: try await outbox.webhook(tenantID: tenantID, agentID: attempt.agentID))
-          return .canceled(attempt)
+    do throws(WriteFailure) {
+      return try await database.write { connection, logger in
+        try await connection.withTransaction(logger: logger) { connection in
+          try await Self.cancel(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
         }
-        let rows = try await connection.query(
-          AttemptRow.select(tenantID: tenantID, traceID: traceID),
-          logger: logger)
-        guard let attempt = try await AttemptRow.decodeAll(rows).first else { return .notFound }
-        return .notCancelable(attempt)
+      }
+    } catch {
+      guard case .unknown(let backend, let cause) = error else { throw error.error }
+      // The cancellation is the only way an attempt becomes canceled.
+      let resolution = await database.resolve(backend: backend) { connection, logger in
+        let attempt = try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
+        return attempt?.status == .canceled ? attempt : nil
+      }
+      switch resolution {
+      case .written(let attempt): return .canceled(attempt)
+      case .notWritten: throw SwitchboardError.unavailable(cause: cause)
+      case .unknown: throw SwitchboardError.outcomeUnknown(traceID: traceID, cause: cause)
       }
     }
   }
 
+  private static func cancel(
+    traceID: UUID, tenantID: Int64, on connection: PostgresConnection, logger: Logger
+  ) async throws -> CancelOutcome {
+    let canceled = try await connection.query(
+      """
+      UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL
+      WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status IN ('scheduled', 'initiated')
+      RETURNING \(unescaped: AttemptRow.columns)
+      """, logger: logger)
+    if let attempt = try await AttemptRow.decodeAll(canceled).first {
+      // A cancellation is the attempt's outcome: subscribers hear of it like any other.
+      let outbox = OutboxWriter(connection: connection, logger: logger)
+      let retry = RetryStatus(
+        attemptNumber: attempt.attemptNumber, maxAttempts: attempt.attemptNumber, isFinalAttempt: true,
+        nextRetryAt: nil)
+      try await outbox.enqueue(
+        attempt, tenantID: tenantID, retry: retry,
+        webhook: try await outbox.webhook(tenantID: tenantID, agentID: attempt.agentID))
+      return .canceled(attempt)
+    }
+    guard let attempt = try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
+    else { return .notFound }
+    return .notCancelable(attempt)
+  }
+
   public func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain? {
-    try await run { client, logger in
+    try await database.run { connection, logger in
       let id = reference.conversationID
       let minimumAttempts = reference.attemptNumber ?? 0
-      let chains = try await client.query(
+      let chains = try await connection.query(
         """
         SELECT \(unescaped: ChainRow.columns) FROM conversations c \(unescaped: ChainRow.latestJoin)
         WHERE c.tenant_id = \(tenantID) AND c.conversation_id = \(id) AND c.attempt_count >= \(minimumAttempts)
         """, logger: logger)
       guard var chain = try await ChainRow.decodeAll(chains).first else { return nil }
-      let attempts = try await client.query(
+      let attempts = try await connection.query(
         """
         SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a
         WHERE a.tenant_id = \(tenantID) AND a.conversation_id = \(id) ORDER BY a.attempt_number
@@ -194,8 +274,8 @@ public struct PostgresCallStore: CallStore {
   ) async throws
     -> ConversationPage
   {
-    try await run { client, logger in
-      let rows = try await client.query(
+    try await database.run { connection, logger in
+      let rows = try await connection.query(
         """
         SELECT \(unescaped: ChainRow.columns) FROM conversations c \(unescaped: ChainRow.latestJoin)
         WHERE c.tenant_id = \(tenantID) AND (\(agentID)::bigint IS NULL OR c.agent_id = \(agentID))
@@ -204,7 +284,7 @@ public struct PostgresCallStore: CallStore {
       var chains = try await ChainRow.decodeAll(rows)
       let hasMore = chains.count > limit
       if hasMore { chains.removeLast() }
-      let counts = try await client.query(
+      let counts = try await connection.query(
         """
         SELECT count(*) FROM conversations c
         WHERE c.tenant_id = \(tenantID) AND (\(agentID)::bigint IS NULL OR c.agent_id = \(agentID))
@@ -217,31 +297,12 @@ public struct PostgresCallStore: CallStore {
 
   public func isReachable() async -> Bool {
     do {
-      return try await run { client, logger in
-        try await client.query("SELECT 1", logger: logger)
+      return try await database.run { connection, logger in
+        try await connection.query("SELECT 1", logger: logger)
         return true
       }
     } catch {
       return false
-    }
-  }
-
-  /// Runs database work under the configured deadline, mapping failures to
-  /// ``SwitchboardError``: unreachable or overloaded database → `.unavailable`, else `.internal`.
-  func run<T: Sendable>(_ work: @escaping @Sendable (PostgresClient, Logger) async throws -> T) async throws -> T {
-    try await Self.run(client: client, logger: logger, timeout: configuration.queryTimeout, work)
-  }
-
-  static func run<T: Sendable>(
-    client: PostgresClient, logger: Logger, timeout: Duration,
-    _ work: @escaping @Sendable (PostgresClient, Logger) async throws -> T
-  ) async throws(SwitchboardError) -> T {
-    do {
-      return try await QueryDeadlines.shared.run(timeout) { try await work(client, logger) }
-    } catch let error as SwitchboardError {
-      throw error
-    } catch {
-      throw DatabaseFailure.classify(error)
     }
   }
 }
@@ -265,9 +326,15 @@ struct IntakeCall: Sendable {
   var json: JSONValue
   /// Sorts a batch so that its calls take their locks in one order.
   var lockOrder: String
+  /// The attempt the call creates, made before the write so that a lost answer can be looked up.
+  var traceID: UUID
+  /// The caller's key, by which a lookup finds the tenant.
+  var keyHash: String
 
   init(_ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String) {
     let keyHash = APIKeyHash.hex(of: apiKey)
+    self.traceID = traceID
+    self.keyHash = keyHash
     var members: [String: JSONValue] = [
       "key_hash": .string(keyHash),
       "agent_id": .integer(request.agentID),

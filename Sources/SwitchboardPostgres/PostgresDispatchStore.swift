@@ -2,25 +2,34 @@ import Foundation
 import Logging
 import PostgresNIO
 import SwitchboardCore
+import Synchronization
 
 /// The dispatcher's queries. Claiming is the one place that reads across tenants: due work is
 /// found by time, then every write names its row by tenant and trace id.
 public struct PostgresDispatchStore: DispatchStore {
-  let client: PostgresClient
+  let database: Database
   let logger: Logger
   let wakeups: DueNotifications
   let dispatched: DispatchedBatch
 
-  public init(client: PostgresClient, logger: Logger) {
-    self.client = client
+  public init(database: Database, logger: Logger) {
+    self.database = database
     self.logger = logger
-    self.wakeups = DueNotifications(client: client, logger: logger)
-    self.dispatched = DispatchedBatch(client: client, logger: logger)
+    self.wakeups = DueNotifications(client: database.client, logger: logger)
+    self.dispatched = DispatchedBatch(database: database)
   }
 
   public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {
     let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
-    let rows = try await client.query(
+    return try await database.run { connection, logger in
+      try await Self.claim(owner: owner, limit: limit, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+    }
+  }
+
+  private static func claim(
+    owner: String, limit: Int, leaseSeconds: Double, on connection: PostgresConnection, logger: Logger
+  ) async throws -> [ClaimedAttempt] {
+    let rows = try await connection.query(
       """
       WITH due AS (
         SELECT tenant_id, trace_id FROM call_attempts
@@ -61,21 +70,25 @@ public struct PostgresDispatchStore: DispatchStore {
 
   public func admit(_ attempt: ClaimedAttempt) async throws -> Date? {
     let request = attempt.request
-    let rows = try await client.query(
-      "SELECT switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.customerPhone))",
-      logger: logger)
-    for try await retryAt in rows.decode(Date?.self) { return retryAt }
-    return nil
+    return try await database.run { connection, logger in
+      let rows = try await connection.query(
+        "SELECT switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.customerPhone))",
+        logger: logger)
+      for try await retryAt in rows.decode(Date?.self) { return retryAt }
+      return nil
+    }
   }
 
   public func postpone(_ attempt: ClaimedAttempt, until: Date) async throws {
-    try await client.query(
-      """
-      UPDATE call_attempts SET status = CASE WHEN scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END,
-        due_at = \(until), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
-        AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
-      """, logger: logger)
+    try await database.run { connection, logger in
+      try await connection.query(
+        """
+        UPDATE call_attempts SET status = CASE WHEN scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END,
+          due_at = \(until), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
+          AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
+        """, logger: logger)
+    }
   }
 
   /// Batched: the dials of the last couple of milliseconds are recorded in one statement, one
@@ -88,9 +101,36 @@ public struct PostgresDispatchStore: DispatchStore {
     await wakeups.wait(timeout: timeout)
   }
 
-  /// Listens for accepted immediate calls until cancelled; run it beside the dispatcher.
-  public func listen() async {
-    await wakeups.listen()
+  /// Listens for accepted immediate calls and writes dispatched records, until cancelled.
+  public func run() async {
+    await withDiscardingTaskGroup { group in
+      group.addTask { await wakeups.listen() }
+      group.addTask { await dispatched.run() }
+    }
+  }
+
+  /// Like the claim, this reads across tenants (silence is found by time); the event that ends
+  /// each attempt names it by tenant and trace id.
+  public func silentAttempts(
+    ringTimeout: Duration, maxCallDuration: Duration, limit: Int
+  ) async throws -> [SilentAttempt] {
+    let ring = Double(ringTimeout.components.seconds) + Double(ringTimeout.components.attoseconds) / 1e18
+    let longest = Double(maxCallDuration.components.seconds) + Double(maxCallDuration.components.attoseconds) / 1e18
+    return try await database.run { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT tenant_id, trace_id, status, updated_at FROM call_attempts
+        WHERE status IN ('dispatched', 'ringing', 'in_progress')
+          AND updated_at < now() - make_interval(secs => CASE WHEN status = 'in_progress' THEN \(longest) ELSE \(ring) END)
+        ORDER BY updated_at LIMIT \(limit)
+        """, logger: logger)
+      var silent: [SilentAttempt] = []
+      for try await (tenant, trace, status, since) in rows.decode((Int64, UUID, String, Date).self) {
+        guard let status = CallStatus(rawValue: status) else { continue }
+        silent.append(SilentAttempt(tenantID: tenant, traceID: trace, status: status, since: since))
+      }
+      return silent
+    }
   }
 }
 
@@ -110,6 +150,8 @@ final class DueNotifications: Sendable {
     while !Task.isCancelled {
       do {
         try await client.withConnection { connection in
+          // A connection the server has just closed would swallow the LISTEN.
+          guard !connection.isClosed else { return }
           try await connection.listen(on: "switchboard_due") { notifications in
             for try await _ in notifications { await signal.fire() }
           }
@@ -117,8 +159,8 @@ final class DueNotifications: Sendable {
       } catch {
         if Task.isCancelled { return }
         logger.debug("LISTEN switchboard_due interrupted", metadata: ["error": "\(error)"])
-        try? await Task.sleep(for: .seconds(1))
       }
+      try? await Task.sleep(for: .seconds(1))
     }
   }
 
@@ -165,43 +207,87 @@ actor WakeSignal {
   }
 }
 
-/// Collects "dialer took it" records and writes them together.
-actor DispatchedBatch {
-  let client: PostgresClient
-  let logger: Logger
-  private var pending: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)] = []
-  private var scheduled = false
+/// Collects "dialer took it" records and writes them together: the records of the last couple
+/// of milliseconds in one statement. Its flusher runs inside ``run()``, which the dispatcher runs
+/// beside its dials, so that a graceful shutdown writes the last records before it ends.
+final class DispatchedBatch: Sendable {
+  let database: Database
+  private struct State {
+    var pending: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)] = []
+    var flusher: CheckedContinuation<Void, Never>?
+    var stopped = false
+  }
 
-  init(client: PostgresClient, logger: Logger) {
-    self.client = client
-    self.logger = logger
+  private let state = Mutex(State())
+
+  init(database: Database) {
+    self.database = database
   }
 
   func add(_ attempt: ClaimedAttempt) async throws {
     try await withCheckedThrowingContinuation { continuation in
-      pending.append((attempt, continuation))
-      if !scheduled {
-        scheduled = true
-        Task { await self.flush() }
+      let (accepted, flusher) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+        guard !state.stopped else { return (false, nil) }
+        state.pending.append((attempt, continuation))
+        defer { state.flusher = nil }
+        return (true, state.flusher)
       }
+      guard accepted else {
+        continuation.resume(throwing: SwitchboardError.unavailable())
+        return
+      }
+      flusher?.resume()
     }
   }
 
-  private func flush() async {
-    try? await Task.sleep(for: .milliseconds(2))
-    let batch = pending
-    pending = []
-    scheduled = false
+  /// Writes the records as they come until cancelled, then the last of them.
+  func run() async {
+    await withTaskCancellationHandler {
+      while true {
+        await waitForRecords()
+        let (batch, stopped) = state.withLock { state in
+          defer { state.pending.removeAll() }
+          return (state.pending, state.stopped)
+        }
+        if !batch.isEmpty { await flush(batch) }
+        if stopped && batch.isEmpty { return }
+        if !stopped { try? await Task.sleep(for: .milliseconds(2)) }
+      }
+    } onCancel: {
+      let flusher = state.withLock { state in
+        state.stopped = true
+        defer { state.flusher = nil }
+        return state.flusher
+      }
+      flusher?.resume()
+    }
+  }
+
+  private func waitForRecords() async {
+    await withCheckedContinuation { (flusher: CheckedContinuation<Void, Never>) in
+      let ready = state.withLock { state in
+        guard state.pending.isEmpty, !state.stopped else { return true }
+        state.flusher = flusher
+        return false
+      }
+      if ready { flusher.resume() }
+    }
+  }
+
+  private func flush(_ batch: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)]) async {
+    let attempts = batch.map(\.attempt)
     do {
-      try await client.query(
-        """
-        UPDATE call_attempts a SET status = 'dispatched', dispatched_at = coalesce(a.dispatched_at, now()),
-          lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(\(batch.map(\.attempt.request.tenantID)), \(batch.map(\.attempt.request.traceID)),
-          \(batch.map(\.attempt.leaseOwner))) AS d(tenant_id, trace_id, lease_owner)
-        WHERE a.tenant_id = d.tenant_id AND a.trace_id = d.trace_id AND a.status = 'dispatching'
-          AND a.lease_owner = d.lease_owner
-        """, logger: logger)
+      try await database.run { connection, logger in
+        try await connection.query(
+          """
+          UPDATE call_attempts a SET status = 'dispatched', dispatched_at = coalesce(a.dispatched_at, now()),
+            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+          FROM unnest(\(attempts.map(\.request.tenantID)), \(attempts.map(\.request.traceID)),
+            \(attempts.map(\.leaseOwner))) AS d(tenant_id, trace_id, lease_owner)
+          WHERE a.tenant_id = d.tenant_id AND a.trace_id = d.trace_id AND a.status = 'dispatching'
+            AND a.lease_owner = d.lease_owner
+          """, logger: logger)
+      }
       batch.forEach { $0.done.resume() }
     } catch {
       batch.forEach { $0.done.resume(throwing: error) }

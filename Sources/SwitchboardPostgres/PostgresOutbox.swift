@@ -6,16 +6,22 @@ import SwitchboardCore
 /// The outbox of outcome events in `event_deliveries`. Claiming pushes `next_attempt_at` a minute
 /// ahead, which is the lease: a deliverer that dies mid-send leaves the event due again.
 public struct PostgresOutbox: OutboxStore {
-  let client: PostgresClient
-  let logger: Logger
+  let database: Database
 
-  public init(client: PostgresClient, logger: Logger) {
-    self.client = client
-    self.logger = logger
+  public init(database: Database) {
+    self.database = database
   }
 
   public func claimDeliveries(limit: Int) async throws -> [OutboxDelivery] {
-    let rows = try await client.query(
+    try await database.run { connection, logger in try await Self.claim(limit: limit, on: connection, logger: logger) }
+  }
+
+  private static func claim(
+    limit: Int, on connection: PostgresConnection, logger: Logger
+  ) async throws
+    -> [OutboxDelivery]
+  {
+    let rows = try await connection.query(
       """
       WITH due AS (
         SELECT tenant_id, delivery_id FROM event_deliveries
@@ -41,18 +47,22 @@ public struct PostgresOutbox: OutboxStore {
   }
 
   public func markDelivered(_ delivery: OutboxDelivery) async throws {
-    try await client.query(
-      """
-      UPDATE event_deliveries SET delivered_at = now(), last_error = NULL
-      WHERE tenant_id = \(delivery.tenantID) AND delivery_id = \(delivery.deliveryID)
-      """, logger: logger)
+    try await database.run { connection, logger in
+      try await connection.query(
+        """
+        UPDATE event_deliveries SET delivered_at = now(), last_error = NULL
+        WHERE tenant_id = \(delivery.tenantID) AND delivery_id = \(delivery.deliveryID)
+        """, logger: logger)
+    }
   }
 
   public func markFailed(_ delivery: OutboxDelivery, error: String, retryAt: Date?) async throws {
-    try await client.query(
-      """
-      UPDATE event_deliveries SET last_error = \(error), next_attempt_at = coalesce(\(retryAt), 'infinity')
-      WHERE tenant_id = \(delivery.tenantID) AND delivery_id = \(delivery.deliveryID)
-      """, logger: logger)
+    try await database.run { connection, logger in
+      try await connection.query(
+        """
+        UPDATE event_deliveries SET last_error = \(error), next_attempt_at = coalesce(\(retryAt), 'infinity')
+        WHERE tenant_id = \(delivery.tenantID) AND delivery_id = \(delivery.deliveryID)
+        """, logger: logger)
+    }
   }
 }

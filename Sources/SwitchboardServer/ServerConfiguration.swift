@@ -24,7 +24,9 @@ public struct ServerConfiguration: Sendable {
   public var httpPort = 8080
   /// How long an accepted call's idempotency key stays taken. Default 24 h.
   public var idempotencyRetentionSeconds = 24 * 3600
-  /// Longest wait for the database before answering 503. Default 5 s.
+  /// The deadline of every database operation: PostgreSQL aborts a statement past it
+  /// (`statement_timeout`, `lock_timeout`), and no request waits much longer for the database.
+  /// Default 5 s.
   public var databaseTimeout: Duration = .seconds(5)
   /// Pooled connections per replica. Default 20.
   public var maxDatabaseConnections = 20
@@ -46,6 +48,10 @@ public struct ServerConfiguration: Sendable {
   public var replicaID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
   /// How long a dispatch claim holds. Default 30 s.
   public var dispatchLease: Duration = .seconds(30)
+  /// A `dispatched` or `ringing` attempt with no report for this long ends `failed`. Default 120 s.
+  public var ringTimeout: Duration = .seconds(120)
+  /// An `in_progress` attempt running longer than this ends `failed`. Default 3600 s.
+  public var maxCallDuration: Duration = .seconds(3600)
 
   public init(databaseURL: String) {
     self.databaseURL = databaseURL
@@ -71,6 +77,14 @@ public struct ServerConfiguration: Sendable {
       database: database.isEmpty ? nil : database, tls: tls)
     configuration.options.maximumConnections = maxDatabaseConnections
     configuration.options.connectTimeout = databaseTimeout
+    // PostgreSQL enforces the deadline itself: it aborts and rolls back a statement past it, so a
+    // statement the service gave up on cannot commit much later.
+    let milliseconds =
+      databaseTimeout.components.seconds * 1000 + databaseTimeout.components.attoseconds / 1_000_000_000_000_000
+    configuration.options.additionalStartupParameters = [
+      ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"),
+      ("idle_in_transaction_session_timeout", "\(2 * milliseconds)"),
+    ]
     return configuration
   }
 }

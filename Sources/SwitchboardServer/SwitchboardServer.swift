@@ -10,16 +10,21 @@ import SwitchboardGRPC
 import SwitchboardHTTP
 import SwitchboardPostgres
 
-/// One Switchboard replica: the database pool, then (after migrations) the gRPC server, the
-/// JSON gateway and the maintenance loop, as lifecycle services. `switchboard serve` and the
-/// tests build it the same way.
+/// One Switchboard replica: the database pool, then (after migrations) its role's services, each
+/// a lifecycle service of one group, so that graceful shutdown stops them in reverse order: the
+/// background work first, then the HTTP and gRPC servers (requests in flight finish), then the
+/// intake writers. `switchboard serve` and the tests build it the same way.
+///
+/// Every role serves HTTP: `api` and `all` the JSON gateway, `dispatcher` only `/healthz` and
+/// `/readyz`.
 public struct SwitchboardServer: Service {
   public let configuration: ServerConfiguration
   public let client: PostgresClient
+  public let database: Database
   public let store: PostgresCallStore
   let logger: Logger
   private let grpc: GRPCServerService?
-  private let http: Application<RouterResponder<BasicRequestContext>>?
+  private let http: Application<RouterResponder<BasicRequestContext>>
   private let httpPort: BoundPort
   private let switchboard: Switchboard
   private let dueNotifier: DueNotifier
@@ -34,35 +39,35 @@ public struct SwitchboardServer: Service {
     self.logger = logger
     self.onMigrated = onMigrated
     client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
+    database = Database(client: client, timeout: configuration.databaseTimeout, logger: logger)
     var storeConfiguration = PostgresCallStore.Configuration()
     storeConfiguration.idempotencyRetentionSeconds = configuration.idempotencyRetentionSeconds
-    storeConfiguration.queryTimeout = configuration.databaseTimeout
     storeConfiguration.intakeWriters = configuration.intakeWriters
-    dueNotifier = DueNotifier(client: client, logger: logger)
+    dueNotifier = DueNotifier(database: database, logger: logger)
     store = PostgresCallStore(
-      client: client, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)
+      database: database, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)
     let switchboard = Switchboard(store: store, runtimeSecret: configuration.dialerSecret)
     self.switchboard = switchboard
     let httpPort = BoundPort()
     self.httpPort = httpPort
 
-    guard configuration.role != .dispatcher else {
+    let gateway = Gateway(switchboard: switchboard, logger: logger)
+    if configuration.role == .dispatcher {
       grpc = nil
-      http = nil
-      return
+    } else {
+      grpc = GRPCServerService(
+        host: configuration.grpcHost, port: configuration.grpcPort,
+        services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
+        maxRequestBytes: CallContract.maxBodyBytes)
     }
-    grpc = GRPCServerService(
-      host: configuration.grpcHost, port: configuration.grpcPort,
-      services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
-      maxRequestBytes: CallContract.maxBodyBytes)
     http = Application(
-      router: Gateway(switchboard: switchboard, logger: logger).router(),
+      router: configuration.role == .dispatcher ? gateway.healthRouter() : gateway.router(),
       configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
       onServerRunning: { channel in await httpPort.set(channel.localAddress?.port) },
       logger: logger)
   }
 
-  /// The gRPC port once listening (useful with port 0).
+  /// The gRPC port once listening (useful with port 0); `nil` for a dispatcher.
   public func grpcListeningPort() async throws -> Int? {
     try await grpc?.listeningPort()
   }
@@ -76,9 +81,11 @@ public struct SwitchboardServer: Service {
     try await Migrator(client: client, logger: logger).migrate()
     try await onMigrated(client)
     var services: [any Service] = []
-    if configuration.role != .dispatcher { services.append(DueNotifierService(notifier: dueNotifier)) }
+    if configuration.role != .dispatcher {
+      services += [store, DueNotifierService(notifier: dueNotifier)]
+    }
     if let grpc { services.append(grpc) }
-    if let http { services.append(http) }
+    services.append(http)
     if configuration.role != .api {
       services += try backgroundServices()
     }
@@ -90,31 +97,38 @@ public struct SwitchboardServer: Service {
     }
   }
 
-  /// Dispatch, outcome delivery and maintenance: the work of role `dispatcher`.
+  /// Dispatch, the reaper, outcome delivery and maintenance: the work of role `dispatcher`. In
+  /// shutdown order, reversed: what they share (the HTTP client, the simulated calls) stops last.
   func backgroundServices() throws -> [any Service] {
-    let dispatchStore = PostgresDispatchStore(client: client, logger: logger)
-    let dispatcher = Dispatcher(
-      store: dispatchStore, dialer: try makeDialer(),
-      configuration: {
-        var dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID)
-        dispatch.lease = configuration.dispatchLease
-        return dispatch
-      }(), logger: logger, reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger))
-    return [
-      DueListener(store: dispatchStore), dispatcher,
-      OutboxDeliverer(outbox: PostgresOutbox(client: client, logger: logger), logger: logger),
-      IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),
-    ]
-  }
-
-  func makeDialer() throws -> any Dialer {
+    let webhooks = WebhookSender.makeClient()
+    let dispatchStore = PostgresDispatchStore(database: database, logger: logger)
+    var services: [any Service] = [HTTPClientService(client: webhooks)]
+    let dialer: any Dialer
     switch configuration.dialer {
     case .webhook:
       guard let url = configuration.dialerURL else { throw ConfigurationError("--dialer webhook needs --dialer-url") }
-      return WebhookDialer(configuration: .init(url: url, secret: configuration.dialerSecret), logger: logger)
+      dialer = WebhookDialer(
+        configuration: .init(url: url, secret: configuration.dialerSecret), client: webhooks, logger: logger)
     case .simulated:
-      return SimulatedDialer(switchboard: switchboard, logger: logger)
+      let simulated = SimulatedDialer(switchboard: switchboard, logger: logger)
+      services.append(simulated)
+      dialer = simulated
     }
+    var dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID)
+    dispatch.lease = configuration.dispatchLease
+    var reaping = Reaper.Configuration()
+    reaping.ringTimeout = configuration.ringTimeout
+    reaping.maxCallDuration = configuration.maxCallDuration
+    return services + [
+      Dispatcher(
+        store: dispatchStore, dialer: dialer, configuration: dispatch, logger: logger,
+        reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger)),
+      Reaper(
+        store: dispatchStore, configuration: reaping, logger: logger, record: Reaper.recording(to: switchboard)),
+      OutboxDeliverer(
+        outbox: PostgresOutbox(database: database), sender: WebhookSender(client: webhooks), logger: logger),
+      IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),
+    ]
   }
 
   /// The pool and the server, in start order, for a `ServiceGroup`.
@@ -144,15 +158,6 @@ struct DueNotifierService: Service {
 
   func run() async throws {
     await cancelWhenGracefulShutdown { await notifier.run() }
-  }
-}
-
-/// Keeps `LISTEN switchboard_due` open for the dispatcher.
-struct DueListener: Service {
-  let store: PostgresDispatchStore
-
-  func run() async throws {
-    await cancelWhenGracefulShutdown { await store.listen() }
   }
 }
 

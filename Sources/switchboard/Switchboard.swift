@@ -108,6 +108,23 @@ struct Serve: AsyncParsableCommand {
     help: "Intake batches written at once, each on its own connection (env SWITCHBOARD_INTAKE_WRITERS, default 3).")
   var intakeWriters: Int?
 
+  @Option(
+    help:
+      "Seconds any database operation may take; PostgreSQL aborts statements past it (env SWITCHBOARD_DATABASE_TIMEOUT, default 5)."
+  )
+  var databaseTimeout: Double?
+
+  @Option(
+    help:
+      "Seconds a dispatched or ringing call may go without a report before it ends failed (env SWITCHBOARD_RING_TIMEOUT, default 120)."
+  )
+  var ringTimeout: Double?
+
+  @Option(
+    help: "Seconds a call may stay in progress before it ends failed (env SWITCHBOARD_MAX_CALL_DURATION, default 3600)."
+  )
+  var maxCallDuration: Double?
+
   @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")
   var dialer: ServerConfiguration.DialerKind?
 
@@ -143,16 +160,29 @@ struct Serve: AsyncParsableCommand {
       configuration.intakeWriters = writers
     }
 
+    if let seconds = try Self.seconds(databaseTimeout, "SWITCHBOARD_DATABASE_TIMEOUT", flag: "--database-timeout") {
+      configuration.databaseTimeout = seconds
+    }
+    if let seconds = try Self.seconds(ringTimeout, "SWITCHBOARD_RING_TIMEOUT", flag: "--ring-timeout") {
+      configuration.ringTimeout = seconds
+    }
+    if let seconds = try Self.seconds(maxCallDuration, "SWITCHBOARD_MAX_CALL_DURATION", flag: "--max-call-duration") {
+      configuration.maxCallDuration = seconds
+    }
+
     let demoFile = embedded.map { $0.directory + "/demo-credentials" }
     let settings = configuration
     let server = try SwitchboardServer(configuration: settings, logger: logger) { client in
       if let demoFile { try await DemoSeed.ensure(client: client, file: demoFile, logger: logger) }
-      logger.info(
-        "switchboard ready",
-        metadata: [
-          "grpc": "\(host):\(settings.grpcPort)", "http": "\(host):\(settings.httpPort)",
-          "role": "\(settings.role.rawValue)",
-        ])
+      // Only what this role serves: a dispatcher has no gRPC, and its HTTP port has health only.
+      var served: Logger.Metadata = ["role": "\(settings.role.rawValue)"]
+      if settings.role == .dispatcher {
+        served["http"] = "\(host):\(settings.httpPort) (/healthz, /readyz)"
+      } else {
+        served["grpc"] = "\(host):\(settings.grpcPort)"
+        served["http"] = "\(host):\(settings.httpPort)"
+      }
+      logger.info("switchboard ready", metadata: served)
     }
     let group = ServiceGroup(
       configuration: .init(services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -163,6 +193,22 @@ struct Serve: AsyncParsableCommand {
       throw error
     }
     embedded?.stop()
+  }
+}
+
+extension Serve {
+  /// A positive number of seconds from a flag or its variable.
+  static func seconds(_ flag: Double?, _ variable: String, flag name: String) throws -> Duration? {
+    var value = flag
+    if value == nil, let text = Environment.string(variable) {
+      guard let number = Double(text) else {
+        throw ValidationError("\(variable) must be a number of seconds, not \(text)")
+      }
+      value = number
+    }
+    guard let value else { return nil }
+    guard value > 0, value.isFinite else { throw ValidationError("\(name) must be a positive number of seconds") }
+    return .milliseconds(Int64((value * 1000).rounded()))
   }
 }
 

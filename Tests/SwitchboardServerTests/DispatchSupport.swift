@@ -14,6 +14,7 @@ import Synchronization
 /// other tests' attempts.
 struct IsolatedDatabase: Sendable {
   let client: PostgresClient
+  let database: Database
   let store: PostgresCallStore
   let switchboard: Switchboard
   let accounts: PostgresAccounts
@@ -34,9 +35,10 @@ struct IsolatedDatabase: Sendable {
     let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
     Task { await client.run() }
     try await Migrator(client: client, logger: logger).migrate()
-    let store = PostgresCallStore(client: client, logger: logger)
+    let database = Database(client: client, logger: logger)
+    let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(
-      client: client, store: store, switchboard: Switchboard(store: store),
+      client: client, database: database, store: store, switchboard: Switchboard(store: store),
       accounts: PostgresAccounts(client: client, logger: logger), logger: logger)
   }
 
@@ -76,13 +78,15 @@ struct IsolatedDatabase: Sendable {
     configuration.lease = lease
     configuration.pollInterval = .milliseconds(50)
     return Dispatcher(
-      store: PostgresDispatchStore(client: client, logger: logger), dialer: dialer, configuration: configuration,
+      store: PostgresDispatchStore(database: database, logger: logger), dialer: dialer, configuration: configuration,
       logger: logger, reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger))
   }
 
   /// The simulated dialer, reporting through this database's event path.
   func simulatedDialer() -> SimulatedDialer {
-    SimulatedDialer(switchboard: switchboard, logger: logger)
+    let dialer = SimulatedDialer(switchboard: switchboard, logger: logger)
+    Task { await dialer.run() }
+    return dialer
   }
 
   /// Polls until `condition` holds (bounded: 200 tries, 50 ms apart); returns whether it did.

@@ -40,7 +40,9 @@ struct DispatchTests {
     let database = try await IsolatedDatabase.make()
     let tenant = try await database.tenant()
     let receipt = try await database.call(tenant)
-    let store = PostgresDispatchStore(client: database.client, logger: database.logger)
+    let store = PostgresDispatchStore(database: database.database, logger: database.logger)
+    let background = Task { await store.run() }
+    defer { background.cancel() }
     let first = try #require(try await store.claimDue(owner: "crashed", limit: 10, lease: .seconds(30)).first)
     #expect(try await store.claimDue(owner: "other", limit: 10, lease: .seconds(30)).isEmpty, "held by a live lease")
     // The crashed replica's lease runs out (moved into the past rather than waited for).
@@ -204,7 +206,7 @@ struct DispatchTests {
     configuration.backoff = [.milliseconds(10)]
     let failing = try await database.call(tenant)
     let dispatcher = database.dispatcher(
-      "a", dialer: WebhookDialer(configuration: configuration, logger: database.logger))
+      "a", dialer: WebhookDialer(configuration: configuration, client: .shared, logger: database.logger))
     let failed = try await whileRunning([dispatcher]) {
       try await database.eventually {
         try await database.count("SELECT count(*) FROM call_attempts WHERE status = 'failed'") == 1
@@ -224,7 +226,8 @@ struct DispatchTests {
     let url = try await receiver.start()
     defer { Task { await receiver.stop() } }
     let receipt = try await database.call(tenant, context: RetryContext(collectedData: ["k": "v"]))
-    let dialer = WebhookDialer(configuration: .init(url: url, secret: "s3cret"), logger: database.logger)
+    let dialer = WebhookDialer(
+      configuration: .init(url: url, secret: "s3cret"), client: .shared, logger: database.logger)
     let done = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
       try await database.eventually {
         try await database.count("SELECT count(*) FROM call_attempts WHERE status = 'dispatched'") == 1
@@ -251,7 +254,8 @@ struct DispatchTests {
       agent: .init(phoneNumber: "+14155550123", retryPolicy: policy, webhookURL: url, webhookSecret: "hook-secret"))
     let busy = try await database.call(tenant, parameters: ["sim_outcome": "busy", "sim_duration_ms": "30"])
     let deliverer = OutboxDeliverer(
-      outbox: PostgresOutbox(client: database.client, logger: database.logger), pollInterval: .milliseconds(50),
+      outbox: PostgresOutbox(database: database.database), sender: WebhookSender(client: .shared),
+      pollInterval: .milliseconds(50),
       logger: database.logger)
     let delivering = Task { try await deliverer.run() }
     defer { delivering.cancel() }

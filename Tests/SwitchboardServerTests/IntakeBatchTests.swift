@@ -15,7 +15,8 @@ struct IntakeBatchTests {
     var configuration = PostgresCallStore.Configuration()
     configuration.intakeWriters = 1
     return PostgresCallStore(
-      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests"))
+      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests")
+    ).running()
   }
 
   func request(
@@ -156,7 +157,8 @@ struct IntakeBatchTests {
     configuration.intakeWriters = 3
     configuration.maxIntakeBatch = 4
     let store = PostgresCallStore(
-      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests"))
+      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests")
+    ).running()
     let phones = (1...4).map { "+9198000000\($0)0" }
     let outcomes = try await withThrowingTaskGroup(of: (String, AcceptOutcome).self) { group in
       for round in 0..<8 {
@@ -193,6 +195,14 @@ struct IntakeBatchTests {
   }
 }
 
+extension PostgresCallStore {
+  /// The store with its intake writers running (for the rest of the test process).
+  func running() -> Self {
+    Task { await self.run() }
+    return self
+  }
+}
+
 /// The batcher's own rules, with a writer the test controls: what an unreachable database does
 /// to the calls waiting behind a batch.
 @Suite("Intake batcher")
@@ -203,7 +213,7 @@ struct IntakeBatcherTests {
     private var release: CheckedContinuation<Void, Never>?
     private var released = false
 
-    func write(_ calls: [Int]) async throws(SwitchboardError) -> [Int] {
+    func write(_ calls: [Int]) async throws(SwitchboardError) -> [Result<Int, SwitchboardError>] {
       batches.append(calls)
       if batches.count == 1, !released {
         await withCheckedContinuation { release = $0 }
@@ -227,6 +237,8 @@ struct IntakeBatcherTests {
       calls throws(SwitchboardError) in
       try await writer.write(calls)
     }
+    let writing = Task { await batcher.run() }
+    defer { writing.cancel() }
     try await withThrowingTaskGroup(of: SwitchboardError.Kind?.self) { group in
       group.addTask { try await Self.outcome { try await batcher.submit(0) } }
       while await !writer.isHolding { await Task.yield() }
