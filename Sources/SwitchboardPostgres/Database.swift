@@ -102,7 +102,12 @@ public struct Database: Sendable {
       // another. The pool drops the closed one once it hears of the close.
       for _ in 0..<3 {
         let outcome: T? = try await client.withConnection { connection in
-          guard !connection.isClosed else { return nil }
+          guard !connection.isClosed else {
+            // The pool hears of the close in a callback registered before this one: once this
+            // returns, it will not hand the connection out again.
+            try? await connection.closeFuture.get()
+            return nil
+          }
           guard race.leased(connection) else { throw CancellationError() }
           let backend = knowingBackend ? try await backends.id(of: connection, logger: logger) : nil
           guard race.sending(backend: backend) else { throw CancellationError() }

@@ -68,6 +68,35 @@ struct RestartTests {
     }
   }
 
+  @Test("SIGTERM under load: requests in flight finish, the process exits within 10 s, every 200 is in PostgreSQL")
+  func drainOnSIGTERM() async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var logger = Logger(label: "restart-tests")
+    logger.logLevel = .critical
+    let cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
+    defer { cluster.stop() }
+    let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
+    // Role all: intake, dispatch and simulated calls all have work in flight at the signal.
+    let server = try ServerProcess.start(
+      databaseURL: cluster.databaseURL, role: "all", log: "\(directory)/serve.log")
+    try await server.waitUntilReady()
+    let load = Load(port: server.httpPort, key: key)
+    let clients = Task { await load.run(clients: 8) }
+    try await load.waitForAnswers(200)
+    server.terminate()
+    let exited = await server.waitForExit(within: .seconds(10))
+    load.stop()
+    if !exited { server.kill() }
+    let results = await clients.value
+    #expect(exited, "still running 10 s after SIGTERM (log: \(server.log))")
+    #expect(server.process.terminationStatus == 0)
+    let accepted = results.compactMap(\.traceID)
+    #expect(accepted.count >= 200)
+    #expect(try await Self.missing(accepted, databaseURL: cluster.databaseURL, logger: logger) == 0)
+    #expect(results.allSatisfy { $0.status == nil || $0.status == 200 }, "\(results.filter { $0.status != 200 })")
+  }
+
   /// A tenant with limits off, agent 1, and its key.
   static func seed(databaseURL: String, logger: Logger) async throws -> String {
     try await withClient(databaseURL: databaseURL, logger: logger) { client in
@@ -192,7 +221,11 @@ final class Load: Sendable {
   struct Result: Sendable, CustomStringConvertible {
     var status: Int?
     var seconds: Double
+    /// A 200's attempt.
     var traceID: String?
+    /// A 503's attempt when the answer says its outcome is unknown.
+    var unknownTraceID: String?
+    var body: JSONValue?
     var error: String?
 
     var description: String { "\(status.map(String.init) ?? error ?? "?") after \(seconds) s" }
@@ -200,7 +233,7 @@ final class Load: Sendable {
 
   let port: Int
   let key: String
-  private let state = Mutex((answered: 0, stopped: false))
+  private let state = Mutex((answered: 0, stopped: false, sequence: 0))
   private let client = HTTPClient(
     eventLoopGroupProvider: .singleton,
     configuration: .init(
@@ -224,6 +257,25 @@ final class Load: Sendable {
     while answered < count {
       guard ContinuousClock.now < deadline else { throw TestFailure("only \(answered) of \(count) answers came") }
       try await Task.sleep(for: .milliseconds(20))
+    }
+  }
+
+  /// One call, now (or, given a time, scheduled then).
+  func call(scheduledFor: Date? = nil) async throws -> Result {
+    let sequence = state.withLock { state in
+      state.sequence += 1
+      return state.sequence
+    }
+    return await send(phone: "+1415999\(String(format: "%04d", sequence % 10000))", scheduledFor: scheduledFor)
+  }
+
+  /// `count` calls at once.
+  func burst(_ count: Int) async -> [Result] {
+    await withTaskGroup(of: Result.self) { group in
+      for number in 0..<count {
+        group.addTask { await self.send(phone: "+1415888\(String(format: "%04d", number))") }
+      }
+      return await group.reduce(into: []) { $0.append($1) }
     }
   }
 
@@ -252,12 +304,16 @@ final class Load: Sendable {
     return results
   }
 
-  private func send(phone: String) async -> Result {
+  private func send(phone: String, scheduledFor: Date? = nil) async -> Result {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/call")
     request.method = .POST
     request.headers.add(name: "Authorization", value: "Bearer \(key)")
     request.headers.add(name: "Content-Type", value: "application/json")
-    let body: JSONValue = ["agent_id": 1, "parameters": [["name": "customer_phone", "value": .string(phone)]]]
+    var body: JSONValue = ["agent_id": 1, "parameters": [["name": "customer_phone", "value": .string(phone)]]]
+    if let scheduledFor, case .object(var members) = body {
+      members["scheduled_for"] = .string(Timestamp.format(scheduledFor))
+      body = .object(members)
+    }
     request.body = .bytes(ByteBuffer(string: body.encoded()))
     let start = ContinuousClock.now
     func elapsed() -> Double {
@@ -269,7 +325,10 @@ final class Load: Sendable {
       let bytes = try await response.body.collect(upTo: 1 << 20)
       let json = try? JSONValue.decode(String(buffer: bytes))
       let trace = response.status == .ok ? json?["data"]?["trace_id"]?.stringValue : nil
-      return Result(status: Int(response.status.code), seconds: elapsed(), traceID: trace)
+      let unknown =
+        json?["error"]?["outcome"]?.stringValue == "unknown" ? json?["error"]?["trace_id"]?.stringValue : nil
+      return Result(
+        status: Int(response.status.code), seconds: elapsed(), traceID: trace, unknownTraceID: unknown, body: json)
     } catch {
       let seconds = elapsed()
       // A refused or reset connection answers at once; only a wait counts against the server.

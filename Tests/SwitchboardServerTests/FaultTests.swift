@@ -1,0 +1,284 @@
+import AsyncHTTPClient
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import SwiftProtobuf
+import SwitchboardCore
+import SwitchboardGRPC
+import SwitchboardServer
+import Synchronization
+import Testing
+
+@testable import SwitchboardPostgres
+
+/// What an answer guarantees when the database misbehaves: a 200 is in PostgreSQL, a plain 503 left
+/// nothing, a 503 with `"outcome": "unknown"` names the trace id to look up, and no answer waits
+/// much past the deadline.
+@Suite("Truthful under faults", .serialized)
+struct FaultTests {
+  static let deadline: Duration = .seconds(2)
+  /// The longest any answer may take: the deadline and a small margin.
+  static let longestAnswer = 4.0
+
+  @Test("a lock held twice the deadline: every call answers in time, each 503 wrote nothing, each 200 one row")
+  func lockedTable() async throws {
+    let fixture = try await Fixture.make()
+    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: Self.deadline)
+    defer { replica.stop() }
+    let load = Load(port: replica.httpPort, key: fixture.key)
+    #expect(try await load.call().status == 200)
+
+    let locked = try await fixture.holdingLock(for: Self.deadline * 2) {
+      await load.burst(20)
+    }
+    #expect(
+      locked.allSatisfy { $0.seconds <= Self.longestAnswer }, "\(locked.filter { $0.seconds > Self.longestAnswer })")
+    #expect(locked.allSatisfy { $0.status == 503 && $0.unknownTraceID == nil }, "\(locked)")
+    #expect(try await fixture.attempts() == 1, "no 503 left a row")
+    #expect(try await load.call().status == 200, "the service recovers when the lock goes")
+    #expect(try await fixture.attempts() == 2)
+  }
+
+  @Test("a network that falls silent mid-run: every call answers in time; 200s are written, plain 503s are not")
+  func silentNetwork() async throws {
+    let fixture = try await Fixture.make()
+    let proxy = try await FaultProxy.start(to: fixture.port)
+    defer { Task { await proxy.stop() } }
+    let replica = try await Replica.start(
+      databaseURL: fixture.databaseURL(port: proxy.port), timeout: Self.deadline)
+    defer { replica.stop() }
+    let load = Load(port: replica.httpPort, key: fixture.key)
+    let clients = Task { await load.run(clients: 8) }
+    try await load.waitForAnswers(30)
+    proxy.set(.silent)
+    let silentFrom = load.answered
+    try await load.waitForAnswers(silentFrom + 16, within: .seconds(30))
+    proxy.set(.forwarding)
+    let resumedAt = load.answered
+    try await load.waitForAnswers(resumedAt + 30, within: .seconds(30))
+    load.stop()
+    let results = await clients.value
+
+    #expect(
+      results.allSatisfy { $0.seconds <= Self.longestAnswer }, "\(results.filter { $0.seconds > Self.longestAnswer })")
+    #expect(
+      results.allSatisfy { $0.status == 200 || $0.status == 503 },
+      "\(results.filter { $0.status != 200 && $0.status != 503 })")
+    #expect(results.contains { $0.status == 503 }, "the silence was seen")
+    let written = results.compactMap(\.traceID)
+    let unknown = results.compactMap(\.unknownTraceID)
+    #expect(try await fixture.attempts(among: written) == written.count, "every 200 is in PostgreSQL")
+    #expect(try await fixture.attempts(outside: written + unknown) == 0, "no plain 503 left a row")
+    #expect(try await fixture.attempts() <= written.count + unknown.count)
+  }
+
+  @Test("a reply lost after the commit: the attempt is read back and the answer is 200")
+  func lostReply() async throws {
+    let fixture = try await Fixture.make()
+    let proxy = try await FaultProxy.start(to: fixture.port)
+    defer { Task { await proxy.stop() } }
+    // One connection: the call goes out on the connection whose replies are dropped, and the
+    // lookup after it on a new one. Scheduled calls, so that no wake-up takes the connection.
+    let replica = try await Replica.start(
+      databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+    defer { replica.stop() }
+    let load = Load(port: replica.httpPort, key: fixture.key)
+    let later = Date().addingTimeInterval(3600)
+    #expect(try await load.call(scheduledFor: later).status == 200)
+
+    proxy.set(.droppingReplies)
+    let call = try await load.call(scheduledFor: later)
+    #expect(proxy.droppedBytes > 0, "the reply was lost")
+    #expect(call.status == 200, "\(call) \(String(describing: call.body))")
+    #expect(call.seconds <= Self.longestAnswer)
+    let trace = try #require(call.traceID)
+    #expect(try await fixture.attempts(among: [trace]) == 1)
+    #expect(try await fixture.attempts() == 2)
+  }
+
+  @Test("unknown outcomes: a 503 that says so names the trace id; over gRPC, in ErrorInfo")
+  func unknownOutcomeEnvelope() async throws {
+    let fixture = try await Fixture.make()
+    let proxy = try await FaultProxy.start(to: fixture.port)
+    defer { Task { await proxy.stop() } }
+    let replica = try await Replica.start(
+      databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+    defer { replica.stop() }
+    let load = Load(port: replica.httpPort, key: fixture.key)
+    let later = Date().addingTimeInterval(3600)
+    #expect(try await load.call(scheduledFor: later).status == 200)
+
+    // Silent on every connection: the call was sent and nothing can be learned in time.
+    proxy.set(.silent)
+    let call = try await load.call(scheduledFor: later)
+    #expect(call.status == 503)
+    #expect(call.seconds <= Self.longestAnswer)
+    let body = try #require(call.body)
+    #expect(body["error"]?["type"] == "service_unavailable")
+    #expect(body["error"]?["message"] == "service temporarily unavailable")
+    #expect(body["error"]?["outcome"] == "unknown")
+    let trace = try #require(body["error"]?["trace_id"]?.stringValue)
+    #expect(UUID(uuidString: trace) != nil)
+
+    // The same over gRPC, once a connection is up again.
+    proxy.set(.forwarding)
+    #expect(try await load.call(scheduledFor: later).status == 200)
+    proxy.set(.silent)
+    let grpcPort = try #require(try await replica.server.grpcListeningPort())
+    let rpcError = try await withGRPCClient(
+      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: grpcPort), transportSecurity: .plaintext)
+    ) { client -> RPCError? in
+      var request = Switchboard_V1_MakeCallRequest()
+      request.agentID = 1
+      request.parameters = [
+        .with {
+          $0.name = "customer_phone"
+          $0.value = "+14155550199"
+        }
+      ]
+      request.scheduledFor = .init(date: later)
+      var metadata = Metadata()
+      metadata.addString("Bearer \(fixture.key)", forKey: "authorization")
+      do {
+        _ = try await Switchboard_V1_CallService.Client(wrapping: client).makeCall(request, metadata: metadata)
+        return nil
+      } catch let error as RPCError {
+        return error
+      }
+    }
+    #expect(rpcError?.code == .unavailable)
+    let info = try #require(try rpcError?.unpackGoogleRPCStatus()?.details.first?.errorInfo)
+    #expect(info.metadata["outcome"] == "unknown")
+    #expect(info.metadata["trace_id"].flatMap(UUID.init(uuidString:)) != nil)
+
+    proxy.set(.forwarding)
+    #expect(try await fixture.attempts(among: [trace]) == 0, "silence let nothing through")
+    #expect(try await fixture.attempts() == 2)
+  }
+}
+
+/// A database of its own in the shared cluster, migrated, with a tenant (limits off), agent 1 and
+/// a key, reached directly.
+struct Fixture: Sendable {
+  let databaseURL: String
+  let port: Int
+  let client: PostgresClient
+  let tenantID: Int64
+  let key: String
+
+  static func make() async throws -> Fixture {
+    let environment = try await TestEnvironment.shared.get()
+    let name = "faults_\(UUID().uuidString.prefix(8).lowercased())"
+    try await environment.client.query("CREATE DATABASE \(unescaped: name)")
+    var url = URLComponents(string: environment.databaseURL)!
+    url.path = "/\(name)"
+    var logger = Logger(label: "fault-tests")
+    logger.logLevel = .critical
+    var configuration = ServerConfiguration(databaseURL: url.string!)
+    configuration.databaseTimeout = .seconds(30)
+    let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
+    Task { await client.run() }
+    try await Migrator(client: client, logger: logger).migrate()
+    let accounts = PostgresAccounts(client: client, logger: logger)
+    let tenant = try await accounts.createTenant(
+      name: "faults", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
+    try await accounts.saveAgent(tenantID: tenant, agentID: 1, phoneNumber: "+14155550100", name: nil, update: false)
+    return Fixture(
+      databaseURL: url.string!, port: url.port ?? 5432, client: client, tenantID: tenant,
+      key: try await accounts.createAPIKey(tenantID: tenant))
+  }
+
+  /// The same database through another port (a proxy's).
+  func databaseURL(port: Int) -> String {
+    var url = URLComponents(string: databaseURL)!
+    url.port = port
+    return url.string!
+  }
+
+  /// Attempts of the tenant: all, those among `traceIDs`, or those outside them.
+  func attempts(among traceIDs: [String]? = nil, outside excluded: [String]? = nil) async throws -> Int {
+    let among = traceIDs?.compactMap(UUID.init(uuidString:))
+    let outside = (excluded ?? []).compactMap(UUID.init(uuidString:))
+    let rows = try await client.query(
+      """
+      SELECT count(*) FROM call_attempts WHERE tenant_id = \(tenantID)
+        AND (\(among)::uuid[] IS NULL OR trace_id = ANY(\(among)::uuid[]))
+        AND NOT (trace_id = ANY(\(outside)::uuid[]))
+      """)
+    for try await count in rows.decode(Int.self) { return count }
+    return 0
+  }
+
+  /// Runs `body` while another session holds an exclusive lock on `call_attempts`, for `duration`
+  /// (slept by PostgreSQL, in that session).
+  func holdingLock<T: Sendable>(for duration: Duration, _ body: @Sendable () async throws -> T) async throws -> T {
+    let locked = AsyncStream<Void>.makeStream()
+    let logger = Logger(label: "fault-tests")
+    let holder = Task {
+      try await client.withConnection { connection in
+        try await connection.query("BEGIN", logger: logger)
+        try await connection.query("LOCK TABLE call_attempts IN ACCESS EXCLUSIVE MODE", logger: logger)
+        locked.continuation.yield()
+        try await connection.query("SELECT pg_sleep(\(Double(duration.components.seconds)))", logger: logger)
+        try await connection.query("COMMIT", logger: logger)
+      }
+    }
+    for await _ in locked.stream { break }
+    let result = try await body()
+    try await holder.value
+    return result
+  }
+}
+
+/// A replica of role `api` in this process, on ports the OS picks.
+struct Replica: Sendable {
+  let server: SwitchboardServer
+  let running: Task<Void, any Error>
+  let httpPort: Int
+
+  static func start(
+    databaseURL: String, timeout: Duration, maxConnections: Int = 20, role: ServerConfiguration.Role = .api
+  ) async throws -> Replica {
+    var logger = Logger(label: "fault-replica")
+    logger.logLevel = ProcessInfo.processInfo.environment["FAULT_LOG"] != nil ? .debug : .critical
+    var configuration = ServerConfiguration(databaseURL: databaseURL)
+    configuration.role = role
+    configuration.grpcHost = "127.0.0.1"
+    configuration.grpcPort = 0
+    configuration.httpHost = "127.0.0.1"
+    configuration.httpPort = 0
+    configuration.databaseTimeout = timeout
+    configuration.maxDatabaseConnections = maxConnections
+    let server = try SwitchboardServer(configuration: configuration, logger: logger)
+    let group = ServiceGroup(services: server.services, logger: logger)
+    let running = Task { try await group.run() }
+    guard let port = await server.httpListeningPort() else { throw TestFailure("the replica did not listen") }
+    return Replica(server: server, running: running, httpPort: port)
+  }
+
+  func stop() { running.cancel() }
+}
+
+@Suite("Every role is probeable")
+struct RoleTests {
+  @Test("a dispatcher-only replica serves /healthz and /readyz, and nothing else")
+  func dispatcherHealth() async throws {
+    let fixture = try await Fixture.make()
+    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), role: .dispatcher)
+    defer { replica.stop() }
+    let ready = try await Gateway.send(.GET, "/readyz", authorization: nil, port: replica.httpPort)
+    #expect(ready.status == 200)
+    #expect(ready.body["status"] == "ready")
+    #expect(try await Gateway.send(.GET, "/healthz", authorization: nil, port: replica.httpPort).status == 200)
+    let call = try await Gateway.send(
+      .POST, "/v1/call", authorization: "Bearer \(fixture.key)", body: ["agent_id": 1], port: replica.httpPort)
+    #expect(call.status == 404)
+    #expect(call.errorType == "not_found")
+    #expect(try await replica.server.grpcListeningPort() == nil)
+  }
+}
