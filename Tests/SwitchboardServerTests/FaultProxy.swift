@@ -11,6 +11,9 @@ final class FaultProxy: Sendable {
     case silent
     /// The server's replies are dropped on the connections open now; new ones forward.
     case droppingReplies
+    /// On any connection that sends `marker` from now on, the server's replies are dropped from
+    /// then on (so a statement, or a COMMIT, reaches the server and its answer is lost).
+    case droppingRepliesAfter(String)
   }
 
   private struct State {
@@ -75,16 +78,21 @@ final class FaultProxy: Sendable {
     try? await channel.close()
   }
 
-  /// Whether bytes of `connection` going `toServer` (or back) pass now; counts what does not.
-  fileprivate func passes(_ connection: ObjectIdentifier, toServer: Bool, bytes: Int) -> Bool {
+  /// Whether `buffer` of `connection` going `toServer` (or back) passes now; counts what does not.
+  fileprivate func passes(_ connection: ObjectIdentifier, toServer: Bool, buffer: ByteBuffer) -> Bool {
     state.withLock { state in
-      let passes =
-        switch state.mode {
-        case .forwarding: true
-        case .silent: false
-        case .droppingReplies: toServer || !state.muted.contains(connection)
+      let passes: Bool
+      switch state.mode {
+      case .forwarding: passes = true
+      case .silent: passes = false
+      case .droppingReplies: passes = toServer || !state.muted.contains(connection)
+      case .droppingRepliesAfter(let marker):
+        if toServer, String(decoding: buffer.readableBytesView, as: UTF8.self).contains(marker) {
+          state.muted.insert(connection)
         }
-      if !passes { state.droppedBytes += bytes }
+        passes = toServer || !state.muted.contains(connection)
+      }
+      if !passes { state.droppedBytes += buffer.readableBytes }
       return passes
     }
   }
@@ -108,7 +116,7 @@ private final class Relay: ChannelInboundHandler, Sendable {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let buffer = unwrapInboundIn(data)
-    guard proxy.passes(connection, toServer: toServer, bytes: buffer.readableBytes) else { return }
+    guard proxy.passes(connection, toServer: toServer, buffer: buffer) else { return }
     peer.writeAndFlush(buffer, promise: nil)
   }
 }

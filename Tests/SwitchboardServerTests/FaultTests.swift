@@ -101,6 +101,40 @@ struct FaultTests {
     #expect(try await fixture.attempts() == 2)
   }
 
+  @Test("a cancellation and an event report whose COMMIT answer is lost are read back: 200")
+  func lostCommitReplies() async throws {
+    let fixture = try await Fixture.make()
+    let proxy = try await FaultProxy.start(to: fixture.port)
+    defer { Task { await proxy.stop() } }
+    let replica = try await Replica.start(
+      databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+    defer { replica.stop() }
+    let load = Load(port: replica.httpPort, key: fixture.key)
+    let later = Date().addingTimeInterval(3600)
+    let canceled = try #require(try await load.call(scheduledFor: later).traceID)
+    let reported = try #require(try await load.call(scheduledFor: later).traceID)
+
+    proxy.set(.droppingRepliesAfter("COMMIT"))
+    let cancel = try await Gateway.send(
+      .DELETE, "/v1/calls/\(canceled)", authorization: "Bearer \(fixture.key)", port: replica.httpPort)
+    #expect(proxy.droppedBytes > 0, "the COMMIT's answer was lost")
+    #expect(cancel.status == 200, "\(cancel.body)")
+    #expect(cancel.data?["status"] == "canceled")
+
+    let dropped = proxy.droppedBytes
+    proxy.set(.droppingRepliesAfter("COMMIT"))
+    let event = try await Gateway.send(
+      .POST, "/v1/calls/\(reported)/events", authorization: "Bearer \(fixture.key)",
+      body: ["event_id": "ring-1", "status": "ringing"], port: replica.httpPort)
+    #expect(proxy.droppedBytes > dropped, "the COMMIT's answer was lost")
+    #expect(event.status == 200, "\(event.body)")
+    #expect(event.data?["status"] == "ringing")
+    proxy.set(.forwarding)
+    let rows = try await fixture.client.query(
+      "SELECT count(*) FROM call_events WHERE tenant_id = \(fixture.tenantID) AND event_id = 'ring-1'")
+    for try await count in rows.decode(Int.self) { #expect(count == 1) }
+  }
+
   @Test("unknown outcomes: a 503 that says so names the trace id; over gRPC, in ErrorInfo")
   func unknownOutcomeEnvelope() async throws {
     let fixture = try await Fixture.make()
