@@ -20,7 +20,9 @@ public struct ConversationReference: Sendable, Hashable, CustomStringConvertible
     }
     guard let separator = text.lastIndex(of: "_"),
       let id = UUID(uuidString: String(text[..<separator])),
-      let attempt = Int(text[text.index(after: separator)...]), attempt > 0
+      let attempt = Int(text[text.index(after: separator)...]), attempt > 0,
+      // Attempt numbers are stored as 32-bit integers: a larger one names no attempt.
+      attempt <= Int(Int32.max)
     else { return nil }
     self.init(conversationID: id, attemptNumber: attempt)
   }

@@ -75,11 +75,14 @@ public struct Database: Sendable {
       return try await run(until: .now + Self.resolveBudget) { connection, logger in
         var gone = false
         if let backend {
-          // Waits up to 500 ms for the process to exit. A process that is already gone (the
-          // usual case when its connection broke) answers false with a warning.
-          try await connection.query("SELECT pg_terminate_backend(\(backend), 500)", logger: logger)
+          // Waits up to 500 ms for the process to exit (true once it has left the process array,
+          // its transaction ended). A process already gone, the usual case when its connection
+          // broke, answers false with a warning, and is no longer listed.
           let rows = try await connection.query(
-            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = \(backend))", logger: logger)
+            """
+            WITH stopped AS MATERIALIZED (SELECT pg_terminate_backend(\(backend), 500) AS done)
+            SELECT done OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = \(backend)) FROM stopped
+            """, logger: logger)
           for try await exited in rows.decode(Bool.self) { gone = exited }
         }
         if let found = try await readBack(connection, logger) { return .written(found) }

@@ -120,8 +120,8 @@ public struct PostgresDispatchStore: DispatchStore {
       let rows = try await connection.query(
         """
         SELECT tenant_id, trace_id, status, updated_at FROM call_attempts
-        WHERE status IN ('dispatched', 'ringing', 'in_progress')
-          AND updated_at < now() - make_interval(secs => CASE WHEN status = 'in_progress' THEN \(longest) ELSE \(ring) END)
+        WHERE (status IN ('dispatched', 'ringing') AND updated_at < now() - make_interval(secs => \(ring)))
+          OR (status = 'in_progress' AND updated_at < now() - make_interval(secs => \(longest)))
         ORDER BY updated_at LIMIT \(limit)
         """, logger: logger)
       var silent: [SilentAttempt] = []
@@ -240,18 +240,23 @@ final class DispatchedBatch: Sendable {
     }
   }
 
-  /// Writes the records as they come until cancelled, then the last of them.
+  /// Writes the records as they come until cancelled, then the last of them. The records of the
+  /// first 2 ms after one arrives go together, and a slow write does not hold up the next one.
   func run() async {
     await withTaskCancellationHandler {
-      while true {
-        await waitForRecords()
-        let (batch, stopped) = state.withLock { state in
-          defer { state.pending.removeAll() }
-          return (state.pending, state.stopped)
+      await withDiscardingTaskGroup { group in
+        while true {
+          await waitForRecords()
+          if !state.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
+          let (batch, stopped) = state.withLock { state in
+            defer { state.pending.removeAll() }
+            return (state.pending, state.stopped)
+          }
+          // A dial the dialer took must be recorded even when this is being stopped: its record
+          // is written outside the cancellation (and within the database deadline).
+          if !batch.isEmpty { group.addTask { await Task { await self.flush(batch) }.value } }
+          if stopped && batch.isEmpty { return }
         }
-        if !batch.isEmpty { await flush(batch) }
-        if stopped && batch.isEmpty { return }
-        if !stopped { try? await Task.sleep(for: .milliseconds(2)) }
       }
     } onCancel: {
       let flusher = state.withLock { state in

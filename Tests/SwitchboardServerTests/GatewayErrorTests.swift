@@ -89,6 +89,20 @@ struct GatewayErrorTests {
       name: "unknown conversation", body: { $0.callBody(["conversation_id": .string(UUID().uuidString)]) },
       status: 404, type: "not_found", message: "conversation not found"),
     Case(
+      name: "attempt suffix past 32 bits",
+      body: { $0.callBody(["conversation_id": .string("\(UUID().uuidString)_2147483648")]) }, status: 404,
+      type: "not_found", message: "conversation not found"),
+    Case(
+      name: "attempt suffix of 63 bits",
+      body: { $0.callBody(["conversation_id": .string("\(UUID().uuidString)_9223372036854775807")]) },
+      status: 404, type: "not_found", message: "conversation not found"),
+    Case(
+      name: "scheduled_for on November 31", body: { $0.callBody(["scheduled_for": "2026-11-31T10:00:00Z"]) },
+      status: 400, type: "invalid_request", message: "scheduled_for must be an ISO 8601 date-time with a UTC offset"),
+    Case(
+      name: "scheduled_for at hour 25", body: { $0.callBody(["scheduled_for": "2026-12-01T25:00:00Z"]) },
+      status: 400, type: "invalid_request", message: "scheduled_for must be an ISO 8601 date-time with a UTC offset"),
+    Case(
       name: "malformed conversation id", body: { $0.callBody(["conversation_id": "chain-1"]) }, status: 404,
       type: "not_found", message: "conversation not found"),
     Case(
