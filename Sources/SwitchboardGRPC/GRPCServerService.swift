@@ -9,9 +9,16 @@ public struct GRPCServerService: Service {
   let transport: HTTP2ServerTransport.Posix
 
   /// A server for `services` on `host:port` (port 0 picks a free one), plaintext HTTP/2.
-  public init(host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int) {
+  /// - Parameter maxConcurrentStreams: streams one connection may have open at once, advertised
+  ///   in SETTINGS so that clients queue their calls beyond it rather than have the connection
+  ///   fail (without it the HTTP/2 stack enforced an unadvertised 100).
+  public init(
+    host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int,
+    maxConcurrentStreams: Int = 1024
+  ) {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.rpc.maxRequestPayloadSize = maxRequestBytes
+    config.http2.maxConcurrentStreams = maxConcurrentStreams
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
     self.transport = transport

@@ -19,6 +19,9 @@ public struct ServerConfiguration: Sendable {
   /// gRPC listens here; port 0 picks a free one. Default 0.0.0.0:50051.
   public var grpcHost = "0.0.0.0"
   public var grpcPort = 50051
+  /// Streams one gRPC connection may have open at once (calls and watches), advertised to
+  /// clients, which queue beyond it. Default 1024.
+  public var grpcMaxConcurrentStreams = 1024
   /// The JSON gateway listens here. Default 0.0.0.0:8080.
   public var httpHost = "0.0.0.0"
   public var httpPort = 8080

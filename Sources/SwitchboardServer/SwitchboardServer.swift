@@ -58,7 +58,7 @@ public struct SwitchboardServer: Service {
       grpc = GRPCServerService(
         host: configuration.grpcHost, port: configuration.grpcPort,
         services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
-        maxRequestBytes: CallContract.maxBodyBytes)
+        maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams)
     }
     http = Application(
       router: configuration.role == .dispatcher ? gateway.healthRouter() : gateway.router(),

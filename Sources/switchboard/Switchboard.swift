@@ -92,6 +92,12 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "gRPC port (env SWITCHBOARD_GRPC_PORT, default 50051).")
   var grpcPort: Int?
 
+  @Option(
+    help:
+      "Streams one gRPC connection may open at once; clients queue beyond it (env SWITCHBOARD_GRPC_MAX_STREAMS, default 1024)."
+  )
+  var grpcMaxStreams: Int?
+
   @Option(help: "HTTP port of the JSON gateway (env SWITCHBOARD_HTTP_PORT, default 8080).")
   var httpPort: Int?
 
@@ -154,6 +160,10 @@ struct Serve: AsyncParsableCommand {
     configuration.dialerSecret = dialerSecret ?? Environment.string("SWITCHBOARD_DIALER_SECRET")
     if let hours = try idempotencyHours ?? Environment.integer("SWITCHBOARD_IDEMPOTENCY_HOURS") {
       configuration.idempotencyRetentionSeconds = hours * 3600
+    }
+    if let streams = try grpcMaxStreams ?? Environment.integer("SWITCHBOARD_GRPC_MAX_STREAMS") {
+      guard streams > 0 else { throw ValidationError("--grpc-max-streams must be at least 1") }
+      configuration.grpcMaxConcurrentStreams = streams
     }
     if let writers = try intakeWriters ?? Environment.integer("SWITCHBOARD_INTAKE_WRITERS") {
       guard writers > 0 else { throw ValidationError("--intake-writers must be at least 1") }
