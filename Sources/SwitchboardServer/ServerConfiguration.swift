@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import SwitchboardHTTP
 
 /// Everything `switchboard serve` can be told, with its defaults.
 public struct ServerConfiguration: Sendable {
@@ -22,6 +23,8 @@ public struct ServerConfiguration: Sendable {
   /// Streams one gRPC connection may have open at once (calls and watches), advertised to
   /// clients, which queue beyond it. Default 1024.
   public var grpcMaxConcurrentStreams = 1024
+  /// Timeouts and the connection cap of the HTTP port.
+  public var httpLimits = ConnectionLimits()
   /// The JSON gateway listens here. Default 0.0.0.0:8080.
   public var httpHost = "0.0.0.0"
   public var httpPort = 8080

@@ -62,6 +62,7 @@ public struct SwitchboardServer: Service {
     }
     http = Application(
       router: configuration.role == .dispatcher ? gateway.healthRouter() : gateway.router(),
+      server: configuration.httpLimits.server(),
       configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
       onServerRunning: { channel in await httpPort.set(channel.localAddress?.port) },
       logger: logger)

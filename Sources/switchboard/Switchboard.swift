@@ -131,6 +131,21 @@ struct Serve: AsyncParsableCommand {
   )
   var maxCallDuration: Double?
 
+  @Option(
+    help:
+      "Seconds an HTTP connection may sit idle, or take to send its headers, before it is closed (env SWITCHBOARD_HTTP_IDLE_TIMEOUT, default 60)."
+  )
+  var httpIdleTimeout: Double?
+
+  @Option(
+    help:
+      "Seconds an HTTP request may take to send its body after its headers (env SWITCHBOARD_HTTP_REQUEST_TIMEOUT, default 30)."
+  )
+  var httpRequestTimeout: Double?
+
+  @Option(help: "Open HTTP connections at most (env SWITCHBOARD_HTTP_MAX_CONNECTIONS, default 10000).")
+  var httpMaxConnections: Int?
+
   @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")
   var dialer: ServerConfiguration.DialerKind?
 
@@ -172,6 +187,18 @@ struct Serve: AsyncParsableCommand {
 
     if let seconds = try Self.seconds(databaseTimeout, "SWITCHBOARD_DATABASE_TIMEOUT", flag: "--database-timeout") {
       configuration.databaseTimeout = seconds
+    }
+    if let seconds = try Self.seconds(httpIdleTimeout, "SWITCHBOARD_HTTP_IDLE_TIMEOUT", flag: "--http-idle-timeout") {
+      configuration.httpLimits.idleTimeout = seconds
+    }
+    if let seconds = try Self.seconds(
+      httpRequestTimeout, "SWITCHBOARD_HTTP_REQUEST_TIMEOUT", flag: "--http-request-timeout")
+    {
+      configuration.httpLimits.requestTimeout = seconds
+    }
+    if let count = try httpMaxConnections ?? Environment.integer("SWITCHBOARD_HTTP_MAX_CONNECTIONS") {
+      guard count > 0 else { throw ValidationError("--http-max-connections must be at least 1") }
+      configuration.httpLimits.maxConnections = count
     }
     if let seconds = try Self.seconds(ringTimeout, "SWITCHBOARD_RING_TIMEOUT", flag: "--ring-timeout") {
       configuration.ringTimeout = seconds

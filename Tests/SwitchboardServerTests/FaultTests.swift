@@ -5,194 +5,204 @@ import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import SwiftProtobuf
 import SwitchboardCore
 import SwitchboardGRPC
+import SwitchboardHTTP
 import SwitchboardServer
 import Synchronization
 import Testing
 
 @testable import SwitchboardPostgres
 
-/// What an answer guarantees when the database misbehaves: a 200 is in PostgreSQL, a plain 503 left
-/// nothing, a 503 with `"outcome": "unknown"` names the trace id to look up, and no answer waits
-/// much past the deadline.
-@Suite("Truthful under faults", .serialized)
-struct FaultTests {
-  static let deadline: Duration = .seconds(2)
-  /// The longest any answer may take: the deadline and a small margin.
-  static let longestAnswer = 4.0
+/// Tests that load the machine or measure answers against a deadline run one at a time, so that
+/// none of them slows another past its bounds.
+@Suite(.serialized)
+enum OneAtATime {}
 
-  @Test("a lock held twice the deadline: every call answers in time, each 503 wrote nothing, each 200 one row")
-  func lockedTable() async throws {
-    let fixture = try await Fixture.make()
-    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: Self.deadline)
-    defer { replica.stop() }
-    let load = Load(port: replica.httpPort, key: fixture.key)
-    #expect(try await load.call().status == 200)
+extension OneAtATime {
+  /// What an answer guarantees when the database misbehaves: a 200 is in PostgreSQL, a plain 503 left
+  /// nothing, a 503 with `"outcome": "unknown"` names the trace id to look up, and no answer waits
+  /// much past the deadline.
+  @Suite("Truthful under faults", .serialized)
+  struct FaultTests {
+    static let deadline: Duration = .seconds(2)
+    /// The longest any answer may take: the deadline and a small margin.
+    static let longestAnswer = 4.0
 
-    let locked = try await fixture.holdingLock(for: Self.deadline * 2) {
-      await load.burst(20)
-    }
-    #expect(
-      locked.allSatisfy { $0.seconds <= Self.longestAnswer }, "\(locked.filter { $0.seconds > Self.longestAnswer })")
-    #expect(locked.allSatisfy { $0.status == 503 && $0.unknownTraceID == nil }, "\(locked)")
-    #expect(try await fixture.attempts() == 1, "no 503 left a row")
-    #expect(try await load.call().status == 200, "the service recovers when the lock goes")
-    #expect(try await fixture.attempts() == 2)
-  }
+    @Test("a lock held twice the deadline: every call answers in time, each 503 wrote nothing, each 200 one row")
+    func lockedTable() async throws {
+      let fixture = try await Fixture.make()
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: Self.deadline)
+      defer { replica.stop() }
+      let load = Load(port: replica.httpPort, key: fixture.key)
+      #expect(try await load.call().status == 200)
 
-  @Test("a network that falls silent mid-run: every call answers in time; 200s are written, plain 503s are not")
-  func silentNetwork() async throws {
-    let fixture = try await Fixture.make()
-    let proxy = try await FaultProxy.start(to: fixture.port)
-    defer { Task { await proxy.stop() } }
-    let replica = try await Replica.start(
-      databaseURL: fixture.databaseURL(port: proxy.port), timeout: Self.deadline)
-    defer { replica.stop() }
-    let load = Load(port: replica.httpPort, key: fixture.key)
-    let clients = Task { await load.run(clients: 8) }
-    try await load.waitForAnswers(30)
-    proxy.set(.silent)
-    let silentFrom = load.answered
-    try await load.waitForAnswers(silentFrom + 16, within: .seconds(30))
-    proxy.set(.forwarding)
-    let resumedAt = load.answered
-    try await load.waitForAnswers(resumedAt + 30, within: .seconds(30))
-    load.stop()
-    let results = await clients.value
-
-    #expect(
-      results.allSatisfy { $0.seconds <= Self.longestAnswer }, "\(results.filter { $0.seconds > Self.longestAnswer })")
-    #expect(
-      results.allSatisfy { $0.status == 200 || $0.status == 503 },
-      "\(results.filter { $0.status != 200 && $0.status != 503 })")
-    #expect(results.contains { $0.status == 503 }, "the silence was seen")
-    let written = results.compactMap(\.traceID)
-    let unknown = results.compactMap(\.unknownTraceID)
-    #expect(try await fixture.attempts(among: written) == written.count, "every 200 is in PostgreSQL")
-    #expect(try await fixture.attempts(outside: written + unknown) == 0, "no plain 503 left a row")
-    #expect(try await fixture.attempts() <= written.count + unknown.count)
-  }
-
-  @Test("a reply lost after the commit: the attempt is read back and the answer is 200")
-  func lostReply() async throws {
-    let fixture = try await Fixture.make()
-    let proxy = try await FaultProxy.start(to: fixture.port)
-    defer { Task { await proxy.stop() } }
-    // One connection: the call goes out on the connection whose replies are dropped, and the
-    // lookup after it on a new one. Scheduled calls, so that no wake-up takes the connection.
-    let replica = try await Replica.start(
-      databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
-    defer { replica.stop() }
-    let load = Load(port: replica.httpPort, key: fixture.key)
-    let later = Date().addingTimeInterval(3600)
-    #expect(try await load.call(scheduledFor: later).status == 200)
-
-    proxy.set(.droppingReplies)
-    let call = try await load.call(scheduledFor: later)
-    #expect(proxy.droppedBytes > 0, "the reply was lost")
-    #expect(call.status == 200, "\(call) \(String(describing: call.body))")
-    #expect(call.seconds <= Self.longestAnswer)
-    let trace = try #require(call.traceID)
-    #expect(try await fixture.attempts(among: [trace]) == 1)
-    #expect(try await fixture.attempts() == 2)
-  }
-
-  @Test("a cancellation and an event report whose COMMIT answer is lost are read back: 200")
-  func lostCommitReplies() async throws {
-    let fixture = try await Fixture.make()
-    let proxy = try await FaultProxy.start(to: fixture.port)
-    defer { Task { await proxy.stop() } }
-    let replica = try await Replica.start(
-      databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
-    defer { replica.stop() }
-    let load = Load(port: replica.httpPort, key: fixture.key)
-    let later = Date().addingTimeInterval(3600)
-    let canceled = try #require(try await load.call(scheduledFor: later).traceID)
-    let reported = try #require(try await load.call(scheduledFor: later).traceID)
-
-    proxy.set(.droppingRepliesAfter("COMMIT"))
-    let cancel = try await Gateway.send(
-      .DELETE, "/v1/calls/\(canceled)", authorization: "Bearer \(fixture.key)", port: replica.httpPort)
-    #expect(proxy.droppedBytes > 0, "the COMMIT's answer was lost")
-    #expect(cancel.status == 200, "\(cancel.body)")
-    #expect(cancel.data?["status"] == "canceled")
-
-    let dropped = proxy.droppedBytes
-    proxy.set(.droppingRepliesAfter("COMMIT"))
-    let event = try await Gateway.send(
-      .POST, "/v1/calls/\(reported)/events", authorization: "Bearer \(fixture.key)",
-      body: ["event_id": "ring-1", "status": "ringing"], port: replica.httpPort)
-    #expect(proxy.droppedBytes > dropped, "the COMMIT's answer was lost")
-    #expect(event.status == 200, "\(event.body)")
-    #expect(event.data?["status"] == "ringing")
-    proxy.set(.forwarding)
-    let rows = try await fixture.client.query(
-      "SELECT count(*) FROM call_events WHERE tenant_id = \(fixture.tenantID) AND event_id = 'ring-1'")
-    for try await count in rows.decode(Int.self) { #expect(count == 1) }
-  }
-
-  @Test("unknown outcomes: a 503 that says so names the trace id; over gRPC, in ErrorInfo")
-  func unknownOutcomeEnvelope() async throws {
-    let fixture = try await Fixture.make()
-    let proxy = try await FaultProxy.start(to: fixture.port)
-    defer { Task { await proxy.stop() } }
-    let replica = try await Replica.start(
-      databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
-    defer { replica.stop() }
-    let load = Load(port: replica.httpPort, key: fixture.key)
-    let later = Date().addingTimeInterval(3600)
-    #expect(try await load.call(scheduledFor: later).status == 200)
-
-    // Silent on every connection: the call was sent and nothing can be learned in time.
-    proxy.set(.silent)
-    let call = try await load.call(scheduledFor: later)
-    #expect(call.status == 503)
-    #expect(call.seconds <= Self.longestAnswer)
-    let body = try #require(call.body)
-    #expect(body["error"]?["type"] == "service_unavailable")
-    #expect(body["error"]?["message"] == "service temporarily unavailable")
-    #expect(body["error"]?["outcome"] == "unknown")
-    let trace = try #require(body["error"]?["trace_id"]?.stringValue)
-    #expect(UUID(uuidString: trace) != nil)
-
-    // The same over gRPC, once a connection is up again.
-    proxy.set(.forwarding)
-    #expect(try await load.call(scheduledFor: later).status == 200)
-    proxy.set(.silent)
-    let grpcPort = try #require(try await replica.server.grpcListeningPort())
-    let rpcError = try await withGRPCClient(
-      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: grpcPort), transportSecurity: .plaintext)
-    ) { client -> RPCError? in
-      var request = Switchboard_V1_MakeCallRequest()
-      request.agentID = 1
-      request.parameters = [
-        .with {
-          $0.name = "customer_phone"
-          $0.value = "+14155550199"
-        }
-      ]
-      request.scheduledFor = .init(date: later)
-      var metadata = Metadata()
-      metadata.addString("Bearer \(fixture.key)", forKey: "authorization")
-      do {
-        _ = try await Switchboard_V1_CallService.Client(wrapping: client).makeCall(request, metadata: metadata)
-        return nil
-      } catch let error as RPCError {
-        return error
+      let locked = try await fixture.holdingLock(for: Self.deadline * 2) {
+        await load.burst(20)
       }
+      #expect(
+        locked.allSatisfy { $0.seconds <= Self.longestAnswer }, "\(locked.filter { $0.seconds > Self.longestAnswer })")
+      #expect(locked.allSatisfy { $0.status == 503 && $0.unknownTraceID == nil }, "\(locked)")
+      #expect(try await fixture.attempts() == 1, "no 503 left a row")
+      #expect(try await load.call().status == 200, "the service recovers when the lock goes")
+      #expect(try await fixture.attempts() == 2)
     }
-    #expect(rpcError?.code == .unavailable)
-    let info = try #require(try rpcError?.unpackGoogleRPCStatus()?.details.first?.errorInfo)
-    #expect(info.metadata["outcome"] == "unknown")
-    #expect(info.metadata["trace_id"].flatMap(UUID.init(uuidString:)) != nil)
 
-    proxy.set(.forwarding)
-    #expect(try await fixture.attempts(among: [trace]) == 0, "silence let nothing through")
-    #expect(try await fixture.attempts() == 2)
+    @Test("a network that falls silent mid-run: every call answers in time; 200s are written, plain 503s are not")
+    func silentNetwork() async throws {
+      let fixture = try await Fixture.make()
+      let proxy = try await FaultProxy.start(to: fixture.port)
+      defer { Task { await proxy.stop() } }
+      let replica = try await Replica.start(
+        databaseURL: fixture.databaseURL(port: proxy.port), timeout: Self.deadline)
+      defer { replica.stop() }
+      let load = Load(port: replica.httpPort, key: fixture.key)
+      let clients = Task { await load.run(clients: 8) }
+      try await load.waitForAnswers(30)
+      proxy.set(.silent)
+      let silentFrom = load.answered
+      try await load.waitForAnswers(silentFrom + 16, within: .seconds(30))
+      proxy.set(.forwarding)
+      let resumedAt = load.answered
+      try await load.waitForAnswers(resumedAt + 30, within: .seconds(30))
+      load.stop()
+      let results = await clients.value
+
+      #expect(
+        results.allSatisfy { $0.seconds <= Self.longestAnswer }, "\(results.filter { $0.seconds > Self.longestAnswer })"
+      )
+      #expect(
+        results.allSatisfy { $0.status == 200 || $0.status == 503 },
+        "\(results.filter { $0.status != 200 && $0.status != 503 })")
+      #expect(results.contains { $0.status == 503 }, "the silence was seen")
+      let written = results.compactMap(\.traceID)
+      let unknown = results.compactMap(\.unknownTraceID)
+      #expect(try await fixture.attempts(among: written) == written.count, "every 200 is in PostgreSQL")
+      #expect(try await fixture.attempts(outside: written + unknown) == 0, "no plain 503 left a row")
+      #expect(try await fixture.attempts() <= written.count + unknown.count)
+    }
+
+    @Test("a reply lost after the commit: the attempt is read back and the answer is 200")
+    func lostReply() async throws {
+      let fixture = try await Fixture.make()
+      let proxy = try await FaultProxy.start(to: fixture.port)
+      defer { Task { await proxy.stop() } }
+      // One connection: the call goes out on the connection whose replies are dropped, and the
+      // lookup after it on a new one. Scheduled calls, so that no wake-up takes the connection.
+      let replica = try await Replica.start(
+        databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+      defer { replica.stop() }
+      let load = Load(port: replica.httpPort, key: fixture.key)
+      let later = Date().addingTimeInterval(3600)
+      #expect(try await load.call(scheduledFor: later).status == 200)
+
+      proxy.set(.droppingReplies)
+      let call = try await load.call(scheduledFor: later)
+      #expect(proxy.droppedBytes > 0, "the reply was lost")
+      #expect(call.status == 200, "\(call) \(String(describing: call.body))")
+      #expect(call.seconds <= Self.longestAnswer)
+      let trace = try #require(call.traceID)
+      #expect(try await fixture.attempts(among: [trace]) == 1)
+      #expect(try await fixture.attempts() == 2)
+    }
+
+    @Test("a cancellation and an event report whose COMMIT answer is lost are read back: 200")
+    func lostCommitReplies() async throws {
+      let fixture = try await Fixture.make()
+      let proxy = try await FaultProxy.start(to: fixture.port)
+      defer { Task { await proxy.stop() } }
+      let replica = try await Replica.start(
+        databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+      defer { replica.stop() }
+      let load = Load(port: replica.httpPort, key: fixture.key)
+      let later = Date().addingTimeInterval(3600)
+      let canceled = try #require(try await load.call(scheduledFor: later).traceID)
+      let reported = try #require(try await load.call(scheduledFor: later).traceID)
+
+      proxy.set(.droppingRepliesAfter("COMMIT"))
+      let cancel = try await Gateway.send(
+        .DELETE, "/v1/calls/\(canceled)", authorization: "Bearer \(fixture.key)", port: replica.httpPort)
+      #expect(proxy.droppedBytes > 0, "the COMMIT's answer was lost")
+      #expect(cancel.status == 200, "\(cancel.body)")
+      #expect(cancel.data?["status"] == "canceled")
+
+      let dropped = proxy.droppedBytes
+      proxy.set(.droppingRepliesAfter("COMMIT"))
+      let event = try await Gateway.send(
+        .POST, "/v1/calls/\(reported)/events", authorization: "Bearer \(fixture.key)",
+        body: ["event_id": "ring-1", "status": "ringing"], port: replica.httpPort)
+      #expect(proxy.droppedBytes > dropped, "the COMMIT's answer was lost")
+      #expect(event.status == 200, "\(event.body)")
+      #expect(event.data?["status"] == "ringing")
+      proxy.set(.forwarding)
+      let rows = try await fixture.client.query(
+        "SELECT count(*) FROM call_events WHERE tenant_id = \(fixture.tenantID) AND event_id = 'ring-1'")
+      for try await count in rows.decode(Int.self) { #expect(count == 1) }
+    }
+
+    @Test("unknown outcomes: a 503 that says so names the trace id; over gRPC, in ErrorInfo")
+    func unknownOutcomeEnvelope() async throws {
+      let fixture = try await Fixture.make()
+      let proxy = try await FaultProxy.start(to: fixture.port)
+      defer { Task { await proxy.stop() } }
+      let replica = try await Replica.start(
+        databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+      defer { replica.stop() }
+      let load = Load(port: replica.httpPort, key: fixture.key)
+      let later = Date().addingTimeInterval(3600)
+      #expect(try await load.call(scheduledFor: later).status == 200)
+
+      // Silent on every connection: the call was sent and nothing can be learned in time.
+      proxy.set(.silent)
+      let call = try await load.call(scheduledFor: later)
+      #expect(call.status == 503)
+      #expect(call.seconds <= Self.longestAnswer)
+      let body = try #require(call.body)
+      #expect(body["error"]?["type"] == "service_unavailable")
+      #expect(body["error"]?["message"] == "service temporarily unavailable")
+      #expect(body["error"]?["outcome"] == "unknown")
+      let trace = try #require(body["error"]?["trace_id"]?.stringValue)
+      #expect(UUID(uuidString: trace) != nil)
+
+      // The same over gRPC, once a connection is up again.
+      proxy.set(.forwarding)
+      #expect(try await load.call(scheduledFor: later).status == 200)
+      proxy.set(.silent)
+      let grpcPort = try #require(try await replica.server.grpcListeningPort())
+      let rpcError = try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: grpcPort), transportSecurity: .plaintext)
+      ) { client -> RPCError? in
+        var request = Switchboard_V1_MakeCallRequest()
+        request.agentID = 1
+        request.parameters = [
+          .with {
+            $0.name = "customer_phone"
+            $0.value = "+14155550199"
+          }
+        ]
+        request.scheduledFor = .init(date: later)
+        var metadata = Metadata()
+        metadata.addString("Bearer \(fixture.key)", forKey: "authorization")
+        do {
+          _ = try await Switchboard_V1_CallService.Client(wrapping: client).makeCall(request, metadata: metadata)
+          return nil
+        } catch let error as RPCError {
+          return error
+        }
+      }
+      #expect(rpcError?.code == .unavailable)
+      let info = try #require(try rpcError?.unpackGoogleRPCStatus()?.details.first?.errorInfo)
+      #expect(info.metadata["outcome"] == "unknown")
+      #expect(info.metadata["trace_id"].flatMap(UUID.init(uuidString:)) != nil)
+
+      proxy.set(.forwarding)
+      #expect(try await fixture.attempts(among: [trace]) == 0, "silence let nothing through")
+      #expect(try await fixture.attempts() == 2)
+    }
   }
 }
 
@@ -276,7 +286,8 @@ struct Replica: Sendable {
   let httpPort: Int
 
   static func start(
-    databaseURL: String, timeout: Duration, maxConnections: Int = 20, role: ServerConfiguration.Role = .api
+    databaseURL: String, timeout: Duration, maxConnections: Int = 20, role: ServerConfiguration.Role = .api,
+    httpLimits: ConnectionLimits = .init()
   ) async throws -> Replica {
     var logger = Logger(label: "fault-replica")
     logger.logLevel = ProcessInfo.processInfo.environment["FAULT_LOG"] != nil ? .debug : .critical
@@ -288,6 +299,7 @@ struct Replica: Sendable {
     configuration.httpPort = 0
     configuration.databaseTimeout = timeout
     configuration.maxDatabaseConnections = maxConnections
+    configuration.httpLimits = httpLimits
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(services: server.services, logger: logger)
     let running = Task { try await group.run() }
@@ -314,5 +326,84 @@ struct RoleTests {
     #expect(call.status == 404)
     #expect(call.errorType == "not_found")
     #expect(try await replica.server.grpcListeningPort() == nil)
+  }
+}
+
+extension OneAtATime {
+  @Suite("Connections that never finish")
+  struct ConnectionLimitTests {
+    /// A raw TCP connection to the gateway: sends `bytes`, then waits for the server to close it.
+    /// Whether it was closed within `limit`.
+    static func closedByServer(port: Int, sending bytes: String, within limit: Duration) async throws -> Bool {
+      let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .connect(host: "127.0.0.1", port: port).get()
+      // A write fails when the server has closed the connection already; the close is what counts.
+      if !bytes.isEmpty { try? await channel.writeAndFlush(ByteBuffer(string: bytes)) }
+      let closed = AsyncStream<Void>.makeStream()
+      channel.closeFuture.whenComplete { _ in closed.continuation.yield() }
+      let giveUp = Task {
+        try await Task.sleep(for: limit)
+        closed.continuation.finish()
+      }
+      defer { giveUp.cancel() }
+      for await _ in closed.stream {
+        return true
+      }
+      try? await channel.close()
+      return false
+    }
+
+    @Test("a silent, a half-sent, an idle and a never-ending request are closed within their timeouts")
+    func stalledConnections() async throws {
+      let fixture = try await Fixture.make()
+      var limits = ConnectionLimits()
+      limits.idleTimeout = .seconds(1)
+      limits.requestTimeout = .seconds(1)
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), httpLimits: limits)
+      defer { replica.stop() }
+      let port = replica.httpPort
+      async let silent = Self.closedByServer(port: port, sending: "", within: .seconds(5))
+      async let halfHeaders = Self.closedByServer(
+        port: port, sending: "POST /v1/call HTTP/1.1\r\nHost: switchboard\r\nContent-Ty", within: .seconds(5))
+      async let idle = Self.closedByServer(
+        port: port, sending: "GET /healthz HTTP/1.1\r\nHost: switchboard\r\n\r\n", within: .seconds(5))
+      async let endless = Self.closedByServer(
+        port: port,
+        sending: "POST /v1/call HTTP/1.1\r\nHost: switchboard\r\nAuthorization: Bearer \(fixture.key)\r\n"
+          + "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\n{\"age\r\n",
+        within: .seconds(5))
+      let closed = try await (silent, halfHeaders, idle, endless)
+      #expect(closed.0, "a connection that sends nothing")
+      #expect(closed.1, "a connection that sends half its headers")
+      #expect(closed.2, "an idle keep-alive connection")
+      #expect(closed.3, "a chunked body that never ends")
+      #expect(try await fixture.attempts() == 0)
+    }
+
+    @Test("connections past the cap are closed at once; the ones under it are served")
+    func connectionCap() async throws {
+      let fixture = try await Fixture.make()
+      var limits = ConnectionLimits()
+      limits.maxConnections = 2
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), httpLimits: limits)
+      defer { replica.stop() }
+      var held: [any Channel] = []
+      for _ in 0..<2 {
+        held.append(
+          try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: replica.httpPort).get())
+      }
+      #expect(
+        try await Self.closedByServer(
+          port: replica.httpPort, sending: "GET /healthz HTTP/1.1\r\nHost: switchboard\r\n\r\n", within: .seconds(5)))
+      for channel in held { try await channel.close() }
+      // Once the server has seen them close, there is room again.
+      var served = false
+      for _ in 0..<50 where !served {
+        served = (try? await Gateway.send(.GET, "/healthz", authorization: nil, port: replica.httpPort).status) == 200
+        if !served { try await Task.sleep(for: .milliseconds(50)) }
+      }
+      #expect(served)
+    }
   }
 }

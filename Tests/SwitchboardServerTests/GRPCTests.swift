@@ -300,50 +300,52 @@ struct GRPCEventTests {
   }
 }
 
-@Suite("gRPC fan-out on one connection")
-struct GRPCFanOutTests {
-  @Test("500 concurrent calls and 500 watch streams on one connection all succeed")
-  func manyStreams() async throws {
-    let tenant = try await TestTenant.make()
-    try await withCallService { service in
-      let receipts = try await withThrowingTaskGroup(of: Switchboard_V1_CallReceipt.self) { group in
-        for number in 0..<500 {
-          group.addTask {
-            try await service.makeCall(
-              tenant.makeCallRequest(phone: "+1415700\(String(format: "%04d", number))"), metadata: tenant.metadata
-            ).data
-          }
-        }
-        return try await group.reduce(into: []) { $0.append($1) }
-      }
-      #expect(receipts.count == 500)
-      #expect(try await tenant.count("call_attempts") == 500)
-
-      // Every watch is open at once: each waits, after its first update, for all the others.
-      let conversation = try #require(receipts.first?.conversationID)
-      let open = OpenStreams()
-      let watched = try await withThrowingTaskGroup(of: Bool.self) { group in
-        for _ in 0..<500 {
-          group.addTask {
-            var watch = Switchboard_V1_WatchConversationRequest()
-            watch.conversationID = conversation
-            return try await service.watchConversation(watch, metadata: tenant.metadata) { response in
-              for try await update in response.messages {
-                open.count.withLock { $0 += 1 }
-                // Bounded: a stream limit below 500 would leave the rest queued behind these.
-                let giveUp = ContinuousClock.now + .seconds(20)
-                while open.count.withLock({ $0 }) < 500 && ContinuousClock.now < giveUp {
-                  try await Task.sleep(for: .milliseconds(20))
-                }
-                return update.attempt.conversationID == conversation && open.count.withLock { $0 } >= 500
-              }
-              return false
+extension OneAtATime {
+  @Suite("gRPC fan-out on one connection")
+  struct GRPCFanOutTests {
+    @Test("500 concurrent calls and 500 watch streams on one connection all succeed")
+    func manyStreams() async throws {
+      let tenant = try await TestTenant.make()
+      try await withCallService { service in
+        let receipts = try await withThrowingTaskGroup(of: Switchboard_V1_CallReceipt.self) { group in
+          for number in 0..<500 {
+            group.addTask {
+              try await service.makeCall(
+                tenant.makeCallRequest(phone: "+1415700\(String(format: "%04d", number))"), metadata: tenant.metadata
+              ).data
             }
           }
+          return try await group.reduce(into: []) { $0.append($1) }
         }
-        return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        #expect(receipts.count == 500)
+        #expect(try await tenant.count("call_attempts") == 500)
+
+        // Every watch is open at once: each waits, after its first update, for all the others.
+        let conversation = try #require(receipts.first?.conversationID)
+        let open = OpenStreams()
+        let watched = try await withThrowingTaskGroup(of: Bool.self) { group in
+          for _ in 0..<500 {
+            group.addTask {
+              var watch = Switchboard_V1_WatchConversationRequest()
+              watch.conversationID = conversation
+              return try await service.watchConversation(watch, metadata: tenant.metadata) { response in
+                for try await update in response.messages {
+                  open.count.withLock { $0 += 1 }
+                  // Bounded: a stream limit below 500 would leave the rest queued behind these.
+                  let giveUp = ContinuousClock.now + .seconds(20)
+                  while open.count.withLock({ $0 }) < 500 && ContinuousClock.now < giveUp {
+                    try await Task.sleep(for: .milliseconds(20))
+                  }
+                  return update.attempt.conversationID == conversation && open.count.withLock { $0 } >= 500
+                }
+                return false
+              }
+            }
+          }
+          return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+        }
+        #expect(watched == 500)
       }
-      #expect(watched == 500)
     }
   }
 }

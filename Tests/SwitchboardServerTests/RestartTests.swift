@@ -14,109 +14,112 @@ import Testing
 import Glibc
 #endif
 
-/// The real `switchboard serve` process, under load, while its PostgreSQL restarts: every request
-/// is answered within the deadline, and SIGTERM ends the process within 10 s. Repeated because the
-/// hang it guards against showed in about one run in three.
-@Suite("Database restart under load", .serialized)
-struct RestartTests {
-  /// Rounds of load, restart and SIGTERM (`SWITCHBOARD_RESTART_ROUNDS`, default 20).
-  static let rounds = ProcessInfo.processInfo.environment["SWITCHBOARD_RESTART_ROUNDS"].flatMap(Int.init) ?? 20
-  static let databaseTimeout: Duration = .seconds(2)
+extension OneAtATime {
+  /// The real `switchboard serve` process, under load, while its PostgreSQL restarts: every request
+  /// is answered within the deadline, and SIGTERM ends the process within 10 s. Repeated because the
+  /// hang it guards against showed in about one run in three.
+  @Suite("Database restart under load", .serialized)
+  struct RestartTests {
+    /// Rounds of load, restart and SIGTERM (`SWITCHBOARD_RESTART_ROUNDS`, default 20).
+    static let rounds = ProcessInfo.processInfo.environment["SWITCHBOARD_RESTART_ROUNDS"].flatMap(Int.init) ?? 20
+    static let databaseTimeout: Duration = .seconds(2)
 
-  @Test("a PostgreSQL restart under load: every request answered in time, SIGTERM exits within 10 s")
-  func restartUnderLoad() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
-    let keep = ProcessInfo.processInfo.environment["SWITCHBOARD_RESTART_KEEP"] != nil
-    defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
-    var logger = Logger(label: "restart-tests")
-    logger.logLevel = .critical
-    var cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
-    defer { cluster.stop() }
-    let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
+    @Test("a PostgreSQL restart under load: every request answered in time, SIGTERM exits within 10 s")
+    func restartUnderLoad() async throws {
+      let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
+      let keep = ProcessInfo.processInfo.environment["SWITCHBOARD_RESTART_KEEP"] != nil
+      defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
+      var logger = Logger(label: "restart-tests")
+      logger.logLevel = .critical
+      var cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
+      defer { cluster.stop() }
+      let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
 
-    for round in 1...Self.rounds {
+      for round in 1...Self.rounds {
+        let server = try ServerProcess.start(
+          databaseURL: cluster.databaseURL, role: "api", log: "\(directory)/serve-\(round).log",
+          environment: ["SWITCHBOARD_DATABASE_TIMEOUT": "\(Self.databaseTimeout.components.seconds)"])
+        try await server.waitUntilReady()
+        let load = Load(port: server.httpPort, key: key)
+        let clients = Task { await load.run(clients: 8) }
+        try await load.waitForAnswers(20)
+
+        cluster.stop()
+        cluster = try EmbeddedPostgres.start(in: cluster.directory, port: cluster.port, durable: false, logger: logger)
+        let answered = load.answered
+        try await load.waitForAnswers(answered + 20, within: .seconds(15))
+
+        server.terminate()
+        load.stop()
+        let exited = await server.waitForExit(within: .seconds(10))
+        if !exited && keep {
+          Issue.record("left running for inspection: pid \(server.process.processIdentifier), log \(server.log)")
+          return
+        }
+        if !exited { server.kill() }
+        let results = await clients.value
+        #expect(exited, "round \(round): the server was still running 10 s after SIGTERM (log: \(server.log))")
+        let late = results.filter { $0.seconds > Double(Self.databaseTimeout.components.seconds) + 2 }
+        #expect(late.isEmpty, "round \(round): \(late.count) requests answered late or never: \(late.prefix(3))")
+        let accepted = results.compactMap(\.traceID)
+        #expect(
+          try await Self.missing(accepted, databaseURL: cluster.databaseURL, logger: logger) == 0,
+          "round \(round): a 200 without its attempt in PostgreSQL")
+        if !exited || !late.isEmpty { break }
+      }
+    }
+
+    @Test("SIGTERM under load: requests in flight finish, the process exits within 10 s, every 200 is in PostgreSQL")
+    func drainOnSIGTERM() async throws {
+      let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
+      defer { try? FileManager.default.removeItem(atPath: directory) }
+      var logger = Logger(label: "restart-tests")
+      logger.logLevel = .critical
+      let cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
+      defer { cluster.stop() }
+      let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
+      // Role all: intake, dispatch and simulated calls all have work in flight at the signal.
       let server = try ServerProcess.start(
-        databaseURL: cluster.databaseURL, role: "api", log: "\(directory)/serve-\(round).log",
-        environment: ["SWITCHBOARD_DATABASE_TIMEOUT": "\(Self.databaseTimeout.components.seconds)"])
+        databaseURL: cluster.databaseURL, role: "all", log: "\(directory)/serve.log")
       try await server.waitUntilReady()
       let load = Load(port: server.httpPort, key: key)
       let clients = Task { await load.run(clients: 8) }
-      try await load.waitForAnswers(20)
-
-      cluster.stop()
-      cluster = try EmbeddedPostgres.start(in: cluster.directory, port: cluster.port, durable: false, logger: logger)
-      let answered = load.answered
-      try await load.waitForAnswers(answered + 20, within: .seconds(15))
-
+      try await load.waitForAnswers(200)
       server.terminate()
-      load.stop()
       let exited = await server.waitForExit(within: .seconds(10))
-      if !exited && keep {
-        Issue.record("left running for inspection: pid \(server.process.processIdentifier), log \(server.log)")
-        return
-      }
+      load.stop()
       if !exited { server.kill() }
       let results = await clients.value
-      #expect(exited, "round \(round): the server was still running 10 s after SIGTERM (log: \(server.log))")
-      let late = results.filter { $0.seconds > Double(Self.databaseTimeout.components.seconds) + 2 }
-      #expect(late.isEmpty, "round \(round): \(late.count) requests answered late or never: \(late.prefix(3))")
+      #expect(exited, "still running 10 s after SIGTERM (log: \(server.log))")
+      #expect(server.process.terminationStatus == 0)
       let accepted = results.compactMap(\.traceID)
-      #expect(
-        try await Self.missing(accepted, databaseURL: cluster.databaseURL, logger: logger) == 0,
-        "round \(round): a 200 without its attempt in PostgreSQL")
-      if !exited || !late.isEmpty { break }
+      #expect(accepted.count >= 200)
+      #expect(try await Self.missing(accepted, databaseURL: cluster.databaseURL, logger: logger) == 0)
+      #expect(results.allSatisfy { $0.status == nil || $0.status == 200 }, "\(results.filter { $0.status != 200 })")
     }
-  }
 
-  @Test("SIGTERM under load: requests in flight finish, the process exits within 10 s, every 200 is in PostgreSQL")
-  func drainOnSIGTERM() async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-\(UUID())").path
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    var logger = Logger(label: "restart-tests")
-    logger.logLevel = .critical
-    let cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
-    defer { cluster.stop() }
-    let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
-    // Role all: intake, dispatch and simulated calls all have work in flight at the signal.
-    let server = try ServerProcess.start(
-      databaseURL: cluster.databaseURL, role: "all", log: "\(directory)/serve.log")
-    try await server.waitUntilReady()
-    let load = Load(port: server.httpPort, key: key)
-    let clients = Task { await load.run(clients: 8) }
-    try await load.waitForAnswers(200)
-    server.terminate()
-    let exited = await server.waitForExit(within: .seconds(10))
-    load.stop()
-    if !exited { server.kill() }
-    let results = await clients.value
-    #expect(exited, "still running 10 s after SIGTERM (log: \(server.log))")
-    #expect(server.process.terminationStatus == 0)
-    let accepted = results.compactMap(\.traceID)
-    #expect(accepted.count >= 200)
-    #expect(try await Self.missing(accepted, databaseURL: cluster.databaseURL, logger: logger) == 0)
-    #expect(results.allSatisfy { $0.status == nil || $0.status == 200 }, "\(results.filter { $0.status != 200 })")
-  }
-
-  /// A tenant with limits off, agent 1, and its key.
-  static func seed(databaseURL: String, logger: Logger) async throws -> String {
-    try await withClient(databaseURL: databaseURL, logger: logger) { client in
-      try await Migrator(client: client, logger: logger).migrate()
-      let accounts = PostgresAccounts(client: client, logger: logger)
-      let tenant = try await accounts.createTenant(
-        name: "restart", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
-      try await accounts.saveAgent(tenantID: tenant, agentID: 1, phoneNumber: "+14155550100", name: nil, update: false)
-      return try await accounts.createAPIKey(tenantID: tenant)
+    /// A tenant with limits off, agent 1, and its key.
+    static func seed(databaseURL: String, logger: Logger) async throws -> String {
+      try await withClient(databaseURL: databaseURL, logger: logger) { client in
+        try await Migrator(client: client, logger: logger).migrate()
+        let accounts = PostgresAccounts(client: client, logger: logger)
+        let tenant = try await accounts.createTenant(
+          name: "restart", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
+        try await accounts.saveAgent(
+          tenantID: tenant, agentID: 1, phoneNumber: "+14155550100", name: nil, update: false)
+        return try await accounts.createAPIKey(tenantID: tenant)
+      }
     }
-  }
 
-  /// How many of `traceIDs` have no attempt.
-  static func missing(_ traceIDs: [String], databaseURL: String, logger: Logger) async throws -> Int {
-    guard !traceIDs.isEmpty else { return 0 }
-    let ids = traceIDs.compactMap(UUID.init(uuidString:))
-    return try await withClient(databaseURL: databaseURL, logger: logger) { client in
-      let rows = try await client.query("SELECT count(*) FROM call_attempts WHERE trace_id = ANY(\(ids))")
-      for try await found in rows.decode(Int.self) { return traceIDs.count - found }
-      return traceIDs.count
+    /// How many of `traceIDs` have no attempt.
+    static func missing(_ traceIDs: [String], databaseURL: String, logger: Logger) async throws -> Int {
+      guard !traceIDs.isEmpty else { return 0 }
+      let ids = traceIDs.compactMap(UUID.init(uuidString:))
+      return try await withClient(databaseURL: databaseURL, logger: logger) { client in
+        let rows = try await client.query("SELECT count(*) FROM call_attempts WHERE trace_id = ANY(\(ids))")
+        for try await found in rows.decode(Int.self) { return traceIDs.count - found }
+        return traceIDs.count
+      }
     }
   }
 }

@@ -1,0 +1,99 @@
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// Limits on the gateway's connections, so that cheap sockets cannot exhaust the server: an idle
+/// connection (including one that never finishes its headers) is closed after `idleTimeout`, a
+/// request whose body has not arrived in full within `requestTimeout` of its head is closed, and no
+/// more than `maxConnections` are open at once (one more is closed as soon as it is accepted).
+public struct ConnectionLimits: Sendable {
+  /// Default 60 s: longer than the idle timeouts load balancers keep toward their backends.
+  public var idleTimeout: Duration = .seconds(60)
+  /// Default 30 s.
+  public var requestTimeout: Duration = .seconds(30)
+  /// Default 10,000.
+  public var maxConnections = 10_000
+
+  public init() {}
+
+  /// The HTTP/1 server with these limits.
+  public func server() -> HTTPServerBuilder {
+    let open = OpenConnections()
+    let limits = self
+    return .http1(
+      configuration: .init(
+        additionalChannelHandlers: [RequestDeadlineHandler(limits: limits, open: open)],
+        idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)))
+  }
+}
+
+extension Duration {
+  fileprivate var nanoseconds: Int64 {
+    components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+  }
+}
+
+/// Connections open now, across the server.
+final class OpenConnections: Sendable {
+  private let count = Mutex(0)
+
+  /// Counts one more; false when that would pass `limit`.
+  func open(limit: Int) -> Bool {
+    count.withLock { count in
+      guard count < limit else { return false }
+      count += 1
+      return true
+    }
+  }
+
+  func close() { count.withLock { $0 -= 1 } }
+}
+
+/// Closes a connection whose request body stalls, and connections past the cap.
+final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+  typealias InboundIn = HTTPRequestPart
+  typealias InboundOut = HTTPRequestPart
+  typealias OutboundIn = HTTPResponsePart
+  typealias OutboundOut = HTTPResponsePart
+
+  let limits: ConnectionLimits
+  let open: OpenConnections
+  private var counted = false
+  private var deadline: Scheduled<Void>?
+
+  init(limits: ConnectionLimits, open: OpenConnections) {
+    self.limits = limits
+    self.open = open
+  }
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    counted = open.open(limit: limits.maxConnections)
+    if !counted { context.close(promise: nil) }
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    deadline?.cancel()
+    if counted {
+      counted = false
+      open.close()
+    }
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head:
+      deadline?.cancel()
+      let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+      deadline = context.eventLoop.scheduleTask(in: .nanoseconds(limits.requestTimeout.nanoseconds)) {
+        loopBound.value.close(promise: nil)
+      }
+    case .end:
+      deadline?.cancel()
+      deadline = nil
+    case .body:
+      break
+    }
+    context.fireChannelRead(data)
+  }
+}
