@@ -173,6 +173,10 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
 }
 
 extension Metadata {
-  /// The `authorization` value, if any.
-  var authorization: String? { self[stringValues: "authorization"].first { _ in true } }
+  /// The `authorization` value; `nil` (so 401) when absent or given more than once, as on HTTP.
+  var authorization: String? {
+    var values = self[stringValues: "authorization"].makeIterator()
+    guard let first = values.next(), values.next() == nil else { return nil }
+    return first
+  }
 }

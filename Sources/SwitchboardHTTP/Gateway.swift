@@ -21,7 +21,7 @@ public struct Gateway: Sendable {
   /// in the envelope.
   public func router() -> Router<Context> {
     let router = Router(context: Context.self)
-    router.add(middleware: EnvelopeMiddleware(logger: logger))
+    router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.routes + Self.healthRoutes))
     router.post("/v1/call") { request, _ in await respond { try await makeCall(request) } }
     router.get("/v1/calls/:trace_id") { request, context in
       await respond(headers: request.headers) { tenant in
@@ -69,10 +69,20 @@ public struct Gateway: Sendable {
     return router
   }
 
+  /// Every route and its methods.
+  static let routes: [EnvelopeMiddleware<Context>.Route] = [
+    .init("/v1/call", [.post]), .init("/v1/calls/:trace_id", [.get, .delete]),
+    .init("/v1/calls/:trace_id/events", [.post]), .init("/v1/conversations/:conversation_id", [.get]),
+    .init("/v1/conversations", [.get]),
+  ]
+  static let healthRoutes: [EnvelopeMiddleware<Context>.Route] = [
+    .init("/healthz", [.get]), .init("/readyz", [.get]),
+  ]
+
   /// `/healthz` and `/readyz` alone: what a dispatcher-only replica serves.
   public func healthRouter() -> Router<Context> {
     let router = Router(context: Context.self)
-    router.add(middleware: EnvelopeMiddleware(logger: logger))
+    router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.healthRoutes))
     addHealthRoutes(to: router)
     return router
   }
@@ -93,13 +103,25 @@ public struct Gateway: Sendable {
     let buffer = try await Self.body(&request)
     var input: MakeCallInput
     do {
+      guard !StrictJSON.hasTrailingComma(buffer.readableBytesView) else {
+        throw SwitchboardError.invalid("request body must be valid JSON")
+      }
       input = try JSONDecoder().decode(MakeCallBody.self, from: Data(buffer.readableBytesView)).input
     } catch let error as SwitchboardError {
       throw error
     } catch {
       throw .invalid("request body must be valid JSON")
     }
-    if input.idempotencyKey == nil, let header = request.headers[.idempotencyKey] { input.idempotencyKey = header }
+    // One key, named once: two headers, or a header that says otherwise than the body, is a 400
+    // rather than a guess at which one the client meant.
+    let headerKeys = request.headers[values: .idempotencyKey]
+    guard headerKeys.count <= 1 else { throw .invalid("Idempotency-Key header must be given once") }
+    if let header = headerKeys.first {
+      if let body = input.idempotencyKey, body != header {
+        throw .invalid("idempotency_key and the Idempotency-Key header differ")
+      }
+      input.idempotencyKey = header
+    }
     let accepted = try await switchboard.makeCall(input, caller: caller)
     var response = JSONResponse.ok(["data": accepted.receipt.json])
     if let rate = accepted.rateLimit { response.headers.append(contentsOf: rate.headers) }
@@ -141,7 +163,9 @@ public struct Gateway: Sendable {
 
   private static func jsonBody(_ request: inout Request) async throws(SwitchboardError) -> [String: JSONValue] {
     let buffer = try await body(&request)
-    guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
+    guard !StrictJSON.hasTrailingComma(buffer.readableBytesView),
+      let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+    else {
       throw .invalid("request body must be valid JSON")
     }
     guard let members = value.objectValue else { throw .invalid("request body must be a JSON object") }
@@ -177,8 +201,9 @@ public struct Gateway: Sendable {
       failureReason: try text("failure_reason"))
   }
 
+  /// A query parameter's integer; absent is `nil`, present but empty is a 400.
   private static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {
-    guard let text, !text.isEmpty else { return nil }
+    guard let text else { return nil }
     guard let value = Int(text) else { throw .invalid("\(name) must be an integer") }
     return value
   }
@@ -198,5 +223,38 @@ extension RateLimitStatus {
     [
       .rateLimitLimit: String(limit), .rateLimitRemaining: String(remaining), .rateLimitReset: String(resetSeconds),
     ]
+  }
+}
+
+/// What Foundation's JSON decoder lets through that JSON does not allow.
+enum StrictJSON {
+  /// Whether a `,` stands right before a `}` or `]` (spaces between), outside strings.
+  static func hasTrailingComma(_ bytes: some Collection<UInt8>) -> Bool {
+    var inString = false
+    var escaped = false
+    var afterComma = false
+    for byte in bytes {
+      if inString {
+        if escaped {
+          escaped = false
+        } else if byte == UInt8(ascii: "\\") {
+          escaped = true
+        } else if byte == UInt8(ascii: "\"") {
+          inString = false
+        }
+        continue
+      }
+      switch byte {
+      case UInt8(ascii: "\""):
+        inString = true
+        afterComma = false
+      case UInt8(ascii: ","): afterComma = true
+      case UInt8(ascii: "}"), UInt8(ascii: "]"):
+        if afterComma { return true }
+      case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): break
+      default: afterComma = false
+      }
+    }
+    return false
   }
 }

@@ -64,6 +64,25 @@ struct JSONResponse {
 /// envelope rather than as Hummingbird's default page.
 struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
   let logger: Logger
+  /// The routes served, so that a known path asked with another method is a 405 with `Allow`.
+  var routes: [Route] = []
+
+  /// A path pattern (`:name` matches one segment) and its methods.
+  struct Route: Sendable {
+    let path: [Substring]
+    let methods: [HTTPRequest.Method]
+
+    init(_ path: String, _ methods: [HTTPRequest.Method]) {
+      self.path = path.split(separator: "/")
+      self.methods = methods
+    }
+
+    func matches(_ path: String) -> Bool {
+      let segments = path.split(separator: "/")
+      return segments.count == self.path.count
+        && zip(segments, self.path).allSatisfy { segment, pattern in pattern.hasPrefix(":") || segment == pattern }
+    }
+  }
 
   func handle(
     _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -72,6 +91,16 @@ struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
   {
     do {
       return try await next(request, context)
+    } catch let error as HTTPError
+      where error.status == .notFound && routes.contains(where: { $0.matches(request.uri.path) })
+    {
+      let allowed = routes.filter { $0.matches(request.uri.path) }.flatMap(\.methods)
+      var response = JSONResponse(
+        error: SwitchboardError(.invalidRequest, "method \(request.method) not allowed on \(request.uri.path)")
+      ).response
+      response.status = .methodNotAllowed
+      response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+      return response
     } catch let error as HTTPError {
       let kind: SwitchboardError.Kind =
         switch error.status {

@@ -192,6 +192,23 @@ struct GRPCTests {
     }
   }
 
+  @Test("two authorization values are UNAUTHENTICATED, as on HTTP")
+  func twoAuthorizations() async throws {
+    let tenant = try await TestTenant.make()
+    let other = try await TestTenant.make()
+    var metadata = tenant.metadata
+    metadata.addString(other.authorization, forKey: "authorization")
+    try await withCallService { service in
+      let error = await #expect(throws: RPCError.self) {
+        try await service.makeCall(tenant.makeCallRequest(), metadata: metadata)
+      }
+      #expect(error?.code == .unauthenticated)
+      #expect(error?.message == "invalid API key")
+    }
+    #expect(try await tenant.count("call_attempts") == 0)
+    #expect(try await other.count("call_attempts") == 0)
+  }
+
   @Test("a malformed protobuf is INVALID_ARGUMENT and writes nothing")
   func malformedProtobuf() async throws {
     let tenant = try await TestTenant.make()

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
 import NIOHTTP1
 import SwitchboardCore
 import Testing
@@ -185,6 +186,82 @@ struct GatewayErrorTests {
       #expect(result.errorType == "invalid_request")
     }
     #expect(try await tenant.count("call_attempts") == 0)
+  }
+
+  @Test("JSON with a trailing comma is malformed, in a call and in an event")
+  func trailingCommas() async throws {
+    let tenant = try await TestTenant.make()
+    let bodies = [
+      #"{"agent_id": 7, "parameters": [{"name": "customer_phone", "value": "+919876543210"}],}"#,
+      #"{"agent_id": 7, "parameters": [{"name": "customer_phone", "value": "+919876543210"},]}"#,
+      #"{"agent_id": 7, "parameters": [{"name": "customer_phone", "value": "+919876543210",}]}"#,
+    ]
+    for raw in bodies {
+      let result = try await Gateway.send(
+        .POST, "/v1/call", authorization: tenant.authorization, rawBody: Array(raw.utf8))
+      #expect(result.status == 400, "\(raw)")
+      #expect(result.errorMessage == "request body must be valid JSON")
+    }
+    // A comma inside a string is no trailing comma.
+    let fine =
+      #"{"agent_id": 7, "metadata": ",}", "parameters": [{"name": "customer_phone", "value": "+919876543210"}]}"#
+    #expect(
+      try await Gateway.send(.POST, "/v1/call", authorization: tenant.authorization, rawBody: Array(fine.utf8)).status
+        == 200)
+    let trace = UUID().uuidString
+    let event = try await Gateway.send(
+      .POST, "/v1/calls/\(trace)/events", authorization: tenant.authorization,
+      rawBody: Array(#"{"event_id": "e", "status": "ringing",}"#.utf8))
+    #expect(event.status == 400)
+    #expect(event.errorMessage == "request body must be valid JSON")
+    #expect(try await tenant.count("call_attempts") == 1)
+  }
+
+  @Test("an empty limit, two Idempotency-Key headers, or a header that contradicts the body are 400s")
+  func ambiguousInput() async throws {
+    let tenant = try await TestTenant.make()
+    let empty = try await Gateway.send(.GET, "/v1/conversations?limit=", authorization: tenant.authorization)
+    #expect(empty.status == 400)
+    #expect(empty.errorMessage == "limit must be an integer")
+
+    let port = try await TestEnvironment.shared.get().httpPort
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/call")
+    request.method = .POST
+    request.headers.add(name: "Authorization", value: tenant.authorization)
+    request.headers.add(name: "Idempotency-Key", value: "k1")
+    request.headers.add(name: "Idempotency-Key", value: "k2")
+    request.body = .bytes(ByteBuffer(string: tenant.callBody().encoded()))
+    let twice = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let twiceBody = try JSONValue.decode(String(buffer: try await twice.body.collect(upTo: 1 << 20)))
+    #expect(twice.status.code == 400)
+    #expect(twiceBody["error"]?["message"] == "Idempotency-Key header must be given once")
+
+    let contradicting = try await Gateway.makeCall(
+      tenant, tenant.callBody(["idempotency_key": "body-key"]), headers: ["Idempotency-Key": "header-key"])
+    #expect(contradicting.status == 400)
+    #expect(contradicting.errorMessage == "idempotency_key and the Idempotency-Key header differ")
+    let agreeing = try await Gateway.makeCall(
+      tenant, tenant.callBody(["idempotency_key": "same"]), headers: ["Idempotency-Key": "same"])
+    #expect(agreeing.status == 200)
+    #expect(try await tenant.count("call_attempts") == 1)
+    #expect(try await tenant.count("idempotency_keys") == 1)
+  }
+
+  @Test("a known route asked with another method is a 405 that says which are allowed")
+  func methodNotAllowed() async throws {
+    let tenant = try await TestTenant.make()
+    let cases: [(HTTPMethod, String, String)] = [
+      (.PUT, "/v1/call", "POST"), (.OPTIONS, "/v1/call", "POST"), (.TRACE, "/v1/call", "POST"),
+      (.PUT, "/v1/calls/\(UUID().uuidString)", "GET, DELETE"), (.POST, "/v1/conversations", "GET"),
+      (.DELETE, "/healthz", "GET"),
+    ]
+    for (method, path, allowed) in cases {
+      let result = try await Gateway.send(method, path, authorization: tenant.authorization)
+      #expect(result.status == 405, "\(method) \(path)")
+      #expect(result.headers["allow"] == allowed, "\(method) \(path)")
+      #expect(result.errorType == "invalid_request")
+    }
+    #expect(try await Gateway.send(.GET, "/v1/nothing", authorization: tenant.authorization).status == 404)
   }
 
   @Test("a body over 256 KiB is a 413")
