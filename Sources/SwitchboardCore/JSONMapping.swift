@@ -222,7 +222,8 @@ public enum Timestamp {
     guard byte(index, is: "+") || byte(index, is: "-"), let offsetHours = number(index + 1..<index + 3),
       byte(index + 3, is: ":"), let offsetMinutes = number(index + 4..<index + 6), index + 6 == bytes.count
     else { return false }
-    return offsetHours < 24 && offsetMinutes < 60
+    // ±18:00 is as far as offsets go (and as far as the formatter reads them).
+    return offsetHours * 60 + offsetMinutes <= 18 * 60 && offsetMinutes < 60
   }
 
   /// `2026-04-08T14:00:00Z`, with milliseconds when the time has them.
