@@ -1,6 +1,8 @@
 import HummingbirdCore
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import SwitchboardCore
 import Synchronization
 
 /// Limits on the gateway's connections, so that cheap sockets cannot exhaust the server: an idle
@@ -50,7 +52,10 @@ final class OpenConnections: Sendable {
   func close() { count.withLock { $0 -= 1 } }
 }
 
-/// Closes a connection whose request body stalls, and connections past the cap.
+/// Closes a connection whose request body stalls, and connections past the cap. It also gives the
+/// answer to a request the HTTP parser refused (a NUL or a bare LF in a header, too many or too
+/// large headers), which the server sends as an empty 400, the error envelope, and 431 when the
+/// headers are too large.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
   typealias InboundIn = HTTPRequestPart
   typealias InboundOut = HTTPRequestPart
@@ -61,6 +66,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
   let open: OpenConnections
   private var counted = false
   private var deadline: Scheduled<Void>?
+  private var parserError: HTTPParserError?
 
   init(limits: ConnectionLimits, open: OpenConnections) {
     self.limits = limits
@@ -95,5 +101,27 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
       break
     }
     context.fireChannelRead(data)
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    if let error = error as? HTTPParserError { parserError = error }
+    context.fireErrorCaught(error)
+  }
+
+  func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    guard let parserError, case .head(var head) = unwrapOutboundIn(data), head.status == .badRequest,
+      head.headerFields[.contentLength] == "0"
+    else {
+      context.write(data, promise: promise)
+      return
+    }
+    let tooLarge = parserError == .headerOverflow
+    let error = SwitchboardError.invalid(tooLarge ? "request headers are too large" : "malformed HTTP request")
+    let body = ByteBuffer(string: JSONResponse(error: error).body.encoded())
+    head.status = tooLarge ? .requestHeaderFieldsTooLarge : .badRequest
+    head.headerFields[.contentType] = "application/json; charset=utf-8"
+    head.headerFields[.contentLength] = String(body.readableBytes)
+    context.write(wrapOutboundOut(.head(head)), promise: nil)
+    context.write(wrapOutboundOut(.body(body)), promise: promise)
   }
 }

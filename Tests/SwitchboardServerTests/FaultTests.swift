@@ -339,6 +339,13 @@ extension OneAtATime {
         .connect(host: "127.0.0.1", port: port).get()
       // A write fails when the server has closed the connection already; the close is what counts.
       if !bytes.isEmpty { try? await channel.writeAndFlush(ByteBuffer(string: bytes)) }
+      let closed = try await closedByServer(channel: channel, within: limit)
+      if !closed { try? await channel.close() }
+      return closed
+    }
+
+    /// Whether `channel` was closed (by the server) within `limit`.
+    static func closedByServer(channel: any Channel, within limit: Duration) async throws -> Bool {
       let closed = AsyncStream<Void>.makeStream()
       channel.closeFuture.whenComplete { _ in closed.continuation.yield() }
       let giveUp = Task {
@@ -349,7 +356,6 @@ extension OneAtATime {
       for await _ in closed.stream {
         return true
       }
-      try? await channel.close()
       return false
     }
 
@@ -380,6 +386,45 @@ extension OneAtATime {
       #expect(try await fixture.attempts() == 0)
     }
 
+    @Test(
+      "requests the HTTP parser refuses answer in the envelope; too large headers are a 431",
+      arguments: [
+        ("a NUL in a header", "GET /healthz HTTP/1.1\r\nHost: s\r\nX-A: a\u{0}b\r\n\r\n", 400),
+        ("a bare LF", "GET /healthz HTTP/1.1\nHost: s\r\nX-A: b\r\n\r\n", 400),
+        ("an obs-fold", "GET /healthz HTTP/1.1\r\nHost: s\r\nX-A: a\r\n folded\r\n\r\n", 400),
+        (
+          "1,000 headers",
+          "GET /healthz HTTP/1.1\r\nHost: s\r\n" + (0..<1000).map { "X-\($0): v\r\n" }.joined() + "\r\n", 431
+        ),
+        (
+          "a 100 KiB header",
+          "GET /healthz HTTP/1.1\r\nHost: s\r\nX-Big: " + String(repeating: "a", count: 100 * 1024) + "\r\n\r\n", 431
+        ),
+      ])
+    func parserRejects(_ name: String, _ request: String, _ status: Int) async throws {
+      let environment = try await TestEnvironment.shared.get()
+      let answer = try await Self.exchange(port: environment.httpPort, sending: request)
+      #expect(answer.hasPrefix("HTTP/1.1 \(status)"), "\(name): \(answer.prefix(200))")
+      let body = try #require(answer.range(of: "\r\n\r\n").map { String(answer[$0.upperBound...]) })
+      let envelope = try JSONValue.decode(body)
+      #expect(envelope["error"]?["type"] == "invalid_request", "\(name)")
+      #expect(envelope["error"]?["message"]?.stringValue?.isEmpty == false, "\(name)")
+    }
+
+    /// Sends raw bytes on a new connection; everything the server answers until it closes.
+    static func exchange(port: Int, sending bytes: String) async throws -> String {
+      let received = Received()
+      let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
+        }
+        .connect(host: "127.0.0.1", port: port).get()
+      try? await channel.writeAndFlush(ByteBuffer(string: bytes))
+      let closed = try await closedByServer(channel: channel, within: .seconds(5))
+      if !closed { try? await channel.close() }
+      return received.text
+    }
+
     @Test("connections past the cap are closed at once; the ones under it are served")
     func connectionCap() async throws {
       let fixture = try await Fixture.make()
@@ -406,4 +451,17 @@ extension OneAtATime {
       #expect(served)
     }
   }
+}
+
+/// Collects what a raw connection receives.
+final class Received: ChannelInboundHandler, Sendable {
+  typealias InboundIn = ByteBuffer
+  private let bytes = Mutex<[UInt8]>([])
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    let buffer = unwrapInboundIn(data)
+    bytes.withLock { $0 += buffer.readableBytesView }
+  }
+
+  var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
 }
