@@ -10,6 +10,29 @@ import Synchronization
 
 @testable import SwitchboardPostgres
 
+extension IsolatedDatabase {
+  /// A new, migrated database in the shared cluster: its URL, a pool on it (running for the rest
+  /// of the test process) and a quiet logger.
+  static func create(
+    prefix: String, timeout: Duration = .seconds(5)
+  ) async throws -> (url: String, client: PostgresClient, logger: Logger) {
+    let environment = try await TestEnvironment.shared.get()
+    let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+    try await environment.client.query("CREATE DATABASE \(unescaped: name)")
+    var url = URLComponents(string: environment.databaseURL)!
+    url.path = "/\(name)"
+    var logger = Logger(label: "\(prefix)-tests")
+    logger.logLevel = .critical
+    var configuration = ServerConfiguration(databaseURL: url.string!)
+    configuration.maxDatabaseConnections = 20
+    configuration.databaseTimeout = timeout
+    let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
+    Task { await client.run() }
+    try await Migrator(client: client, logger: logger).migrate()
+    return (url.string!, client, logger)
+  }
+}
+
 /// A database of its own, in the shared cluster, for tests whose dispatchers would otherwise take
 /// other tests' attempts.
 struct IsolatedDatabase: Sendable {
@@ -23,18 +46,7 @@ struct IsolatedDatabase: Sendable {
   let keys = TenantKeys()
 
   static func make() async throws -> IsolatedDatabase {
-    let environment = try await TestEnvironment.shared.get()
-    let name = "dispatch_\(UUID().uuidString.prefix(8).lowercased())"
-    try await environment.client.query("CREATE DATABASE \(unescaped: name)")
-    var url = URLComponents(string: environment.databaseURL)!
-    url.path = "/\(name)"
-    var logger = Logger(label: "dispatch-tests")
-    logger.logLevel = .critical
-    var configuration = ServerConfiguration(databaseURL: url.string!)
-    configuration.maxDatabaseConnections = 20
-    let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
-    Task { await client.run() }
-    try await Migrator(client: client, logger: logger).migrate()
+    let (_, client, logger) = try await Self.create(prefix: "dispatch")
     let database = Database(client: client, logger: logger)
     let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(

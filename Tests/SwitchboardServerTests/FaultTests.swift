@@ -30,6 +30,17 @@ extension OneAtATime {
   @Suite("Truthful under faults", .serialized)
   struct FaultTests {
     static let deadline: Duration = .seconds(2)
+
+    /// A fixture, a proxy in front of its database, a replica behind the proxy, and a load on it.
+    static func proxied(
+      timeout: Duration, maxConnections: Int = 20
+    ) async throws -> (Fixture, FaultProxy, Replica, Load) {
+      let fixture = try await Fixture.make()
+      let proxy = try await FaultProxy.start(to: fixture.port)
+      let replica = try await Replica.start(
+        databaseURL: fixture.databaseURL(port: proxy.port), timeout: timeout, maxConnections: maxConnections)
+      return (fixture, proxy, replica, Load(port: replica.httpPort, key: fixture.key))
+    }
     /// The longest any answer may take: the deadline and a small margin.
     static let longestAnswer = 4.0
 
@@ -54,13 +65,9 @@ extension OneAtATime {
 
     @Test("a network that falls silent mid-run: every call answers in time; 200s are written, plain 503s are not")
     func silentNetwork() async throws {
-      let fixture = try await Fixture.make()
-      let proxy = try await FaultProxy.start(to: fixture.port)
+      let (fixture, proxy, replica, load) = try await Self.proxied(timeout: Self.deadline)
       defer { Task { await proxy.stop() } }
-      let replica = try await Replica.start(
-        databaseURL: fixture.databaseURL(port: proxy.port), timeout: Self.deadline)
       defer { replica.stop() }
-      let load = Load(port: replica.httpPort, key: fixture.key)
       let clients = Task { await load.run(clients: 8) }
       try await load.waitForAnswers(30)
       proxy.set(.silent)
@@ -88,15 +95,11 @@ extension OneAtATime {
 
     @Test("a reply lost after the commit: the attempt is read back and the answer is 200")
     func lostReply() async throws {
-      let fixture = try await Fixture.make()
-      let proxy = try await FaultProxy.start(to: fixture.port)
-      defer { Task { await proxy.stop() } }
       // One connection: the call goes out on the connection whose replies are dropped, and the
       // lookup after it on a new one. Scheduled calls, so that no wake-up takes the connection.
-      let replica = try await Replica.start(
-        databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
+      let (fixture, proxy, replica, load) = try await Self.proxied(timeout: .seconds(1), maxConnections: 1)
+      defer { Task { await proxy.stop() } }
       defer { replica.stop() }
-      let load = Load(port: replica.httpPort, key: fixture.key)
       let later = Date().addingTimeInterval(3600)
       #expect(try await load.call(scheduledFor: later).status == 200)
 
@@ -112,13 +115,9 @@ extension OneAtATime {
 
     @Test("a cancellation and an event report whose COMMIT answer is lost are read back: 200")
     func lostCommitReplies() async throws {
-      let fixture = try await Fixture.make()
-      let proxy = try await FaultProxy.start(to: fixture.port)
+      let (fixture, proxy, replica, load) = try await Self.proxied(timeout: .seconds(1), maxConnections: 1)
       defer { Task { await proxy.stop() } }
-      let replica = try await Replica.start(
-        databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
       defer { replica.stop() }
-      let load = Load(port: replica.httpPort, key: fixture.key)
       let later = Date().addingTimeInterval(3600)
       let canceled = try #require(try await load.call(scheduledFor: later).traceID)
       let reported = try #require(try await load.call(scheduledFor: later).traceID)
@@ -146,13 +145,9 @@ extension OneAtATime {
 
     @Test("unknown outcomes: a 503 that says so names the trace id; over gRPC, in ErrorInfo")
     func unknownOutcomeEnvelope() async throws {
-      let fixture = try await Fixture.make()
-      let proxy = try await FaultProxy.start(to: fixture.port)
+      let (fixture, proxy, replica, load) = try await Self.proxied(timeout: .seconds(1), maxConnections: 1)
       defer { Task { await proxy.stop() } }
-      let replica = try await Replica.start(
-        databaseURL: fixture.databaseURL(port: proxy.port), timeout: .seconds(1), maxConnections: 1)
       defer { replica.stop() }
-      let load = Load(port: replica.httpPort, key: fixture.key)
       let later = Date().addingTimeInterval(3600)
       #expect(try await load.call(scheduledFor: later).status == 200)
 
@@ -216,24 +211,14 @@ struct Fixture: Sendable {
   let key: String
 
   static func make() async throws -> Fixture {
-    let environment = try await TestEnvironment.shared.get()
-    let name = "faults_\(UUID().uuidString.prefix(8).lowercased())"
-    try await environment.client.query("CREATE DATABASE \(unescaped: name)")
-    var url = URLComponents(string: environment.databaseURL)!
-    url.path = "/\(name)"
-    var logger = Logger(label: "fault-tests")
-    logger.logLevel = .critical
-    var configuration = ServerConfiguration(databaseURL: url.string!)
-    configuration.databaseTimeout = .seconds(30)
-    let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
-    Task { await client.run() }
-    try await Migrator(client: client, logger: logger).migrate()
+    let (databaseURL, client, logger) = try await IsolatedDatabase.create(prefix: "faults", timeout: .seconds(30))
+    let url = URLComponents(string: databaseURL)!
     let accounts = PostgresAccounts(client: client, logger: logger)
     let tenant = try await accounts.createTenant(
       name: "faults", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 0))
     try await accounts.saveAgent(tenantID: tenant, agentID: 1, phoneNumber: "+14155550100", name: nil, update: false)
     return Fixture(
-      databaseURL: url.string!, port: url.port ?? 5432, client: client, tenantID: tenant,
+      databaseURL: databaseURL, port: url.port ?? 5432, client: client, tenantID: tenant,
       key: try await accounts.createAPIKey(tenantID: tenant))
   }
 
