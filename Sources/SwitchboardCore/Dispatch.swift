@@ -193,3 +193,10 @@ public enum OutcomeEnvelope {
     ]
   }
 }
+
+extension Duration {
+  /// The duration in seconds, for SQL intervals and flags.
+  public var inSeconds: Double {
+    Double(components.seconds) + Double(components.attoseconds) / 1e18
+  }
+}

@@ -30,8 +30,7 @@ public struct WebhookSender: Sendable {
 
   public init(client: HTTPClient, timeout: Duration = .seconds(10)) {
     self.client = client
-    self.timeout = .nanoseconds(
-      Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+    self.timeout = TimeAmount(timeout)
   }
 
   /// `sha256=<hex>` over `"<timestamp>.<body>"`.

@@ -25,14 +25,8 @@ public struct ConnectionLimits: Sendable {
     let limits = self
     return .http1(
       configuration: .init(
-        additionalChannelHandlers: [RequestDeadlineHandler(limits: limits, open: open)],
-        idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds)))
-  }
-}
-
-extension Duration {
-  fileprivate var nanoseconds: Int64 {
-    components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+        additionalChannelHandlers: [ConnectionGuard(limits: limits, open: open)],
+        idleTimeout: TimeAmount(limits.idleTimeout)))
   }
 }
 
@@ -52,11 +46,11 @@ final class OpenConnections: Sendable {
   func close() { count.withLock { $0 -= 1 } }
 }
 
-/// Closes a connection whose request body stalls, and connections past the cap. It also gives the
+/// Guards each connection: closes it when its request body stalls or when it is past the cap, and gives the
 /// answer to a request the HTTP parser refused (a NUL or a bare LF in a header, too many or too
 /// large headers), which the server sends as an empty 400, the error envelope, and 431 when the
 /// headers are too large.
-final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
   typealias InboundIn = HTTPRequestPart
   typealias InboundOut = HTTPRequestPart
   typealias OutboundIn = HTTPResponsePart
@@ -91,7 +85,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     case .head:
       deadline?.cancel()
       let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-      deadline = context.eventLoop.scheduleTask(in: .nanoseconds(limits.requestTimeout.nanoseconds)) {
+      deadline = context.eventLoop.scheduleTask(in: TimeAmount(limits.requestTimeout)) {
         loopBound.value.close(promise: nil)
       }
     case .end:

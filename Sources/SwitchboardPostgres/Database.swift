@@ -65,6 +65,25 @@ public struct Database: Sendable {
     }
   }
 
+  /// Runs a write; when its answer is lost, answers what `readBack` finds it left instead (see
+  /// ``resolve(backend:_:)``): surely nothing, a 503; still unknown, `unknown`.
+  func write<T: Sendable>(
+    _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T,
+    readingBack readBack: @escaping @Sendable (PostgresConnection, Logger) async throws -> T?,
+    unknown: (_ cause: any Error) -> SwitchboardError
+  ) async throws(SwitchboardError) -> T {
+    do throws(WriteFailure) {
+      return try await write(work)
+    } catch {
+      guard case .unknown(let backend, let cause) = error else { throw error.error }
+      switch await resolve(backend: backend, readBack) {
+      case .written(let found): return found
+      case .notWritten: throw .unavailable(cause: cause)
+      case .unknown: throw unknown(cause)
+      }
+    }
+  }
+
   /// After a write of unknown outcome: stops the server process that ran it (so it can no longer
   /// commit), then runs `readBack`. `.written` with what it found; `.notWritten` when it found
   /// nothing and the process is gone; `.unknown` when the database cannot tell in time.
@@ -120,9 +139,9 @@ public struct Database: Sendable {
       }
       throw ConnectionClosed()
     }
-    let remaining = deadline + Self.serverGrace - .now
-    let nanoseconds = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
-    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+      in: TimeAmount(max(.zero, deadline + Self.serverGrace - .now))
+    ) {
       race.abandon()
     }
     defer { timer.cancel() }

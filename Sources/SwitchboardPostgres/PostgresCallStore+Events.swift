@@ -5,32 +5,25 @@ import SwitchboardCore
 
 extension PostgresCallStore {
   public func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
-    do throws(WriteFailure) {
-      return try await database.write { connection, logger in
-        try await connection.withTransaction(logger: logger) { connection in
-          try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
-            .record(event)
-        }
+    try await database.write { connection, logger in
+      try await connection.withTransaction(logger: logger) { connection in
+        try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
+          .record(event)
       }
-    } catch {
-      guard case .unknown(let backend, let cause) = error else { throw error.error }
+    } readingBack: { connection, logger in
       // Every event is logged under its id in the transaction that applies it.
-      let resolution = await database.resolve(backend: backend) { connection, logger in
-        let seen = try await connection.query(
-          """
-          SELECT 1 FROM call_events
-          WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
-          """, logger: logger)
-        for try await _ in seen {
-          return try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
-        }
-        return nil
+      let seen = try await connection.query(
+        """
+        SELECT 1 FROM call_events
+        WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
+        """, logger: logger)
+      for try await _ in seen {
+        return try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
+          .map(EventOutcome.recorded)
       }
-      switch resolution {
-      case .written(let attempt): return .recorded(attempt)
-      case .notWritten: throw SwitchboardError.unavailable(cause: cause)
-      case .unknown: throw SwitchboardError.outcomeUnknown(traceID: traceID, eventID: event.eventID, cause: cause)
-      }
+      return nil
+    } unknown: { cause in
+      .outcomeUnknown(traceID: traceID, eventID: event.eventID, cause: cause)
     }
   }
 }

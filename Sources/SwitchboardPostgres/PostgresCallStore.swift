@@ -202,24 +202,16 @@ public struct PostgresCallStore: CallStore, Service {
   }
 
   public func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome {
-    do throws(WriteFailure) {
-      return try await database.write { connection, logger in
-        try await connection.withTransaction(logger: logger) { connection in
-          try await Self.cancel(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
-        }
+    try await database.write { connection, logger in
+      try await connection.withTransaction(logger: logger) { connection in
+        try await Self.cancel(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
       }
-    } catch {
-      guard case .unknown(let backend, let cause) = error else { throw error.error }
+    } readingBack: { connection, logger in
       // The cancellation is the only way an attempt becomes canceled.
-      let resolution = await database.resolve(backend: backend) { connection, logger in
-        let attempt = try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
-        return attempt?.status == .canceled ? attempt : nil
-      }
-      switch resolution {
-      case .written(let attempt): return .canceled(attempt)
-      case .notWritten: throw SwitchboardError.unavailable(cause: cause)
-      case .unknown: throw SwitchboardError.outcomeUnknown(traceID: traceID, cause: cause)
-      }
+      let attempt = try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
+      return attempt.flatMap { $0.status == .canceled ? .canceled($0) : nil }
+    } unknown: { cause in
+      .outcomeUnknown(traceID: traceID, cause: cause)
     }
   }
 

@@ -20,7 +20,7 @@ public struct PostgresDispatchStore: DispatchStore {
   }
 
   public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {
-    let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+    let leaseSeconds = lease.inSeconds
     return try await database.run { connection, logger in
       try await Self.claim(owner: owner, limit: limit, leaseSeconds: leaseSeconds, on: connection, logger: logger)
     }
@@ -114,8 +114,7 @@ public struct PostgresDispatchStore: DispatchStore {
   public func silentAttempts(
     ringTimeout: Duration, maxCallDuration: Duration, limit: Int
   ) async throws -> [SilentAttempt] {
-    let ring = Double(ringTimeout.components.seconds) + Double(ringTimeout.components.attoseconds) / 1e18
-    let longest = Double(maxCallDuration.components.seconds) + Double(maxCallDuration.components.attoseconds) / 1e18
+    let (ring, longest) = (ringTimeout.inSeconds, maxCallDuration.inSeconds)
     return try await database.run { connection, logger in
       let rows = try await connection.query(
         """

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import SwitchboardCore
 import SwitchboardHTTP
 
 /// Everything `switchboard serve` can be told, with its defaults.
@@ -85,8 +86,7 @@ public struct ServerConfiguration: Sendable {
     configuration.options.connectTimeout = databaseTimeout
     // PostgreSQL enforces the deadline itself: it aborts and rolls back a statement past it, so a
     // statement the service gave up on cannot commit much later.
-    let milliseconds =
-      databaseTimeout.components.seconds * 1000 + databaseTimeout.components.attoseconds / 1_000_000_000_000_000
+    let milliseconds = Int64((databaseTimeout.inSeconds * 1000).rounded())
     configuration.options.additionalStartupParameters = [
       ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"),
       ("idle_in_transaction_session_timeout", "\(2 * milliseconds)"),

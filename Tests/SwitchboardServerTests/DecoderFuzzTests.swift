@@ -55,20 +55,24 @@ struct DecoderFuzzTests {
     }
   }
 
-  @Test("mutated call bodies")
-  func callBodies() async throws {
-    let tenant = try await TestTenant.make()
-    await propertyCheck(
-      count: 1500, input: Gen.element(of: Self.callBodies), Self.positions, Self.bytes, Self.operations
-    ) { seed, positions, bytes, operations in
-      let body = Self.mutate(seed ?? "", positions: positions, bytes: bytes, operations: operations)
-      guard let result = try? await Gateway.send(.POST, "/v1/call", authorization: tenant.authorization, rawBody: body)
+  /// POSTs 1,500 mutations of `seeds` to `path` and checks each answer.
+  static func postMutations(of seeds: [String], to path: String, tenant: TestTenant) async {
+    await propertyCheck(count: 1500, input: Gen.element(of: seeds), positions, bytes, operations) {
+      seed, positions, bytes, operations in
+      let body = mutate(seed ?? "", positions: positions, bytes: bytes, operations: operations)
+      guard let result = try? await Gateway.send(.POST, path, authorization: tenant.authorization, rawBody: body)
       else {
         Issue.record("no answer for \(String(decoding: body, as: UTF8.self))")
         return
       }
-      Self.check(result, body)
+      check(result, body)
     }
+  }
+
+  @Test("mutated call bodies")
+  func callBodies() async throws {
+    let tenant = try await TestTenant.make()
+    await Self.postMutations(of: Self.callBodies, to: "/v1/call", tenant: tenant)
   }
 
   @Test("mutated event bodies")
@@ -76,19 +80,7 @@ struct DecoderFuzzTests {
     let tenant = try await TestTenant.make()
     let call = try await Gateway.makeCall(tenant, tenant.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
-    await propertyCheck(
-      count: 1500, input: Gen.element(of: Self.eventBodies), Self.positions, Self.bytes, Self.operations
-    ) { seed, positions, bytes, operations in
-      let body = Self.mutate(seed ?? "", positions: positions, bytes: bytes, operations: operations)
-      guard
-        let result = try? await Gateway.send(
-          .POST, "/v1/calls/\(trace)/events", authorization: tenant.authorization, rawBody: body)
-      else {
-        Issue.record("no answer for \(String(decoding: body, as: UTF8.self))")
-        return
-      }
-      Self.check(result, body)
-    }
+    await Self.postMutations(of: Self.eventBodies, to: "/v1/calls/\(trace)/events", tenant: tenant)
   }
 
   @Test("mutated query strings and conversation references")
