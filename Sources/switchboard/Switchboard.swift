@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
 import PostgresNIO
@@ -12,7 +13,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "switchboard",
     abstract: "Call orchestration: places outbound calls handled by voice agents.",
-    subcommands: [Serve.self, Migrate.self, Tenants.self, Keys.self, Agents.self],
+    subcommands: [Serve.self, Migrate.self, Healthcheck.self, Tenants.self, Keys.self, Agents.self],
     defaultSubcommand: Serve.self)
 }
 
@@ -270,6 +271,24 @@ enum DemoSeed {
     guard lines.count >= 2 else { return }
     // Written straight to the descriptor so it shows at once even when stdout is a pipe.
     FileHandle.standardOutput.write(Data("Demo API key: \(lines[0])\nDemo agent id: \(lines[1])\n".utf8))
+  }
+}
+
+/// A container health check that needs no curl in the image: exits 0 when the replica on this host
+/// answers `/readyz` (every role serves it) with 200 within 5 s, else 1.
+struct Healthcheck: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Exit 0 when the replica on this host is ready (GET /readyz answers 200), else 1.")
+
+  @Option(help: "HTTP port of the replica (env SWITCHBOARD_HTTP_PORT, default 8080).")
+  var httpPort: Int?
+
+  func run() async throws {
+    let port = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? 8080
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz")
+    request.method = .GET
+    guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)), response.status == .ok
+    else { throw ExitCode.failure }
   }
 }
 
