@@ -19,6 +19,8 @@ public struct GRPCServerService: Service {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.rpc.maxRequestPayloadSize = maxRequestBytes
     config.http2.maxConcurrentStreams = maxConcurrentStreams
+    // The transport would reset an oversized message's stream; the guard answers with a status.
+    config.channelDebuggingCallbacks.onAcceptHTTP2Stream = MessageSizeGuard.install(limit: maxRequestBytes)
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
     self.transport = transport

@@ -2,6 +2,10 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
 import SwiftProtobuf
 import SwitchboardCore
 import SwitchboardGRPC
@@ -234,6 +238,40 @@ struct GRPCTests {
     #expect(try await tenant.count("call_attempts") == 0)
   }
 
+  @Test("a message over 256 KiB is RESOURCE_EXHAUSTED with a message, and the connection lives on")
+  func oversizedMessage() async throws {
+    let tenant = try await TestTenant.make()
+    let environment = try await TestEnvironment.shared.get()
+    try await withGRPCClient(
+      transport: .http2NIOPosix(
+        target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
+    ) { client in
+      let error = await #expect(throws: RPCError.self) {
+        try await client.unary(
+          request: ClientRequest(message: [UInt8](repeating: 0x41, count: 300 * 1024), metadata: tenant.metadata),
+          descriptor: Switchboard_V1_CallService.Method.MakeCall.descriptor, serializer: RawBytes(),
+          deserializer: ProtobufDeserializer<Switchboard_V1_MakeCallResponse>(), options: .defaults
+        ) { try $0.message }
+      }
+      #expect(error?.code == .resourceExhausted)
+      #expect(error?.message == "request message must be at most 262144 bytes (it declares 307200)")
+      let service = Switchboard_V1_CallService.Client(wrapping: client)
+      let receipt = try await service.makeCall(tenant.makeCallRequest(), metadata: tenant.metadata)
+      #expect(!receipt.data.traceID.isEmpty, "the same connection still serves calls")
+    }
+    #expect(try await tenant.count("call_attempts") == 1)
+  }
+
+  @Test("a 4 GiB length prefix is RESOURCE_EXHAUSTED at once, not a reset stream")
+  func hugeLengthPrefix() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let trailers = try await RawHTTP2.unary(
+      port: environment.grpcPort, path: "/switchboard.v1.CallService/MakeCall",
+      body: [0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x08, 0x01])
+    #expect(trailers["grpc-status"] == "8")
+    #expect(trailers["grpc-message"] == "request message must be at most 262144 bytes (it declares 4294967295)")
+  }
+
   @Test("grpc.health.v1 reports SERVING")
   func health() async throws {
     let environment = try await TestEnvironment.shared.get()
@@ -370,4 +408,40 @@ extension OneAtATime {
 /// How many watch streams have received their first update.
 final class OpenStreams: Sendable {
   let count = Mutex(0)
+}
+
+/// One request on a raw HTTP/2 stream, to send what no gRPC client would (a false length prefix).
+enum RawHTTP2 {
+  /// Sends `body` on a new stream without ending it, and returns the headers of the frame that
+  /// ends the response.
+  static func unary(port: Int, path: String, body: [UInt8]) async throws -> [String: String] {
+    let multiplexer = try await ClientBootstrap(group: .singletonMultiThreadedEventLoopGroup)
+      .connect(host: "127.0.0.1", port: port) { channel in
+        channel.configureAsyncHTTP2Pipeline(mode: .client) { $0.eventLoop.makeSucceededFuture(()) }
+      }
+    let stream = try await multiplexer.openStream { channel in
+      channel.eventLoop.makeCompletedFuture {
+        try NIOAsyncChannel<HTTP2Frame.FramePayload, HTTP2Frame.FramePayload>(wrappingChannelSynchronously: channel)
+      }
+    }
+    return try await stream.executeThenClose { inbound, outbound in
+      let headers: HPACKHeaders = [
+        ":method": "POST", ":scheme": "http", ":path": path, ":authority": "localhost",
+        "content-type": "application/grpc", "te": "trailers",
+      ]
+      try await outbound.write(.headers(.init(headers: headers)))
+      try await outbound.write(.data(.init(data: .byteBuffer(ByteBuffer(bytes: body)))))
+      for try await frame in inbound {
+        switch frame {
+        case .headers(let headers) where headers.endStream:
+          return Dictionary(headers.headers.map { ($0.name, $0.value) }) { first, _ in first }
+        case .rstStream(let code):
+          throw TestFailure("stream reset: \(code)")
+        default:
+          continue
+        }
+      }
+      throw TestFailure("the stream ended without trailers")
+    }
+  }
 }
