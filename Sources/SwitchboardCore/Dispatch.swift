@@ -59,9 +59,14 @@ public struct ClaimedAttempt: Sendable, Hashable {
   /// Scheduled attempts meet the per-number and tenant limits at dispatch, not at intake.
   public var limitsPending: Bool
   public var leaseOwner: String
+  /// When it fell due: its schedule, its creation, or the end of a postponement.
+  public var dueAt: Date
 
-  public init(request: DialRequest, callingWindow: CallingWindow?, limitsPending: Bool, leaseOwner: String) {
+  public init(
+    request: DialRequest, callingWindow: CallingWindow?, limitsPending: Bool, leaseOwner: String, dueAt: Date
+  ) {
     self.request = request
+    self.dueAt = dueAt
     self.callingWindow = callingWindow
     self.limitsPending = limitsPending
     self.leaseOwner = leaseOwner

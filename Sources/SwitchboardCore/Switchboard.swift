@@ -75,7 +75,9 @@ public struct Switchboard: Sendable {
     case .invalidAPIKey:
       recentKeys.forget(caller.apiKey)
       throw .invalidAPIKey
-    case .accepted(let call): return call
+    case .accepted(let call):
+      Telemetry.callAccepted(status: call.receipt.status)
+      return call
     case .duplicate(let original): throw .duplicate(original)
     case .agentNotFound: throw .agentNotFound
     case .agentHasNoPhone: throw .agentHasNoPhone

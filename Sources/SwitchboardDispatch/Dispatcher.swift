@@ -99,10 +99,13 @@ public struct Dispatcher: Service {
         try await store.postpone(attempt, until: retryAt)
         return
       }
+      Telemetry.dispatched(lag: .seconds(Date().timeIntervalSince(attempt.dueAt)))
       switch await dialer.dial(attempt.request) {
       case .accepted:
+        Telemetry.dialResult("accepted")
         try await store.markDispatched(attempt)
       case .failed(let reason):
+        Telemetry.dialResult("failed")
         logger.notice("dial failed", metadata: ["trace_id": "\(trace)", "reason": "\(reason)"])
         await reportFailure(attempt, reason)
       }

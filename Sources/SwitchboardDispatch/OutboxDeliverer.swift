@@ -48,12 +48,15 @@ public struct OutboxDeliverer: Service {
     do {
       switch outcome {
       case .delivered:
+        Telemetry.webhookDelivery("delivered")
         try await outbox.markDelivered(delivery)
       case .retryable(let reason):
+        Telemetry.webhookDelivery("retry")
         let delays = Self.retryDelays
         let retryAt = delivery.attempt <= delays.count ? Date().addingTimeInterval(delays[delivery.attempt - 1]) : nil
         try await outbox.markFailed(delivery, error: reason, retryAt: retryAt)
       case .rejected(let reason):
+        Telemetry.webhookDelivery("rejected")
         try await outbox.markFailed(delivery, error: reason, retryAt: nil)
       }
     } catch {

@@ -67,6 +67,7 @@ public struct Reaper: Service {
         ringTimeout: configuration.ringTimeout, maxCallDuration: configuration.maxCallDuration)
       do {
         if try await record(attempt, event) {
+          Telemetry.reaped(status: attempt.status)
           logger.notice(
             "ended a silent attempt",
             metadata: [

@@ -24,7 +24,7 @@ public struct GRPCServerService: Service {
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
     self.transport = transport
-    self.server = GRPCServer(transport: transport, services: services)
+    self.server = GRPCServer(transport: transport, services: services, interceptors: [MetricsInterceptor()])
   }
 
   /// The bound port, once listening.

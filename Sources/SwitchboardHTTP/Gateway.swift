@@ -9,10 +9,13 @@ import SwitchboardCore
 public struct Gateway: Sendable {
   let switchboard: Switchboard
   let logger: Logger
+  let metrics: @Sendable () -> [UInt8]
 
-  public init(switchboard: Switchboard, logger: Logger) {
+  /// - Parameter metrics: the process's metrics in Prometheus's text format, for `/metrics`.
+  public init(switchboard: Switchboard, logger: Logger, metrics: @escaping @Sendable () -> [UInt8] = { [] }) {
     self.switchboard = switchboard
     self.logger = logger
+    self.metrics = metrics
   }
 
   public typealias Context = BasicRequestContext
@@ -21,6 +24,7 @@ public struct Gateway: Sendable {
   /// in the envelope.
   public func router() -> Router<Context> {
     let router = Router(context: Context.self)
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.routes + Self.healthRoutes))
     router.post("/v1/call") { request, _ in await respond { try await makeCall(request) } }
     router.get("/v1/calls/:trace_id") { request, context in
@@ -75,13 +79,15 @@ public struct Gateway: Sendable {
     .init("/v1/calls/:trace_id/events", [.post]), .init("/v1/conversations/:conversation_id", [.get]),
     .init("/v1/conversations", [.get]),
   ]
+  /// What every role serves, with no key: nothing in them is a tenant's.
   static let healthRoutes: [EnvelopeMiddleware<Context>.Route] = [
-    .init("/healthz", [.get]), .init("/readyz", [.get]),
+    .init("/healthz", [.get]), .init("/readyz", [.get]), .init("/metrics", [.get]),
   ]
 
-  /// `/healthz` and `/readyz` alone: what a dispatcher-only replica serves.
+  /// `/healthz`, `/readyz` and `/metrics` alone: what a dispatcher-only replica serves.
   public func healthRouter() -> Router<Context> {
     let router = Router(context: Context.self)
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.healthRoutes))
     addHealthRoutes(to: router)
     return router
@@ -90,6 +96,11 @@ public struct Gateway: Sendable {
   /// `/healthz`: the process answers. `/readyz`: and the database does, within the deadline.
   private func addHealthRoutes(to router: Router<Context>) {
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]).response }
+    router.get("/metrics") { _, _ in
+      Response(
+        status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(bytes: metrics())))
+    }
     router.get("/readyz") { _, _ in
       await switchboard.store.isReachable()
         ? JSONResponse.ok(["status": "ready"]).response

@@ -136,6 +136,7 @@ final class IntakeBatcher<Call: Sendable, Written: Sendable>: Sendable {
     do throws(SwitchboardError) {
       let written = try await write(batch.map(\.call))
       guard written.count == batch.count else { throw SwitchboardError.internalError() }
+      Telemetry.intakeBatch(size: batch.count)
       for (waiter, result) in zip(batch, written) { waiter.continuation.resume(with: result) }
     } catch {
       switch error.kind {

@@ -45,7 +45,7 @@ public struct PostgresDispatchStore: DispatchStore {
       )
       SELECT c.tenant_id, c.trace_id, c.conversation_id, c.attempt_number, c.agent_id, coalesce(g.phone_number, ''),
         c.customer_phone, c.parameters::text, c.metadata, c.effective_retry_context::text, c.scheduled_for,
-        c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text
+        c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text, c.due_at
       FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
       """, logger: logger)
     var claimed: [ClaimedAttempt] = []
@@ -56,6 +56,7 @@ public struct PostgresDispatchStore: DispatchStore {
       let scheduledFor = try columns[10].decode(Date?.self)
       let limitsPending = try columns[11].decode(Bool.self)
       let window = try columns[12].decode(String?.self)
+      let dueAt = try columns[13].decode(Date.self)
       let request = DialRequest(
         tenantID: tenant, traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
         agentPhone: agentPhone, customerPhone: phone, parameters: try AttemptRow.parameters(from: parameters),
@@ -63,9 +64,23 @@ public struct PostgresDispatchStore: DispatchStore {
       claimed.append(
         ClaimedAttempt(
           request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },
-          limitsPending: limitsPending, leaseOwner: owner))
+          limitsPending: limitsPending, leaseOwner: owner, dueAt: dueAt))
     }
     return claimed
+  }
+
+  /// For metrics, across tenants: attempts due and not yet claimed, and outcome events still to
+  /// be delivered (both counted from partial indexes).
+  public func backlog() async throws -> (dueWaiting: Int, outboxPending: Int) {
+    try await database.run { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT (SELECT count(*) FROM call_attempts WHERE status IN ('scheduled', 'initiated') AND due_at <= now()),
+          (SELECT count(*) FROM event_deliveries WHERE delivered_at IS NULL AND next_attempt_at < 'infinity')
+        """, logger: logger)
+      for try await (due, pending) in rows.decode((Int, Int).self) { return (due, pending) }
+      return (0, 0)
+    }
   }
 
   public func admit(_ attempt: ClaimedAttempt) async throws -> Date? {

@@ -51,7 +51,8 @@ public struct SwitchboardServer: Service {
     let httpPort = BoundPort()
     self.httpPort = httpPort
 
-    let gateway = Gateway(switchboard: switchboard, logger: logger)
+    _ = PrometheusExport.registry  // the metrics backend, before anything records
+    let gateway = Gateway(switchboard: switchboard, logger: logger, metrics: PrometheusExport.exposition)
     if configuration.role == .dispatcher {
       grpc = nil
     } else {
@@ -129,6 +130,7 @@ public struct SwitchboardServer: Service {
       OutboxDeliverer(
         outbox: PostgresOutbox(database: database), sender: WebhookSender(client: webhooks), logger: logger),
       IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),
+      BacklogSampler(store: dispatchStore, logger: logger),
     ]
   }
 
@@ -178,6 +180,27 @@ struct IdempotencyKeyPurger: Service {
           logger.warning("idempotency key purge failed", metadata: ["error": "\(String(reflecting: error))"])
         }
         try await Task.sleep(for: .seconds(60))
+      }
+    }
+  }
+}
+
+/// Samples the dispatch backlog and the outbox into gauges every few seconds.
+struct BacklogSampler: Service {
+  let store: PostgresDispatchStore
+  let logger: Logger
+  var interval: Duration = .seconds(5)
+
+  func run() async throws {
+    try? await cancelWhenGracefulShutdown {
+      while !Task.isCancelled {
+        do {
+          let backlog = try await store.backlog()
+          Telemetry.backlog(dueWaiting: backlog.dueWaiting, outboxPending: backlog.outboxPending)
+        } catch {
+          logger.debug("sampling the backlog failed", metadata: ["error": "\(error)"])
+        }
+        try await Task.sleep(for: interval)
       }
     }
   }

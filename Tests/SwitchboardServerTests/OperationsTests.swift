@@ -1,0 +1,130 @@
+import AsyncHTTPClient
+import Foundation
+import GRPCCore
+import NIOCore
+import SwitchboardCore
+import SwitchboardGRPC
+import SwitchboardServer
+import Testing
+
+/// A Prometheus text exposition, read into `name{labels}` → value.
+struct Exposition {
+  let samples: [String: Double]
+  let text: String
+
+  init(_ text: String) {
+    self.text = text
+    var samples: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+      guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+      samples[String(line[..<space])] = value
+    }
+    self.samples = samples
+  }
+
+  static func scrape(port: Int) async throws -> Exposition {
+    let response = try await Gateway.fetch("/metrics", port: port)
+    guard response.status == 200 else { throw TestFailure("/metrics answered \(response.status)") }
+    return Exposition(response.text)
+  }
+
+  /// The sum of every sample of `name` whose labels include each of `labels` (`key="value"`).
+  func sum(_ name: String, _ labels: String...) -> Double { sum(name, labels) }
+
+  func sum(_ name: String, _ labels: [String]) -> Double {
+    samples.filter { key, _ in
+      (key == name || key.hasPrefix(name + "{")) && labels.allSatisfy { key.contains($0) }
+    }.values.reduce(0, +)
+  }
+}
+
+@Suite("Operations: /metrics")
+struct MetricsTests {
+  @Test(
+    "requests on both transports, accepted calls and intake batches are counted, with bounded labels, and no key is needed"
+  )
+  func intakeMetrics() async throws {
+    let tenant = try await TestTenant.make()
+    let environment = try await TestEnvironment.shared.get()
+    let before = try await Exposition.scrape(port: environment.httpPort)
+    let http = try await Gateway.makeCall(tenant, tenant.callBody())
+    #expect(http.status == 200)
+    let missing = try await Gateway.send(.GET, "/v1/calls/\(UUID())", authorization: tenant.authorization)
+    #expect(missing.status == 404)
+    let receipt = try await withCallService { service in
+      try await service.makeCall(tenant.makeCallRequest(phone: "+919811112222"), metadata: tenant.metadata).data
+    }
+    let after = try await Exposition.scrape(port: environment.httpPort)
+
+    func delta(_ name: String, _ labels: String...) -> Double {
+      after.sum(name, labels) - before.sum(name, labels)
+    }
+    let httpCalls = #"route="/v1/call""#
+    #expect(delta("http_requests_total", httpCalls, #"method="POST""#, #"code="200""#) >= 1)
+    #expect(delta("http_requests_total", #"route="/v1/calls/{trace_id}""#, #"code="404""#) >= 1)
+    #expect(after.sum("http_request_duration_seconds_count", httpCalls) >= 1)
+    let makeCall = #"method="switchboard.v1.CallService/MakeCall""#
+    #expect(delta("grpc_requests_total", makeCall, #"code="ok""#) >= 1)
+    #expect(after.sum("grpc_request_duration_seconds_count", makeCall) >= 1)
+    #expect(delta("switchboard_calls_accepted_total", #"status="initiated""#) >= 2)
+    #expect(delta("switchboard_intake_batch_size_count") >= 1)
+    #expect(after.text.contains("switchboard_intake_batch_size_bucket{le="))
+    // Bounded labels: no trace id, conversation id, phone number or key reaches the exposition.
+    for secret in [receipt.traceID, receipt.conversationID, "919811112222", tenant.key] {
+      #expect(!after.text.contains(secret), "\(secret) is in /metrics")
+    }
+  }
+
+  @Test("a replica that dispatches reports dispatch lag, dial results and the backlog")
+  func dispatchMetrics() async throws {
+    let fixture = try await Fixture.make()
+    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5), role: .all)
+    defer { replica.stop() }
+    let before = try await Exposition.scrape(port: replica.httpPort)
+    let call = try await Gateway.send(
+      .POST, "/v1/call", authorization: "Bearer \(fixture.key)",
+      body: ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876500000"]]],
+      port: replica.httpPort)
+    #expect(call.status == 200)
+    var after = before
+    for _ in 0..<100 {
+      after = try await Exposition.scrape(port: replica.httpPort)
+      let dialed = after.sum("switchboard_dial_results_total", #"result="accepted""#)
+      if dialed > before.sum("switchboard_dial_results_total", #"result="accepted""#),
+        after.text.contains("switchboard_due_attempts_waiting")
+      {
+        break
+      }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    #expect(
+      after.sum("switchboard_dial_results_total", #"result="accepted""#)
+        > before.sum("switchboard_dial_results_total", #"result="accepted""#))
+    #expect(
+      after.sum("switchboard_dispatch_lag_seconds_count") > before.sum("switchboard_dispatch_lag_seconds_count"))
+    #expect(after.text.contains("switchboard_due_attempts_waiting "))
+    #expect(after.text.contains("switchboard_outbox_pending "))
+  }
+
+  @Test("a dispatcher-only replica serves /metrics too")
+  func dispatcherMetrics() async throws {
+    let fixture = try await Fixture.make()
+    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), role: .dispatcher)
+    defer { replica.stop() }
+    let metrics = try await Exposition.scrape(port: replica.httpPort)
+    #expect(metrics.text.contains("# TYPE"))
+  }
+}
+
+extension Gateway {
+  /// A GET whose answer is not JSON: status, headers (lowercased names) and text.
+  static func fetch(_ path: String, port: Int) async throws -> (status: Int, headers: [String: String], text: String) {
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+    request.method = .GET
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let body = try await response.body.collect(upTo: 4 << 20)
+    var headers: [String: String] = [:]
+    for header in response.headers { headers[header.name.lowercased()] = header.value }
+    return (Int(response.status.code), headers, String(buffer: body))
+  }
+}
