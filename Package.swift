@@ -80,6 +80,7 @@ let package = Package(
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      resources: [.copy("Resources/openapi.yaml")],
       swiftSettings: swiftSettings
     ),
     .target(

@@ -57,6 +57,19 @@ public struct MakeCallInput: Sendable {
     self.retryContext = retryContext
     self.scheduledFor = scheduledFor
   }
+
+  /// Takes the key of the `Idempotency-Key` header (gRPC: `idempotency-key` metadata), if sent.
+  /// One key, named once: two values, an empty one, or one that says otherwise than the body is
+  /// a 400 rather than a guess at what the client meant.
+  public mutating func adoptIdempotencyKeyHeader(_ values: [String]) throws(SwitchboardError) {
+    guard let header = values.first else { return }
+    guard values.count == 1 else { throw .invalid("Idempotency-Key header must be given once") }
+    guard !header.isEmpty else { throw .invalid("Idempotency-Key header must not be empty") }
+    if let body = idempotencyKey, !body.isEmpty, body != header {
+      throw .invalid("idempotency_key and the Idempotency-Key header differ")
+    }
+    idempotencyKey = header
+  }
 }
 
 /// A MakeCall request that satisfies every rule of the call contract.

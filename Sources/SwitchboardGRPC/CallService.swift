@@ -20,8 +20,8 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   ) async throws -> ServerResponse<Switchboard_V1_MakeCallResponse> {
     await respond {
       let caller = try await switchboard.authenticateCaller(authorization: request.metadata.authorization)
-      let header = request.metadata[stringValues: "idempotency-key"].first { _ in true }
-      let input = MakeCallInput(request.message, idempotencyKeyHeader: header)
+      var input = MakeCallInput(request.message)
+      try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
       let accepted = try await switchboard.makeCall(input, caller: caller)
       var response = Switchboard_V1_MakeCallResponse()
       response.data = Switchboard_V1_CallReceipt(accepted.receipt)

@@ -5,13 +5,13 @@ import SwitchboardCore
 // Translations between the generated messages and the domain. Nothing else lives here.
 
 extension MakeCallInput {
-  init(_ message: Switchboard_V1_MakeCallRequest, idempotencyKeyHeader: String?) {
+  init(_ message: Switchboard_V1_MakeCallRequest) {
     self.init(
       agentID: message.agentID == 0 ? nil : message.agentID,
       parameters: message.parameters.isEmpty
         ? nil : message.parameters.map { CallParameter(name: $0.name, value: $0.value) },
       conversationID: message.conversationID.isEmpty ? nil : message.conversationID,
-      idempotencyKey: message.idempotencyKey.isEmpty ? idempotencyKeyHeader : message.idempotencyKey,
+      idempotencyKey: message.idempotencyKey.isEmpty ? nil : message.idempotencyKey,
       metadata: message.hasMetadata ? message.metadata : nil,
       retryContext: message.hasRetryContext ? RetryContext(message.retryContext) : nil,
       scheduledFor: message.hasScheduledFor ? message.scheduledFor.date : nil)

@@ -69,13 +69,26 @@ public struct Gateway: Sendable {
         ])
       }
     }
+    router.get("/openapi.yaml") { _, _ in
+      Response(
+        status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(bytes: Self.openAPIDocument)))
+    }
     addHealthRoutes(to: router)
     return router
   }
 
+  /// The OpenAPI 3.1 description of these routes (`Resources/openapi.yaml`), served as it is.
+  public static let openAPIDocument: [UInt8] = {
+    guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+      let data = try? Data(contentsOf: url)
+    else { return Array("openapi.yaml is missing from the resource bundle\n".utf8) }
+    return Array(data)
+  }()
+
   /// Every route and its methods.
   static let routes: [EnvelopeMiddleware<Context>.Route] = [
-    .init("/v1/call", [.post]), .init("/v1/calls/:trace_id", [.get, .delete]),
+    .init("/openapi.yaml", [.get]), .init("/v1/call", [.post]), .init("/v1/calls/:trace_id", [.get, .delete]),
     .init("/v1/calls/:trace_id/events", [.post]), .init("/v1/conversations/:conversation_id", [.get]),
     .init("/v1/conversations", [.get]),
   ]
@@ -123,16 +136,7 @@ public struct Gateway: Sendable {
     } catch {
       throw .invalid("request body must be valid JSON")
     }
-    // One key, named once: two headers, or a header that says otherwise than the body, is a 400
-    // rather than a guess at which one the client meant.
-    let headerKeys = request.headers[values: .idempotencyKey]
-    guard headerKeys.count <= 1 else { throw .invalid("Idempotency-Key header must be given once") }
-    if let header = headerKeys.first {
-      if let body = input.idempotencyKey, body != header {
-        throw .invalid("idempotency_key and the Idempotency-Key header differ")
-      }
-      input.idempotencyKey = header
-    }
+    try input.adoptIdempotencyKeyHeader(request.headers[values: .idempotencyKey])
     let accepted = try await switchboard.makeCall(input, caller: caller)
     var response = JSONResponse.ok(["data": accepted.receipt.json])
     if let rate = accepted.rateLimit { response.headers.append(contentsOf: rate.headers) }

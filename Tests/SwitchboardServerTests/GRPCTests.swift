@@ -213,6 +213,31 @@ struct GRPCTests {
     #expect(try await other.count("call_attempts") == 0)
   }
 
+  @Test("idempotency-key metadata follows the HTTP header's rules: once, not empty, as the body's")
+  func idempotencyMetadata() async throws {
+    let tenant = try await TestTenant.make()
+    try await withCallService { service in
+      for (values, body, message) in [
+        (["k1", "k2"], "", "Idempotency-Key header must be given once"),
+        ([""], "", "Idempotency-Key header must not be empty"),
+        (["header-key"], "body-key", "idempotency_key and the Idempotency-Key header differ"),
+      ] {
+        var metadata = tenant.metadata
+        for value in values { metadata.addString(value, forKey: "idempotency-key") }
+        var request = tenant.makeCallRequest()
+        request.idempotencyKey = body
+        let error = await #expect(throws: RPCError.self) { try await service.makeCall(request, metadata: metadata) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message == message)
+      }
+      var metadata = tenant.metadata
+      metadata.addString("grpc-header-key", forKey: "idempotency-key")
+      _ = try await service.makeCall(tenant.makeCallRequest(), metadata: metadata)
+    }
+    #expect(try await tenant.count("call_attempts", where: "idempotency_key = 'grpc-header-key'") == 1)
+    #expect(try await tenant.count("call_attempts") == 1)
+  }
+
   @Test("a malformed protobuf is INVALID_ARGUMENT and writes nothing")
   func malformedProtobuf() async throws {
     let tenant = try await TestTenant.make()

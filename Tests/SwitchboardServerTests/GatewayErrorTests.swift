@@ -240,6 +240,9 @@ struct GatewayErrorTests {
       tenant, tenant.callBody(["idempotency_key": "body-key"]), headers: ["Idempotency-Key": "header-key"])
     #expect(contradicting.status == 400)
     #expect(contradicting.errorMessage == "idempotency_key and the Idempotency-Key header differ")
+    let emptyKey = try await Gateway.makeCall(tenant, tenant.callBody(), headers: ["Idempotency-Key": ""])
+    #expect(emptyKey.status == 400)
+    #expect(emptyKey.errorMessage == "Idempotency-Key header must not be empty")
     let agreeing = try await Gateway.makeCall(
       tenant, tenant.callBody(["idempotency_key": "same"]), headers: ["Idempotency-Key": "same"])
     #expect(agreeing.status == 200)

@@ -128,3 +128,30 @@ extension Gateway {
     return (Int(response.status.code), headers, String(buffer: body))
   }
 }
+
+@Suite("Operations: /openapi.yaml")
+struct OpenAPITests {
+  @Test("the OpenAPI document is served without a key, and names every route the gateway has")
+  func served() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let response = try await Gateway.fetch("/openapi.yaml", port: environment.httpPort)
+    #expect(response.status == 200)
+    #expect(response.headers["content-type"]?.hasPrefix("application/yaml") == true)
+    #expect(response.text.hasPrefix("openapi: 3.1.0"))
+    let paths = [
+      "/v1/call", "/v1/calls/{trace_id}", "/v1/calls/{trace_id}/events", "/v1/conversations/{conversation_id}",
+      "/v1/conversations", "/healthz", "/readyz", "/metrics", "/openapi.yaml",
+    ]
+    for path in paths {
+      #expect(response.text.contains("\n  \(path):\n"), "\(path) is not described")
+    }
+    // The seed's words, as the public API gives them.
+    for words in [
+      "customer_phone parameter is required", "agent not found", "agent has no phone number configured",
+      "idempotency key already used", "rate limit exceeded for this number",
+      "Schedule the call within the next 30 days. Omit for immediate calls.",
+    ] {
+      #expect(response.text.contains(words), "\(words)")
+    }
+  }
+}
