@@ -136,11 +136,11 @@ public struct OutboxDelivery: Sendable, Hashable {
   public var url: String
   /// The JSON envelope, exactly as signed and sent.
   public var payload: String
-  public var secret: String?
+  public var secret: Secret?
   /// Tries so far, this one included.
   public var attempt: Int
 
-  public init(tenantID: Int64, deliveryID: UUID, url: String, payload: String, secret: String?, attempt: Int) {
+  public init(tenantID: Int64, deliveryID: UUID, url: String, payload: String, secret: Secret?, attempt: Int) {
     self.tenantID = tenantID
     self.deliveryID = deliveryID
     self.url = url

@@ -7,13 +7,13 @@ public struct Switchboard: Sendable {
   public let store: any CallStore
   /// The dialer secret: a voice runtime serving every tenant reports events with it as its bearer
   /// token, naming the tenant in a `Switchboard-Tenant` header.
-  private let runtimeSecret: String?
+  private let runtimeSecret: Secret?
   private let now: @Sendable () -> Date
   private let recentKeys = RecentKeys()
 
   public init(store: any CallStore, runtimeSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
     self.store = store
-    self.runtimeSecret = runtimeSecret.flatMap { $0.isEmpty ? nil : $0 }
+    self.runtimeSecret = Secret(runtimeSecret)
     self.now = now
   }
 
@@ -26,7 +26,9 @@ public struct Switchboard: Sendable {
   {
     if let runtimeSecret, let authorization {
       let parts = authorization.split(separator: " ", maxSplits: 1)
-      if parts.count == 2, parts[0].lowercased() == "bearer", Self.constantTimeEqual(String(parts[1]), runtimeSecret) {
+      if parts.count == 2, parts[0].lowercased() == "bearer",
+        Self.constantTimeEqual(String(parts[1]), runtimeSecret.reveal)
+      {
         guard let id = tenantHeader.flatMap({ Int64($0) }), id > 0 else {
           throw .invalid("Switchboard-Tenant header is required with the dialer secret")
         }

@@ -44,7 +44,7 @@ public struct OutboxDeliverer: Service {
   }
 
   func deliver(_ delivery: OutboxDelivery) async {
-    let outcome = await sender.post(delivery.payload, to: delivery.url, secret: delivery.secret)
+    let outcome = await sender.post(delivery.payload, to: delivery.url, secret: delivery.secret?.reveal)
     do {
       switch outcome {
       case .delivered:

@@ -9,7 +9,7 @@ import SwitchboardCore
 public struct WebhookDialer: Dialer {
   public struct Configuration: Sendable {
     public var url: String
-    public var secret: String?
+    public var secret: Secret?
     /// Tries in all, the first included. Default 3.
     public var tries = 3
     /// Waits before the 2nd, 3rd, … try. Default 0.5 s, 1 s.
@@ -17,7 +17,7 @@ public struct WebhookDialer: Dialer {
     /// Per try. Default 10 s.
     public var timeout: Duration = .seconds(10)
 
-    public init(url: String, secret: String?) {
+    public init(url: String, secret: Secret?) {
       self.url = url
       self.secret = secret
     }
@@ -43,7 +43,7 @@ public struct WebhookDialer: Dialer {
           ? .seconds(1) : configuration.backoff[min(attempt - 1, configuration.backoff.count - 1)]
         try? await Task.sleep(for: wait)
       }
-      switch await sender.post(body, to: configuration.url, secret: configuration.secret) {
+      switch await sender.post(body, to: configuration.url, secret: configuration.secret?.reveal) {
       case .delivered: return .accepted
       case .rejected(let reason): return .failed(reason: "dialer rejected the call: \(reason)")
       case .retryable(let reason):

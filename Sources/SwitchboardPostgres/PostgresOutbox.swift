@@ -41,7 +41,8 @@ public struct PostgresOutbox: OutboxStore {
       (Int64, UUID, String, String, String?, Int).self)
     {
       deliveries.append(
-        OutboxDelivery(tenantID: tenant, deliveryID: id, url: url, payload: payload, secret: secret, attempt: attempt))
+        OutboxDelivery(
+          tenantID: tenant, deliveryID: id, url: url, payload: payload, secret: Secret(secret), attempt: attempt))
     }
     return deliveries
   }
@@ -60,7 +61,7 @@ public struct PostgresOutbox: OutboxStore {
     try await database.run { connection, logger in
       try await connection.query(
         """
-        UPDATE event_deliveries SET last_error = \(error), next_attempt_at = coalesce(\(retryAt), 'infinity')
+        UPDATE event_deliveries SET last_error = \(error), next_attempt_at = coalesce(\(retryAt)::timestamptz, 'infinity')
         WHERE tenant_id = \(delivery.tenantID) AND delivery_id = \(delivery.deliveryID)
         """, logger: logger)
     }

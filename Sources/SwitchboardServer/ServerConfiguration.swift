@@ -50,7 +50,7 @@ public struct ServerConfiguration: Sendable {
 
   public var dialer: DialerKind = .simulated
   public var dialerURL: String?
-  public var dialerSecret: String?
+  public var dialerSecret: Secret?
   /// Names this replica's dispatch leases. Default: host name and process id.
   public var replicaID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
   /// How long a dispatch claim holds. Default 30 s.
@@ -98,4 +98,16 @@ public struct ServerConfiguration: Sendable {
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
   public var description: String
   public init(_ description: String) { self.description = description }
+}
+
+// Printed by ServiceLifecycle at debug level among its services: the database URL may carry a
+// password, so the configuration prints only where it listens.
+extension ServerConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+  public var description: String {
+    "ServerConfiguration(role: \(role.rawValue), grpc: \(grpcHost):\(grpcPort), http: \(httpHost):\(httpPort))"
+  }
+  public var debugDescription: String { description }
+  public var customMirror: Mirror {
+    Mirror(self, children: ["role": role, "grpcPort": grpcPort, "httpPort": httpPort], displayStyle: .struct)
+  }
 }

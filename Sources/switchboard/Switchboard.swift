@@ -7,6 +7,7 @@ import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardPostgres
 import SwitchboardServer
+import Synchronization
 
 @main
 struct SwitchboardCommand: AsyncParsableCommand {
@@ -29,13 +30,28 @@ struct DatabaseOptions: ParsableArguments {
   @Option(help: "Log level: trace, debug, info, notice, warning, error (env LOG_LEVEL).")
   var logLevel: String?
 
+  @Option(help: "text or json: one JSON object per line (env SWITCHBOARD_LOG_FORMAT, default text).")
+  var logFormat: LogFormat?
+
   var url: String? { databaseURL ?? Environment.string("SWITCHBOARD_DATABASE_URL") }
   var directory: String { dataDir ?? Environment.string("SWITCHBOARD_DATA_DIR") ?? ".switchboard" }
 
-  func logger() -> Logger {
+  /// The process's logger, in the chosen format; a bad level or format stops start-up.
+  func logger() throws -> Logger {
+    let format = try logFormat ?? Environment.choice("SWITCHBOARD_LOG_FORMAT") ?? .text
+    let level: Logger.Level
+    if let text = logLevel ?? Environment.string("LOG_LEVEL") {
+      guard let parsed = Logger.Level(rawValue: text) else {
+        throw ValidationError(
+          "LOG_LEVEL must be \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(text)")
+      }
+      level = parsed
+    } else {
+      level = .info
+    }
+    LogFormat.bootstrap(format)
     var logger = Logger(label: "switchboard")
-    let level = logLevel ?? Environment.string("LOG_LEVEL") ?? "info"
-    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    logger.logLevel = level
     return logger
   }
 
@@ -52,7 +68,7 @@ struct DatabaseOptions: ParsableArguments {
   )
     async throws -> T
   {
-    let logger = logger()
+    let logger = try logger()
     let (url, embedded) = try resolve(logger: logger)
     defer { embedded?.stop() }
     let client = PostgresClient(
@@ -75,6 +91,16 @@ enum Environment {
     return value
   }
 
+  /// One of a closed set of values; anything else stops start-up with a line naming the setting.
+  static func choice<T: RawRepresentable & CaseIterable>(_ name: String) throws -> T? where T.RawValue == String {
+    guard let text = string(name) else { return nil }
+    guard let value = T(rawValue: text) else {
+      let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+      throw ValidationError("\(name) must be one of \(allowed), not \(text)")
+    }
+    return value
+  }
+
   static func integer(_ name: String) throws -> Int? {
     guard let text = string(name) else { return nil }
     guard let value = Int(text) else { throw ValidationError("\(name) must be an integer, not \(text)") }
@@ -84,6 +110,23 @@ enum Environment {
 
 extension ServerConfiguration.Role: ExpressibleByArgument {}
 extension ServerConfiguration.DialerKind: ExpressibleByArgument {}
+
+enum LogFormat: String, CaseIterable, ExpressibleByArgument {
+  case text, json
+
+  /// Sets the process's log handler once (swift-log allows one bootstrap per process).
+  static func bootstrap(_ format: LogFormat) {
+    bootstrapped.withLock { done in
+      if done { return }
+      done = true
+      switch format {
+      case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+      case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+      }
+    }
+  }
+  private static let bootstrapped = Mutex(false)
+}
 
 struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Run the gRPC server and the JSON gateway.")
@@ -157,23 +200,25 @@ struct Serve: AsyncParsableCommand {
   var dialerSecret: String?
 
   func run() async throws {
-    LoggingSystem.bootstrap(StreamLogHandler.standardError)
-    let logger = database.logger()
-    let (url, embedded) = try database.resolve(logger: logger)
-    var configuration = ServerConfiguration(databaseURL: url)
+    let logger = try database.logger()
+    // Every setting is checked before anything starts: a bad one stops start-up with one line.
+    var configuration = ServerConfiguration(databaseURL: "")
     configuration.grpcPort = try grpcPort ?? Environment.integer("SWITCHBOARD_GRPC_PORT") ?? 50051
     configuration.httpPort = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? 8080
     let host = host ?? Environment.string("SWITCHBOARD_HOST") ?? "0.0.0.0"
     configuration.grpcHost = host
     configuration.httpHost = host
-    if let role = role ?? Environment.string("SWITCHBOARD_ROLE").flatMap(ServerConfiguration.Role.init) {
+    if let role = try role ?? Environment.choice("SWITCHBOARD_ROLE") as ServerConfiguration.Role? {
       configuration.role = role
     }
-    if let dialer = dialer ?? Environment.string("SWITCHBOARD_DIALER").flatMap(ServerConfiguration.DialerKind.init) {
+    if let dialer = try dialer ?? Environment.choice("SWITCHBOARD_DIALER") as ServerConfiguration.DialerKind? {
       configuration.dialer = dialer
     }
     configuration.dialerURL = dialerURL ?? Environment.string("SWITCHBOARD_DIALER_URL")
-    configuration.dialerSecret = dialerSecret ?? Environment.string("SWITCHBOARD_DIALER_SECRET")
+    if configuration.dialer == .webhook, configuration.dialerURL == nil {
+      throw ValidationError("--dialer webhook needs --dialer-url (env SWITCHBOARD_DIALER_URL)")
+    }
+    configuration.dialerSecret = Secret(dialerSecret ?? Environment.string("SWITCHBOARD_DIALER_SECRET"))
     if let hours = try idempotencyHours ?? Environment.integer("SWITCHBOARD_IDEMPOTENCY_HOURS") {
       configuration.idempotencyRetentionSeconds = hours * 3600
     }
@@ -208,6 +253,8 @@ struct Serve: AsyncParsableCommand {
       configuration.maxCallDuration = seconds
     }
 
+    let (url, embedded) = try database.resolve(logger: logger)
+    configuration.databaseURL = url
     let demoFile = embedded.map { $0.directory + "/demo-credentials" }
     let settings = configuration
     let server = try SwitchboardServer(configuration: settings, logger: logger) { client in

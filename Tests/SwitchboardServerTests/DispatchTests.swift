@@ -202,7 +202,7 @@ struct DispatchTests {
     let receiver = WebhookReceiver(statuses: [.internalServerError])
     let url = try await receiver.start()
     defer { Task { await receiver.stop() } }
-    var configuration = WebhookDialer.Configuration(url: url, secret: "dialer-secret")
+    var configuration = WebhookDialer.Configuration(url: url, secret: Secret("dialer-secret"))
     configuration.backoff = [.milliseconds(10)]
     let failing = try await database.call(tenant)
     let dispatcher = database.dispatcher(
@@ -227,7 +227,7 @@ struct DispatchTests {
     defer { Task { await receiver.stop() } }
     let receipt = try await database.call(tenant, context: RetryContext(collectedData: ["k": "v"]))
     let dialer = WebhookDialer(
-      configuration: .init(url: url, secret: "s3cret"), client: .shared, logger: database.logger)
+      configuration: .init(url: url, secret: Secret("s3cret")), client: .shared, logger: database.logger)
     let done = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
       try await database.eventually {
         try await database.count("SELECT count(*) FROM call_attempts WHERE status = 'dispatched'") == 1

@@ -26,7 +26,8 @@ struct ReaperTests {
     let receiver = WebhookReceiver()
     let url = try await receiver.start()
     defer { Task { await receiver.stop() } }
-    let dialer = WebhookDialer(configuration: .init(url: url, secret: "s"), client: .shared, logger: database.logger)
+    let dialer = WebhookDialer(
+      configuration: .init(url: url, secret: Secret("s")), client: .shared, logger: database.logger)
 
     let first = try await database.call(tenant)
     var configuration = Reaper.Configuration()

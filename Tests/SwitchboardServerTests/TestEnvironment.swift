@@ -53,7 +53,7 @@ actor TestEnvironment {
     configuration.httpHost = "127.0.0.1"
     configuration.httpPort = 0
     configuration.maxDatabaseConnections = 40
-    configuration.dialerSecret = TestEnvironment.dialerSecret
+    configuration.dialerSecret = Secret(TestEnvironment.dialerSecret)
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(services: server.services, logger: logger)
     Task { try await group.run() }
