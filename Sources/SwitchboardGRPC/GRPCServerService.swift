@@ -14,7 +14,7 @@ public struct GRPCServerService: Service {
   ///   fail (without it the HTTP/2 stack enforced an unadvertised 100).
   public init(
     host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int,
-    maxConcurrentStreams: Int = 1024
+    maxConcurrentStreams: Int = 1024, security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext
   ) {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.rpc.maxRequestPayloadSize = maxRequestBytes
@@ -22,7 +22,7 @@ public struct GRPCServerService: Service {
     // The transport would reset an oversized message's stream; the guard answers with a status.
     config.channelDebuggingCallbacks.onAcceptHTTP2Stream = MessageSizeGuard.install(limit: maxRequestBytes)
     let transport = HTTP2ServerTransport.Posix(
-      address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config)
+      address: .ipv4(host: host, port: port), transportSecurity: security, config: config)
     self.transport = transport
     self.server = GRPCServer(transport: transport, services: services, interceptors: [MetricsInterceptor()])
   }

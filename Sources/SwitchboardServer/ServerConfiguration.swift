@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
   public var grpcMaxConcurrentStreams = 1024
   /// Timeouts and the connection cap of the HTTP port.
   public var httpLimits = ConnectionLimits()
+  /// TLS for both listeners; `nil` serves plaintext.
+  public var tls: TLSFiles?
   /// The JSON gateway listens here. Default 0.0.0.0:8080.
   public var httpHost = "0.0.0.0"
   public var httpPort = 8080

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -59,11 +60,15 @@ public struct SwitchboardServer: Service {
       grpc = GRPCServerService(
         host: configuration.grpcHost, port: configuration.grpcPort,
         services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
-        maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams)
+        maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
+        security: configuration.tls?.grpcSecurity ?? .plaintext)
     }
     http = Application(
       router: configuration.role == .dispatcher ? gateway.healthRouter() : gateway.router(),
-      server: configuration.httpLimits.server(),
+      server: try configuration.tls.map {
+        try .tls(configuration.httpLimits.server(), tlsConfiguration: $0.httpConfiguration())
+      }
+        ?? configuration.httpLimits.server(),
       configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
       onServerRunning: { channel in await httpPort.set(channel.localAddress?.port) },
       logger: logger)

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 import SwitchboardCore
@@ -193,6 +194,17 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")
   var dialer: ServerConfiguration.DialerKind?
 
+  @Option(help: "PEM certificate chain: both listeners serve TLS (env SWITCHBOARD_TLS_CERTIFICATE_CHAIN).")
+  var tlsCertificateChain: String?
+
+  @Option(help: "PEM private key of the chain's leaf (env SWITCHBOARD_TLS_PRIVATE_KEY).")
+  var tlsPrivateKey: String?
+
+  @Option(
+    help:
+      "PEM CA certificates: mutual TLS, clients must present a certificate it signed (env SWITCHBOARD_TLS_CLIENT_CA).")
+  var tlsClientCA: String?
+
   @Option(help: "Where the webhook dialer POSTs attempts (env SWITCHBOARD_DIALER_URL).")
   var dialerURL: String?
 
@@ -215,6 +227,21 @@ struct Serve: AsyncParsableCommand {
       configuration.dialer = dialer
     }
     configuration.dialerURL = dialerURL ?? Environment.string("SWITCHBOARD_DIALER_URL")
+    let chain = tlsCertificateChain ?? Environment.string("SWITCHBOARD_TLS_CERTIFICATE_CHAIN")
+    let key = tlsPrivateKey ?? Environment.string("SWITCHBOARD_TLS_PRIVATE_KEY")
+    let clientCA = tlsClientCA ?? Environment.string("SWITCHBOARD_TLS_CLIENT_CA")
+    switch (chain, key) {
+    case (let chain?, let key?):
+      let files = TLSFiles(certificateChain: chain, privateKey: key, clientCA: clientCA)
+      do { try files.validate() } catch { throw ValidationError("\(error)") }
+      configuration.tls = files
+    case (nil, nil):
+      if clientCA != nil {
+        throw ValidationError("--tls-client-ca needs --tls-certificate-chain and --tls-private-key")
+      }
+    default:
+      throw ValidationError("--tls-certificate-chain and --tls-private-key go together")
+    }
     if configuration.dialer == .webhook, configuration.dialerURL == nil {
       throw ValidationError("--dialer webhook needs --dialer-url (env SWITCHBOARD_DIALER_URL)")
     }
@@ -332,10 +359,28 @@ struct Healthcheck: AsyncParsableCommand {
 
   func run() async throws {
     let port = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? 8080
-    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz")
+    // Behind TLS (the replica's SWITCHBOARD_TLS_* variables), over https to loopback: the
+    // replica's own certificate is not checked, and under mutual TLS it is presented as the
+    // client's (so the client CA must have signed it).
+    let chain = Environment.string("SWITCHBOARD_TLS_CERTIFICATE_CHAIN")
+    let key = Environment.string("SWITCHBOARD_TLS_PRIVATE_KEY")
+    var tls: TLSConfiguration?
+    if let chain, let key {
+      var configuration = TLSConfiguration.makeClientConfiguration()
+      configuration.certificateVerification = .none
+      if Environment.string("SWITCHBOARD_TLS_CLIENT_CA") != nil {
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(chain).map { .certificate($0) }
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+      }
+      tls = configuration
+    }
+    let client = HTTPClient(
+      eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+    var request = HTTPClientRequest(url: "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)/readyz")
     request.method = .GET
-    guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)), response.status == .ok
-    else { throw ExitCode.failure }
+    let response = try? await client.execute(request, timeout: .seconds(5))
+    try? await client.shutdown()
+    guard response?.status == .ok else { throw ExitCode.failure }
   }
 }
 

@@ -423,11 +423,20 @@ extension OneAtATime {
       limits.maxConnections = 2
       let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), httpLimits: limits)
       defer { replica.stop() }
+      // Each held connection is answered once, so the server has surely counted it before the
+      // third arrives (a connect completes in the kernel before the server accepts it).
       var held: [any Channel] = []
       for _ in 0..<2 {
-        held.append(
-          try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: replica.httpPort).get())
+        let received = Received()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+          .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
+          }
+          .connect(host: "127.0.0.1", port: replica.httpPort).get()
+        try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: switchboard\r\n\r\n"))
+        for _ in 0..<100 where !received.text.contains("\r\n\r\n") { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(received.text.hasPrefix("HTTP/1.1 200"))
+        held.append(channel)
       }
       #expect(
         try await Self.closedByServer(
