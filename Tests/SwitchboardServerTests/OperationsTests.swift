@@ -78,46 +78,6 @@ struct MetricsTests {
       #expect(!after.text.contains(secret), "\(secret) is in /metrics")
     }
   }
-
-  @Test("a replica that dispatches reports dispatch lag, dial results and the backlog")
-  func dispatchMetrics() async throws {
-    let fixture = try await Fixture.make()
-    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5), role: .all)
-    defer { replica.stop() }
-    let before = try await Exposition.scrape(port: replica.httpPort)
-    let call = try await Gateway.send(
-      .POST, "/v1/call", authorization: "Bearer \(fixture.key)",
-      body: ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876500000"]]],
-      port: replica.httpPort)
-    #expect(call.status == 200)
-    var after = before
-    for _ in 0..<100 {
-      after = try await Exposition.scrape(port: replica.httpPort)
-      let dialed = after.sum("switchboard_dial_results_total", #"result="accepted""#)
-      if dialed > before.sum("switchboard_dial_results_total", #"result="accepted""#),
-        after.text.contains("switchboard_due_attempts_waiting")
-      {
-        break
-      }
-      try await Task.sleep(for: .milliseconds(100))
-    }
-    #expect(
-      after.sum("switchboard_dial_results_total", #"result="accepted""#)
-        > before.sum("switchboard_dial_results_total", #"result="accepted""#))
-    #expect(
-      after.sum("switchboard_dispatch_lag_seconds_count") > before.sum("switchboard_dispatch_lag_seconds_count"))
-    #expect(after.text.contains("switchboard_due_attempts_waiting "))
-    #expect(after.text.contains("switchboard_outbox_pending "))
-  }
-
-  @Test("a dispatcher-only replica serves /metrics too")
-  func dispatcherMetrics() async throws {
-    let fixture = try await Fixture.make()
-    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), role: .dispatcher)
-    defer { replica.stop() }
-    let metrics = try await Exposition.scrape(port: replica.httpPort)
-    #expect(metrics.text.contains("# TYPE"))
-  }
 }
 
 extension Gateway {
@@ -130,6 +90,51 @@ extension Gateway {
     var headers: [String: String] = [:]
     for header in response.headers { headers[header.name.lowercased()] = header.value }
     return (Int(response.status.code), headers, String(buffer: body))
+  }
+}
+
+extension OneAtATime {
+  @Suite("Operations: /metrics of replicas")
+  struct ReplicaMetricsTests {
+    @Test("a replica that dispatches reports dispatch lag, dial results and the backlog")
+    func dispatchMetrics() async throws {
+      let fixture = try await Fixture.make()
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5), role: .all)
+      defer { replica.stop() }
+      let before = try await Exposition.scrape(port: replica.httpPort)
+      let call = try await Gateway.send(
+        .POST, "/v1/call", authorization: "Bearer \(fixture.key)",
+        body: ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876500000"]]],
+        port: replica.httpPort)
+      #expect(call.status == 200)
+      var after = before
+      for _ in 0..<100 {
+        after = try await Exposition.scrape(port: replica.httpPort)
+        let dialed = after.sum("switchboard_dial_results_total", #"result="accepted""#)
+        if dialed > before.sum("switchboard_dial_results_total", #"result="accepted""#),
+          after.text.contains("switchboard_due_attempts_waiting")
+        {
+          break
+        }
+        try await Task.sleep(for: .milliseconds(100))
+      }
+      #expect(
+        after.sum("switchboard_dial_results_total", #"result="accepted""#)
+          > before.sum("switchboard_dial_results_total", #"result="accepted""#))
+      #expect(
+        after.sum("switchboard_dispatch_lag_seconds_count") > before.sum("switchboard_dispatch_lag_seconds_count"))
+      #expect(after.text.contains("switchboard_due_attempts_waiting "))
+      #expect(after.text.contains("switchboard_outbox_pending "))
+    }
+
+    @Test("a dispatcher-only replica serves /metrics too")
+    func dispatcherMetrics() async throws {
+      let fixture = try await Fixture.make()
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), role: .dispatcher)
+      defer { replica.stop() }
+      let metrics = try await Exposition.scrape(port: replica.httpPort)
+      #expect(metrics.text.contains("# TYPE"))
+    }
   }
 }
 
@@ -167,62 +172,64 @@ final class LogCapture: Sendable {
   func append(_ line: String) { lines.withLock { $0.append(line) } }
 }
 
-@Suite("Operations: logs")
-struct LogTests {
-  @Test("no API key, dialer secret or webhook secret reaches the log, at any level")
-  func secretsStayOut() async throws {
-    let fixture = try await Fixture.make()
-    let webhookSecret = "whsec_never_logged_\(UUID().uuidString.prefix(8))"
-    let dialerSecret = "dialer_secret_never_logged_\(UUID().uuidString.prefix(8))"
-    let wrongKey = "sk_" + String(repeating: "w", count: 32)
-    // The shared server has no such paths: the dialer and the outcome webhook are both refused
-    // (404) at once, and say so.
-    let refusing = "http://127.0.0.1:\(try await TestEnvironment.shared.get().httpPort)"
-    let accounts = PostgresAccounts(client: fixture.client, logger: Logger(label: "tests"))
-    try await accounts.saveAgent(
-      tenantID: fixture.tenantID, agentID: 2,
-      settings: .init(phoneNumber: "+14155550102", webhookURL: "\(refusing)/hooks", webhookSecret: webhookSecret),
-      update: false)
-    let capture = LogCapture()
-    var logger = Logger(label: "secrets") { JSONLogHandler(label: $0, write: capture.append) }
-    logger.logLevel = .trace
-    let replica = try await Replica.start(
-      databaseURL: fixture.databaseURL, timeout: .seconds(5), role: .all, logger: logger
-    ) { configuration in
-      configuration.dialer = .webhook
-      configuration.dialerURL = "\(refusing)/dial"
-      configuration.dialerSecret = Secret(dialerSecret)
-    }
-    defer { replica.stop() }
-    let body: JSONValue = ["agent_id": 2, "parameters": [["name": "customer_phone", "value": "+919876500001"]]]
-    let placed = try await Gateway.send(
-      .POST, "/v1/call", authorization: "Bearer \(fixture.key)", body: body, port: replica.httpPort)
-    #expect(placed.status == 200)
-    let refused = try await Gateway.send(
-      .POST, "/v1/call", authorization: "Bearer \(wrongKey)", body: body, port: replica.httpPort)
-    #expect(refused.status == 401)
-    let asRuntime = try await Gateway.send(
-      .GET, "/v1/calls/\(UUID())", authorization: "Bearer \(dialerSecret)", port: replica.httpPort)
-    #expect(asRuntime.status == 401)
-    // The dial fails, the attempt ends failed, and its outcome event fails to deliver.
-    var undelivered = 0
-    for _ in 0..<300 where undelivered == 0 {
-      let rows = try await fixture.client.query(
-        "SELECT count(*) FROM event_deliveries WHERE tenant_id = \(fixture.tenantID) AND last_error IS NOT NULL")
-      for try await count in rows.decode(Int.self) { undelivered = count }
-      if undelivered == 0 { try await Task.sleep(for: .milliseconds(100)) }
-    }
-    let lines = capture.all
-    #expect(undelivered == 1, "the outcome webhook was tried, refused, and recorded as such")
-    #expect(lines.count > 20, "trace logging wrote \(lines.count) lines")
-    for secret in [fixture.key, wrongKey, dialerSecret, webhookSecret] {
-      let leaks = lines.filter { $0.contains(secret) }
-      #expect(leaks.isEmpty, "\(secret) was logged: \(leaks.prefix(2))")
-    }
-    // Every line is one JSON object with the required fields.
-    for line in lines.prefix(200) {
-      let object = try JSONValue.decode(line).objectValue
-      #expect(object?["timestamp"] != nil && object?["level"] != nil && object?["message"] != nil)
+extension OneAtATime {
+  @Suite("Operations: logs")
+  struct LogTests {
+    @Test("no API key, dialer secret or webhook secret reaches the log, at any level")
+    func secretsStayOut() async throws {
+      let fixture = try await Fixture.make()
+      let webhookSecret = "whsec_never_logged_\(UUID().uuidString.prefix(8))"
+      let dialerSecret = "dialer_secret_never_logged_\(UUID().uuidString.prefix(8))"
+      let wrongKey = "sk_" + String(repeating: "w", count: 32)
+      // The shared server has no such paths: the dialer and the outcome webhook are both refused
+      // (404) at once, and say so.
+      let refusing = "http://127.0.0.1:\(try await TestEnvironment.shared.get().httpPort)"
+      let accounts = PostgresAccounts(client: fixture.client, logger: Logger(label: "tests"))
+      try await accounts.saveAgent(
+        tenantID: fixture.tenantID, agentID: 2,
+        settings: .init(phoneNumber: "+14155550102", webhookURL: "\(refusing)/hooks", webhookSecret: webhookSecret),
+        update: false)
+      let capture = LogCapture()
+      var logger = Logger(label: "secrets") { JSONLogHandler(label: $0, write: capture.append) }
+      logger.logLevel = .trace
+      let replica = try await Replica.start(
+        databaseURL: fixture.databaseURL, timeout: .seconds(5), role: .all, logger: logger
+      ) { configuration in
+        configuration.dialer = .webhook
+        configuration.dialerURL = "\(refusing)/dial"
+        configuration.dialerSecret = Secret(dialerSecret)
+      }
+      defer { replica.stop() }
+      let body: JSONValue = ["agent_id": 2, "parameters": [["name": "customer_phone", "value": "+919876500001"]]]
+      let placed = try await Gateway.send(
+        .POST, "/v1/call", authorization: "Bearer \(fixture.key)", body: body, port: replica.httpPort)
+      #expect(placed.status == 200)
+      let refused = try await Gateway.send(
+        .POST, "/v1/call", authorization: "Bearer \(wrongKey)", body: body, port: replica.httpPort)
+      #expect(refused.status == 401)
+      let asRuntime = try await Gateway.send(
+        .GET, "/v1/calls/\(UUID())", authorization: "Bearer \(dialerSecret)", port: replica.httpPort)
+      #expect(asRuntime.status == 401)
+      // The dial fails, the attempt ends failed, and its outcome event fails to deliver.
+      var undelivered = 0
+      for _ in 0..<300 where undelivered == 0 {
+        let rows = try await fixture.client.query(
+          "SELECT count(*) FROM event_deliveries WHERE tenant_id = \(fixture.tenantID) AND last_error IS NOT NULL")
+        for try await count in rows.decode(Int.self) { undelivered = count }
+        if undelivered == 0 { try await Task.sleep(for: .milliseconds(100)) }
+      }
+      let lines = capture.all
+      #expect(undelivered == 1, "the outcome webhook was tried, refused, and recorded as such")
+      #expect(lines.count > 20, "trace logging wrote \(lines.count) lines")
+      for secret in [fixture.key, wrongKey, dialerSecret, webhookSecret] {
+        let leaks = lines.filter { $0.contains(secret) }
+        #expect(leaks.isEmpty, "\(secret) was logged: \(leaks.prefix(2))")
+      }
+      // Every line is one JSON object with the required fields.
+      for line in lines.prefix(200) {
+        let object = try JSONValue.decode(line).objectValue
+        #expect(object?["timestamp"] != nil && object?["level"] != nil && object?["message"] != nil)
+      }
     }
   }
 }

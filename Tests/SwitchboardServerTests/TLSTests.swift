@@ -94,55 +94,59 @@ struct TestCertificates {
   }
 }
 
-@Suite("TLS on both listeners")
-struct TLSTests {
-  @Test("a TLS client is served on gRPC and HTTP; a plaintext client is refused")
-  func tls() async throws {
-    let certificates = try TestCertificates.make()
-    let fixture = try await Fixture.make()
-    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
-      $0.tls = TLSFiles(certificateChain: certificates.serverChain, privateKey: certificates.serverKey)
+extension OneAtATime {
+  @Suite("TLS on both listeners")
+  struct TLSTests {
+    @Test("a TLS client is served on gRPC and HTTP; a plaintext client is refused")
+    func tls() async throws {
+      let certificates = try TestCertificates.make()
+      let fixture = try await Fixture.make()
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
+        $0.tls = TLSFiles(certificateChain: certificates.serverChain, privateKey: certificates.serverKey)
+      }
+      defer { replica.stop() }
+      let grpcPort = try #require(try await replica.server.grpcListeningPort())
+      #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: false) == 200)
+      #expect(
+        try await certificates.healthz(port: replica.httpPort, presentingCertificate: false, scheme: "http") == nil)
+      #expect(try await certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: false))
+      #expect(try await !certificates.grpcServing(port: grpcPort, tls: false, presentingCertificate: false))
     }
-    defer { replica.stop() }
-    let grpcPort = try #require(try await replica.server.grpcListeningPort())
-    #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: false) == 200)
-    #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: false, scheme: "http") == nil)
-    #expect(try await certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: false))
-    #expect(try await !certificates.grpcServing(port: grpcPort, tls: false, presentingCertificate: false))
-  }
 
-  @Test(
-    "under mutual TLS a client without a certificate is refused on both listeners, one with a signed certificate is served"
-  )
-  func mutualTLS() async throws {
-    let certificates = try TestCertificates.make()
-    let fixture = try await Fixture.make()
-    let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
-      $0.tls = TLSFiles(
-        certificateChain: certificates.serverChain, privateKey: certificates.serverKey, clientCA: certificates.ca)
+    @Test(
+      "under mutual TLS a client without a certificate is refused on both listeners, one with a signed certificate is served"
+    )
+    func mutualTLS() async throws {
+      let certificates = try TestCertificates.make()
+      let fixture = try await Fixture.make()
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
+        $0.tls = TLSFiles(
+          certificateChain: certificates.serverChain, privateKey: certificates.serverKey, clientCA: certificates.ca)
+      }
+      defer { replica.stop() }
+      let grpcPort = try #require(try await replica.server.grpcListeningPort())
+      #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: true) == 200)
+      #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: false) == nil)
+      #expect(try await certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: true))
+      #expect(try await !certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: false))
     }
-    defer { replica.stop() }
-    let grpcPort = try #require(try await replica.server.grpcListeningPort())
-    #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: true) == 200)
-    #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: false) == nil)
-    #expect(try await certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: true))
-    #expect(try await !certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: false))
-  }
 
-  @Test("a missing or malformed TLS file is refused with the setting's name")
-  func badFiles() throws {
-    let certificates = try TestCertificates.make()
-    let missing = TLSFiles(certificateChain: certificates.directory + "/nope.pem", privateKey: certificates.serverKey)
-    #expect(throws: ConfigurationError.self) { try missing.validate() }
-    do {
-      try missing.validate()
-    } catch let error as ConfigurationError {
-      #expect(error.description.hasPrefix("--tls-certificate-chain: cannot read"))
+    @Test("a missing or malformed TLS file is refused with the setting's name")
+    func badFiles() throws {
+      let certificates = try TestCertificates.make()
+      let missing = TLSFiles(certificateChain: certificates.directory + "/nope.pem", privateKey: certificates.serverKey)
+      #expect(throws: ConfigurationError.self) { try missing.validate() }
+      do {
+        try missing.validate()
+      } catch let error as ConfigurationError {
+        #expect(error.description.hasPrefix("--tls-certificate-chain: cannot read"))
+      }
+      let swapped = TLSFiles(certificateChain: certificates.serverChain, privateKey: certificates.serverChain)
+      #expect(throws: ConfigurationError.self) { try swapped.validate() }
+      let badCA = TLSFiles(
+        certificateChain: certificates.serverChain, privateKey: certificates.serverKey, clientCA: certificates.clientKey
+      )
+      #expect(throws: ConfigurationError.self) { try badCA.validate() }
     }
-    let swapped = TLSFiles(certificateChain: certificates.serverChain, privateKey: certificates.serverChain)
-    #expect(throws: ConfigurationError.self) { try swapped.validate() }
-    let badCA = TLSFiles(
-      certificateChain: certificates.serverChain, privateKey: certificates.serverKey, clientCA: certificates.clientKey)
-    #expect(throws: ConfigurationError.self) { try badCA.validate() }
   }
 }
