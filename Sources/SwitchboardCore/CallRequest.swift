@@ -43,6 +43,8 @@ public struct MakeCallInput: Sendable {
   public var metadata: String?
   public var retryContext: RetryContext?
   public var scheduledFor: Date?
+  /// The caller's W3C `traceparent`, as sent (kept only when well formed).
+  public var traceparent: String?
 
   public init(
     agentID: Int64? = nil, parameters: [CallParameter]? = nil, conversationID: String? = nil,
@@ -82,6 +84,7 @@ public struct CallRequest: Sendable, Hashable {
   public var metadata: String?
   public var retryContext: RetryContext?
   public var scheduledFor: Date?
+  public var traceparent: String?
 }
 
 /// The limits of the call contract (DESIGN §3).
@@ -136,7 +139,7 @@ extension CallRequest {
     return CallRequest(
       agentID: agentID, parameters: parameters, customerPhone: phone, conversation: conversation,
       idempotencyKey: idempotencyKey, metadata: input.metadata, retryContext: retryContext,
-      scheduledFor: input.scheduledFor
+      scheduledFor: input.scheduledFor, traceparent: TraceParent.valid(input.traceparent)
     )
   }
 

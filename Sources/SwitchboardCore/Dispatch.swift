@@ -14,12 +14,15 @@ public struct DialRequest: Sendable, Hashable {
   /// The effective context: the chain state overridden by the request's.
   public var retryContext: RetryContext
   public var scheduledFor: Date?
+  /// The W3C `traceparent` the call was placed with, passed on to the dialer.
+  public var traceparent: String?
 
   public init(
     tenantID: Int64, traceID: UUID, conversationID: UUID, attemptNumber: Int, agentID: Int64, agentPhone: String,
     customerPhone: String, parameters: [CallParameter], metadata: String?, retryContext: RetryContext,
-    scheduledFor: Date?
+    scheduledFor: Date?, traceparent: String? = nil
   ) {
+    self.traceparent = traceparent
     self.tenantID = tenantID
     self.traceID = traceID
     self.conversationID = conversationID
@@ -137,6 +140,8 @@ public struct OutboxDelivery: Sendable, Hashable {
   /// The JSON envelope, exactly as signed and sent.
   public var payload: String
   public var secret: Secret?
+  /// The W3C `traceparent` of the call the event is about.
+  public var traceparent: String?
   /// Tries so far, this one included.
   public var attempt: Int
 

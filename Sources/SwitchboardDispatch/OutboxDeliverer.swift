@@ -44,7 +44,8 @@ public struct OutboxDeliverer: Service {
   }
 
   func deliver(_ delivery: OutboxDelivery) async {
-    let outcome = await sender.post(delivery.payload, to: delivery.url, secret: delivery.secret?.reveal)
+    let outcome = await sender.post(
+      delivery.payload, to: delivery.url, secret: delivery.secret?.reveal, traceparent: delivery.traceparent)
     do {
       switch outcome {
       case .delivered:

@@ -43,7 +43,9 @@ public struct WebhookDialer: Dialer {
           ? .seconds(1) : configuration.backoff[min(attempt - 1, configuration.backoff.count - 1)]
         try? await Task.sleep(for: wait)
       }
-      switch await sender.post(body, to: configuration.url, secret: configuration.secret?.reveal) {
+      switch await sender.post(
+        body, to: configuration.url, secret: configuration.secret?.reveal, traceparent: request.traceparent)
+      {
       case .delivered: return .accepted
       case .rejected(let reason): return .failed(reason: "dialer rejected the call: \(reason)")
       case .retryable(let reason):

@@ -40,8 +40,11 @@ public struct WebhookSender: Sendable {
     return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
   }
 
-  public func post(_ body: String, to url: String, secret: String?, now: Date = Date()) async -> Outcome {
+  public func post(
+    _ body: String, to url: String, secret: String?, traceparent: String? = nil, now: Date = Date()
+  ) async -> Outcome {
     var request = HTTPClientRequest(url: url)
+    if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
     request.method = .POST
     request.headers.add(name: "Content-Type", value: "application/json")
     request.headers.add(name: "User-Agent", value: "switchboard")

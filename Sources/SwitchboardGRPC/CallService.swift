@@ -22,6 +22,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
       let caller = try await switchboard.authenticateCaller(authorization: request.metadata.authorization)
       var input = MakeCallInput(request.message)
       try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
+      input.traceparent = request.metadata[stringValues: "traceparent"].first { _ in true }
       let accepted = try await switchboard.makeCall(input, caller: caller)
       var response = Switchboard_V1_MakeCallResponse()
       response.data = Switchboard_V1_CallReceipt(accepted.receipt)

@@ -137,6 +137,7 @@ public struct Gateway: Sendable {
       throw .invalid("request body must be valid JSON")
     }
     try input.adoptIdempotencyKeyHeader(request.headers[values: .idempotencyKey])
+    input.traceparent = request.headers[.traceparent]
     let accepted = try await switchboard.makeCall(input, caller: caller)
     var response = JSONResponse.ok(["data": accepted.receipt.json])
     if let rate = accepted.rateLimit { response.headers.append(contentsOf: rate.headers) }
@@ -226,6 +227,7 @@ public struct Gateway: Sendable {
 
 extension HTTPField.Name {
   static let idempotencyKey = Self("Idempotency-Key")!
+  static let traceparent = Self("traceparent")!
   static let switchboardTenant = Self("Switchboard-Tenant")!
   static let retryAfter = Self("Retry-After")!
   static let rateLimitLimit = Self("X-RateLimit-Limit")!

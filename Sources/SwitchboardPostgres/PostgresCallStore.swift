@@ -345,6 +345,7 @@ struct IntakeCall: Sendable {
     if let scheduledFor = request.scheduledFor {
       members["scheduled_for_epoch"] = .double(scheduledFor.timeIntervalSince1970)
     }
+    if let traceparent = request.traceparent { members["traceparent"] = .string(traceparent) }
     json = .object(members)
     // Tenant first (its active-call lock), then the number, which its rate-limit row, its chain and
     // usually a retried request's idempotency key follow.

@@ -45,7 +45,7 @@ public struct PostgresDispatchStore: DispatchStore {
       )
       SELECT c.tenant_id, c.trace_id, c.conversation_id, c.attempt_number, c.agent_id, coalesce(g.phone_number, ''),
         c.customer_phone, c.parameters::text, c.metadata, c.effective_retry_context::text, c.scheduled_for,
-        c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text, c.due_at
+        c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text, c.due_at, c.traceparent
       FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
       """, logger: logger)
     var claimed: [ClaimedAttempt] = []
@@ -57,10 +57,12 @@ public struct PostgresDispatchStore: DispatchStore {
       let limitsPending = try columns[11].decode(Bool.self)
       let window = try columns[12].decode(String?.self)
       let dueAt = try columns[13].decode(Date.self)
+      let traceparent = try columns[14].decode(String?.self)
       let request = DialRequest(
         tenantID: tenant, traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
         agentPhone: agentPhone, customerPhone: phone, parameters: try AttemptRow.parameters(from: parameters),
-        metadata: metadata, retryContext: try RetryContext(json: JSONValue.decode(context)), scheduledFor: scheduledFor)
+        metadata: metadata, retryContext: try RetryContext(json: JSONValue.decode(context)), scheduledFor: scheduledFor,
+        traceparent: traceparent)
       claimed.append(
         ClaimedAttempt(
           request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },

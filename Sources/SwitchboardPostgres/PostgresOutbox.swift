@@ -33,16 +33,18 @@ public struct PostgresOutbox: OutboxStore {
         FROM due WHERE d.tenant_id = due.tenant_id AND d.delivery_id = due.delivery_id
         RETURNING d.*
       )
-      SELECT c.tenant_id, c.delivery_id, c.target_url, c.payload::text, g.webhook_secret, c.attempts
+      SELECT c.tenant_id, c.delivery_id, c.target_url, c.payload::text, g.webhook_secret, c.attempts, a.traceparent
       FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
+        LEFT JOIN call_attempts a ON a.tenant_id = c.tenant_id AND a.trace_id = c.trace_id
       """, logger: logger)
     var deliveries: [OutboxDelivery] = []
-    for try await (tenant, id, url, payload, secret, attempt) in rows.decode(
-      (Int64, UUID, String, String, String?, Int).self)
+    for try await (tenant, id, url, payload, secret, attempt, traceparent) in rows.decode(
+      (Int64, UUID, String, String, String?, Int, String?).self)
     {
-      deliveries.append(
-        OutboxDelivery(
-          tenantID: tenant, deliveryID: id, url: url, payload: payload, secret: Secret(secret), attempt: attempt))
+      var delivery = OutboxDelivery(
+        tenantID: tenant, deliveryID: id, url: url, payload: payload, secret: Secret(secret), attempt: attempt)
+      delivery.traceparent = traceparent
+      deliveries.append(delivery)
     }
     return deliveries
   }

@@ -69,12 +69,13 @@ struct IsolatedDatabase: Sendable {
 
   func call(
     _ tenant: Tenant, phone: String = "+919876543210", parameters: [String: String] = [:],
-    scheduledFor: Date? = nil, conversation: String? = nil, context: RetryContext? = nil
+    scheduledFor: Date? = nil, conversation: String? = nil, context: RetryContext? = nil, traceparent: String? = nil
   ) async throws -> CallReceipt {
     let extra = parameters.sorted { $0.key < $1.key }.map { CallParameter(name: $0.key, value: $0.value) }
-    let input = MakeCallInput(
+    var input = MakeCallInput(
       agentID: 7, parameters: [CallParameter(name: "customer_phone", value: phone)] + extra,
       conversationID: conversation, retryContext: context, scheduledFor: scheduledFor)
+    input.traceparent = traceparent
     let key = try keys.key(for: tenant.id)
     let caller = try await switchboard.authenticateCaller(authorization: "Bearer \(key)")
     return try await switchboard.makeCall(input, caller: caller).receipt
