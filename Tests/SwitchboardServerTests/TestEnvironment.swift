@@ -45,6 +45,7 @@ actor TestEnvironment {
       let embedded = try EmbeddedPostgres.start(in: ".switchboard/test-postgres", durable: false, logger: logger)
       EmbeddedCluster.stopAtExit(embedded)
       url = embedded.databaseURL
+      try await dropEarlierRunsDatabases(url: url, logger: logger)
     }
     var configuration = ServerConfiguration(databaseURL: url)
     configuration.role = .api
@@ -63,6 +64,25 @@ actor TestEnvironment {
     let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
     Task { await client.run() }
     return Running(databaseURL: url, client: client, grpcPort: grpcPort, httpPort: httpPort)
+  }
+}
+
+/// The test cluster outlives a run, and each run leaves its isolated databases (`<prefix>_<8 hex>`)
+/// behind. Hundreds of them slowed the cluster enough that a read-back after a lost COMMIT answer
+/// missed its deadline in a long-lived checkout (never on a fresh clone): each run starts clean.
+private func dropEarlierRunsDatabases(url: String, logger: Logger) async throws {
+  let configuration = try ServerConfiguration(databaseURL: url).postgresConfiguration()
+  let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+  try await withThrowingDiscardingTaskGroup { group in
+    group.addTask { await client.run() }
+    let rows = try await client.query(
+      "SELECT datname FROM pg_database WHERE datname ~ '^[a-z]+_[0-9a-f]{8}$'", logger: logger)
+    var names: [String] = []
+    for try await name in rows.decode(String.self) { names.append(name) }
+    for name in names {
+      try await client.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+    }
+    group.cancelAll()
   }
 }
 
