@@ -14,7 +14,8 @@ public struct GRPCServerService: Service {
   ///   fail (without it the HTTP/2 stack enforced an unadvertised 100).
   public init(
     host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int,
-    maxConcurrentStreams: Int = 1024, security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext
+    maxConcurrentStreams: Int = 1024, security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext,
+    tracing: Bool = false
   ) {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.rpc.maxRequestPayloadSize = maxRequestBytes
@@ -24,7 +25,9 @@ public struct GRPCServerService: Service {
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: host, port: port), transportSecurity: security, config: config)
     self.transport = transport
-    self.server = GRPCServer(transport: transport, services: services, interceptors: [MetricsInterceptor()])
+    self.server = GRPCServer(
+      transport: transport, services: services,
+      interceptors: tracing ? [MetricsInterceptor(), TracingInterceptor()] : [MetricsInterceptor()])
   }
 
   /// The bound port, once listening.

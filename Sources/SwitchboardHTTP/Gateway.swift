@@ -10,12 +10,19 @@ public struct Gateway: Sendable {
   let switchboard: Switchboard
   let logger: Logger
   let metrics: @Sendable () -> [UInt8]
+  let tracing: Bool
 
-  /// - Parameter metrics: the process's metrics in Prometheus's text format, for `/metrics`.
-  public init(switchboard: Switchboard, logger: Logger, metrics: @escaping @Sendable () -> [UInt8] = { [] }) {
+  /// - Parameters:
+  ///   - metrics: the process's metrics in Prometheus's text format, for `/metrics`.
+  ///   - tracing: a server span per request (child of its `traceparent`), to the process's tracer.
+  public init(
+    switchboard: Switchboard, logger: Logger, metrics: @escaping @Sendable () -> [UInt8] = { [] },
+    tracing: Bool = false
+  ) {
     self.switchboard = switchboard
     self.logger = logger
     self.metrics = metrics
+    self.tracing = tracing
   }
 
   public typealias Context = BasicRequestContext
@@ -25,6 +32,7 @@ public struct Gateway: Sendable {
   public func router() -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: MetricsMiddleware())
+    if tracing { router.add(middleware: TracingMiddleware()) }
     router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.routes + Self.healthRoutes))
     router.post("/v1/call") { request, _ in await respond { try await makeCall(request) } }
     router.get("/v1/calls/:trace_id") { request, context in

@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
   public var httpLimits = ConnectionLimits()
   /// TLS for both listeners; `nil` serves plaintext.
   public var tls: TLSFiles?
+  /// Server spans for every request, to the process's tracer (`--otel-endpoint`).
+  public var tracing = false
   /// The JSON gateway listens here. Default 0.0.0.0:8080.
   public var httpHost = "0.0.0.0"
   public var httpPort = 8080

@@ -53,7 +53,8 @@ public struct SwitchboardServer: Service {
     self.httpPort = httpPort
 
     _ = PrometheusExport.registry  // the metrics backend, before anything records
-    let gateway = Gateway(switchboard: switchboard, logger: logger, metrics: PrometheusExport.exposition)
+    let gateway = Gateway(
+      switchboard: switchboard, logger: logger, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
     if configuration.role == .dispatcher {
       grpc = nil
     } else {
@@ -61,7 +62,7 @@ public struct SwitchboardServer: Service {
         host: configuration.grpcHost, port: configuration.grpcPort,
         services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
         maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
-        security: configuration.tls?.grpcSecurity ?? .plaintext)
+        security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing)
     }
     http = Application(
       router: configuration.role == .dispatcher ? gateway.healthRouter() : gateway.router(),

@@ -3,12 +3,14 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOSSL
+import OTel
 import PostgresNIO
 import ServiceLifecycle
 import SwitchboardCore
 import SwitchboardPostgres
 import SwitchboardServer
 import Synchronization
+import Tracing
 
 @main
 struct SwitchboardCommand: AsyncParsableCommand {
@@ -205,6 +207,12 @@ struct Serve: AsyncParsableCommand {
       "PEM CA certificates: mutual TLS, clients must present a certificate it signed (env SWITCHBOARD_TLS_CLIENT_CA).")
   var tlsClientCA: String?
 
+  @Option(
+    help:
+      "OTLP/HTTP endpoint for traces (e.g. http://collector:4318/v1/traces): a span per request (env SWITCHBOARD_OTEL_ENDPOINT; off by default)."
+  )
+  var otelEndpoint: String?
+
   @Option(help: "Where the webhook dialer POSTs attempts (env SWITCHBOARD_DIALER_URL).")
   var dialerURL: String?
 
@@ -241,6 +249,11 @@ struct Serve: AsyncParsableCommand {
       }
     default:
       throw ValidationError("--tls-certificate-chain and --tls-private-key go together")
+    }
+    var tracingService: (any Service)?
+    if let endpoint = otelEndpoint ?? Environment.string("SWITCHBOARD_OTEL_ENDPOINT") {
+      tracingService = try Self.startTracing(endpoint: endpoint)
+      configuration.tracing = true
     }
     if configuration.dialer == .webhook, configuration.dialerURL == nil {
       throw ValidationError("--dialer webhook needs --dialer-url (env SWITCHBOARD_DIALER_URL)")
@@ -296,8 +309,10 @@ struct Serve: AsyncParsableCommand {
       }
       logger.info("switchboard ready", metadata: served)
     }
+    // The exporter stops last, after the server's final spans.
+    let services = (tracingService.map { [$0] } ?? []) + server.services
     let group = ServiceGroup(
-      configuration: .init(services: server.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+      configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
       try await group.run()
     } catch {
@@ -309,6 +324,25 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+  /// Spans over OTLP/HTTP (protobuf) to `endpoint`, used as given; only traces: metrics stay on
+  /// `/metrics` and logs on standard error. Returns the exporter, to run beside the server.
+  static func startTracing(endpoint: String) throws -> any Service {
+    guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+      throw ValidationError("--otel-endpoint must be an http or https URL, not \(endpoint)")
+    }
+    var otel = OTel.Configuration.default
+    otel.serviceName = "switchboard"
+    otel.logs.enabled = false
+    otel.metrics.enabled = false
+    otel.traces.exporter = .otlp
+    otel.traces.otlpExporter.protocol = .httpProtobuf
+    otel.traces.otlpExporter.endpoint = endpoint
+    otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+    let (tracer, service) = try OTel.makeTracingBackend(configuration: otel)
+    InstrumentationSystem.bootstrap(tracer)
+    return service
+  }
+
   /// A positive number of seconds from a flag or its variable.
   static func seconds(_ flag: Double?, _ variable: String, flag name: String) throws -> Duration? {
     var value = flag

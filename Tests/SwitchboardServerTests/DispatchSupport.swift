@@ -141,6 +141,8 @@ actor WebhookReceiver {
   struct Received: Sendable {
     let headers: [String: String]
     let body: String
+    /// The body as sent (for binary ones, such as OTLP protobuf).
+    var bytes: [UInt8] = []
   }
 
   private(set) var received: [Received] = []
@@ -164,7 +166,8 @@ actor WebhookReceiver {
       let body = try await request.collectBody(upTo: 1 << 20)
       var headers: [String: String] = [:]
       for field in request.headers { headers[field.name.canonicalName] = field.value }
-      let status = await self.record(Received(headers: headers, body: String(buffer: body)))
+      let status = await self.record(
+        Received(headers: headers, body: String(buffer: body), bytes: Array(body.readableBytesView)))
       return Response(status: status)
     }
     let port = BoundValue()

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import Logging
 import NIOCore
 import PostgresNIO
@@ -230,6 +231,68 @@ extension OneAtATime {
         let object = try JSONValue.decode(line).objectValue
         #expect(object?["timestamp"] != nil && object?["level"] != nil && object?["message"] != nil)
       }
+    }
+  }
+}
+
+extension OneAtATime {
+  @Suite("Operations: OTLP traces")
+  struct OTLPTests {
+    @Test("with --otel-endpoint, HTTP and gRPC requests export server spans in the caller's trace")
+    func exportsSpans() async throws {
+      let fixture = try await Fixture.make()
+      let collector = WebhookReceiver()
+      let endpoint = try await collector.start()
+      defer { Task { await collector.stop() } }
+      let server = try ServerProcess.start(
+        databaseURL: fixture.databaseURL, role: "api", log: NSTemporaryDirectory() + "switchboard-otlp.log",
+        arguments: ["--otel-endpoint", endpoint])
+      defer { server.kill() }
+      try await server.waitUntilReady()
+
+      let httpTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+      let grpcTrace = "0af7651916cd43dd8448eb211c80319c"
+      let call = try await Gateway.send(
+        .POST, "/v1/call", authorization: "Bearer \(fixture.key)",
+        body: ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876500002"]]],
+        headers: ["traceparent": "00-\(httpTrace)-00f067aa0ba902b7-01"], port: server.httpPort)
+      #expect(call.status == 200)
+      try await withGRPCClient(
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: server.grpcPort), transportSecurity: .plaintext)
+      ) { client in
+        var metadata: Metadata = ["authorization": "Bearer \(fixture.key)"]
+        metadata.addString("00-\(grpcTrace)-b7ad6b7169203331-01", forKey: "traceparent")
+        var request = Switchboard_V1_MakeCallRequest()
+        request.agentID = 1
+        request.parameters = [
+          .with {
+            $0.name = "customer_phone"
+            $0.value = "+919876500003"
+          }
+        ]
+        _ = try await Switchboard_V1_CallService.Client(wrapping: client).makeCall(request, metadata: metadata)
+      }
+      // The exporter sends a batch every second; each span carries its trace id as 16 raw bytes.
+      func exported(_ trace: String) async -> Bool {
+        let bytes = stride(from: 0, to: trace.count, by: 2).map { offset -> UInt8 in
+          let start = trace.index(trace.startIndex, offsetBy: offset)
+          return UInt8(trace[start..<trace.index(start, offsetBy: 2)], radix: 16)!
+        }
+        return await collector.received.contains { received in
+          received.bytes.count >= 16
+            && (0...(received.bytes.count - 16)).contains { Array(received.bytes[$0..<$0 + 16]) == bytes }
+        }
+      }
+      var both = false
+      for _ in 0..<100 where !both {
+        let http = await exported(httpTrace)
+        let grpc = await exported(grpcTrace)
+        both = http && grpc
+        if !both { try await Task.sleep(for: .milliseconds(100)) }
+      }
+      #expect(both, "spans of both requests reached the collector")
+      #expect(await collector.received.first?.headers["content-type"] == "application/x-protobuf")
     }
   }
 }
