@@ -131,6 +131,40 @@ extension OneAtATime {
       #expect(try await !certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: false))
     }
 
+    @Test("switchboard healthcheck follows the replica's TLS variables, under TLS and mutual TLS")
+    func healthcheck() async throws {
+      let certificates = try TestCertificates.make()
+      let fixture = try await Fixture.make()
+      for clientCA in [nil, certificates.ca] {
+        let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
+          $0.tls = TLSFiles(
+            certificateChain: certificates.serverChain, privateKey: certificates.serverKey, clientCA: clientCA)
+        }
+        defer { replica.stop() }
+        var environment = ["SWITCHBOARD_HTTP_PORT": "\(replica.httpPort)"]
+        #expect(try Self.healthcheck(environment) == 1, "plaintext against a TLS listener fails")
+        environment["SWITCHBOARD_TLS_CERTIFICATE_CHAIN"] = certificates.serverChain
+        environment["SWITCHBOARD_TLS_PRIVATE_KEY"] = certificates.serverKey
+        if let clientCA { environment["SWITCHBOARD_TLS_CLIENT_CA"] = clientCA }
+        #expect(try Self.healthcheck(environment) == 0, "client CA: \(clientCA ?? "none")")
+      }
+    }
+
+    /// Runs `switchboard healthcheck` with `environment`; its exit status.
+    static func healthcheck(_ environment: [String: String]) throws -> Int32 {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: ServerProcess.executable)
+      process.arguments = ["healthcheck"]
+      var variables = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWITCHBOARD_") }
+      variables.merge(environment) { _, new in new }
+      process.environment = variables
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      return process.terminationStatus
+    }
+
     @Test("a missing or malformed TLS file is refused with the setting's name")
     func badFiles() throws {
       let certificates = try TestCertificates.make()
