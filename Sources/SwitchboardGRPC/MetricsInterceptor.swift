@@ -15,31 +15,12 @@ public struct MetricsInterceptor: ServerInterceptor {
     @Sendable func record(_ code: RPCError.Code?) {
       Telemetry.grpcRequest(method: method, code: code.map(Self.name) ?? "ok", duration: .now - start)
     }
-    var response: StreamingServerResponse<Output>
     do {
-      response = try await next(request, context)
+      return try await next(request, context).onEnd { record($0?.code) }
     } catch {
-      record((error as? RPCError)?.code ?? .unknown)
+      record(RPCError.from(error).code)
       throw error
     }
-    switch response.accepted {
-    case .failure(let error):
-      record(error.code)
-    case .success(var contents):
-      let producer = contents.producer
-      contents.producer = { writer in
-        do {
-          let trailers = try await producer(writer)
-          record(nil)
-          return trailers
-        } catch {
-          record((error as? RPCError)?.code ?? .unknown)
-          throw error
-        }
-      }
-      response.accepted = .success(contents)
-    }
-    return response
   }
 
   /// `resource_exhausted`, as gRPC's own names but in lower snake case.

@@ -25,31 +25,12 @@ public struct TracingInterceptor: ServerInterceptor {
       if let error { span.setStatus(SpanStatus(code: .error, message: error.message)) }
       span.end()
     }
-    var response: StreamingServerResponse<Output>
     do {
-      response = try await ServiceContext.withValue(span.context) { try await next(request, context) }
+      return try await ServiceContext.withValue(span.context) { try await next(request, context) }.onEnd(end)
     } catch {
-      end(error as? RPCError ?? RPCError(code: .unknown, message: "\(type(of: error))"))
+      end(RPCError.from(error))
       throw error
     }
-    switch response.accepted {
-    case .failure(let error):
-      end(error)
-    case .success(var contents):
-      let producer = contents.producer
-      contents.producer = { writer in
-        do {
-          let trailers = try await producer(writer)
-          end(nil)
-          return trailers
-        } catch {
-          end(error as? RPCError ?? RPCError(code: .unknown, message: "\(type(of: error))"))
-          throw error
-        }
-      }
-      response.accepted = .success(contents)
-    }
-    return response
   }
 }
 
