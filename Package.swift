@@ -47,6 +47,7 @@ let package = Package(
       dependencies: [
         "SwitchboardCore",
         .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,6 +160,7 @@ let package = Package(
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "PropertyBased", package: "swift-property-based"),
         .product(name: "NIOCore", package: "swift-nio"),

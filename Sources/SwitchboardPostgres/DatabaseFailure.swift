@@ -1,6 +1,7 @@
 import PostgresNIO
 import SwitchboardCore
 import Synchronization
+import _ConnectionPoolModule
 
 /// Sorts database errors into what the caller should hear: the database is unreachable, overloaded
 /// or past its deadline (503, retry) or something is wrong (500).
@@ -34,7 +35,8 @@ enum DatabaseFailure {
         return .internalError(cause: error)
       }
     }
-    if String(describing: type(of: error)).contains("ConnectionPoolError") { return .unavailable(cause: error) }
+    // The pool could not lease a connection in time, or is shutting down: not now.
+    if error is ConnectionPoolError { return .unavailable(cause: error) }
     return .internalError(cause: error)
   }
 

@@ -112,7 +112,7 @@ struct EventRecorder {
       (String, Int, UUID, Bool, String?, Int64?, String?, [String]?).self)
     {
       return Current(
-        status: CallStatus(rawValue: status) ?? .failed, attemptNumber: number, conversationID: conversation,
+        status: try CallStatus(stored: status), attemptNumber: number, conversationID: conversation,
         isLatest: latest, policy: try policy.map { try RetryPolicy(json: JSONValue.decode($0)) },
         webhook: AgentWebhook(agentID: agent, url: url, events: events))
     }

@@ -142,8 +142,8 @@ public struct PostgresDispatchStore: DispatchStore {
         """, logger: logger)
       var silent: [SilentAttempt] = []
       for try await (tenant, trace, status, since) in rows.decode((Int64, UUID, String, Date).self) {
-        guard let status = CallStatus(rawValue: status) else { continue }
-        silent.append(SilentAttempt(tenantID: tenant, traceID: trace, status: status, since: since))
+        silent.append(
+          SilentAttempt(tenantID: tenant, traceID: trace, status: try CallStatus(stored: status), since: since))
       }
       return silent
     }

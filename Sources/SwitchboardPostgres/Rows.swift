@@ -34,7 +34,7 @@ enum AttemptRow {
       attempts.append(
         CallAttempt(
           traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
-          status: CallStatus(rawValue: status) ?? .failed, customerPhone: phone,
+          status: try CallStatus(stored: status), customerPhone: phone,
           parameters: try Self.parameters(from: parameters), metadata: metadata, idempotencyKey: key,
           retryContext: try retryContext.map { try RetryContext(json: JSONValue.decode($0)) },
           effectiveRetryContext: try RetryContext(json: JSONValue.decode(effective)), scheduledFor: scheduledFor,
@@ -81,4 +81,20 @@ enum ChainRow {
     }
     return chains
   }
+}
+
+extension CallStatus {
+  /// A status as stored. The schema's CHECK allows only known ones, so another value means this
+  /// build and the schema disagree: that is an error to surface, never a status to guess.
+  init(stored text: String) throws {
+    guard let status = CallStatus(rawValue: text) else { throw UnknownStoredValue(column: "status", value: text) }
+    self = status
+  }
+}
+
+/// A stored value this build does not know.
+struct UnknownStoredValue: Error, CustomStringConvertible {
+  let column: String
+  let value: String
+  var description: String { "unknown \(column) \"\(value)\" in the database" }
 }

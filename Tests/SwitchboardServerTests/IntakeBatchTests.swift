@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SwitchboardCore
 import Testing
+import _ConnectionPoolModule
 
 @testable import SwitchboardPostgres
 
@@ -261,5 +262,24 @@ struct IntakeBatcherTests {
     } catch let error as SwitchboardError {
       return error.kind
     }
+  }
+}
+
+@Suite("The database boundary is typed")
+struct StoredValueTests {
+  @Test("every status reads back as itself; one the build does not know is an error, not a guess")
+  func statuses() throws {
+    for status in CallStatus.allCases {
+      #expect(try CallStatus(stored: status.rawValue) == status)
+    }
+    #expect(throws: UnknownStoredValue.self) { try CallStatus(stored: "ringin") }
+  }
+
+  @Test("the pool's errors (no connection in time, shutting down) are 503s, by type")
+  func poolErrors() {
+    for error in [ConnectionPoolError.requestCancelled, .poolShutdown, .connectionCreationCircuitBreakerTripped] {
+      #expect(DatabaseFailure.classify(error).type == "service_unavailable", "\(error)")
+    }
+    #expect(DatabaseFailure.classify(UnknownStoredValue(column: "status", value: "x")).type == "internal_error")
   }
 }
