@@ -145,9 +145,16 @@ struct EventRecorder {
       """
       SELECT r.outcome, r.scheduled_for
       FROM call_attempts a,
-        LATERAL switchboard_accept_call(a.tenant_id, a.agent_id, switchboard_uuid_v7(), NULL, a.conversation_id,
-          NULL, a.customer_phone, a.parameters, a.metadata, NULL, 0, NULL,
-          now() + make_interval(secs => \(delay)), 0, 3600, 0, 0) r
+        -- The retry is the system's own call: no idempotency key, and no per-number or concurrency
+        -- limit now (a scheduled attempt meets them at dispatch). It joins the chain as its next
+        -- attempt; its context is the chain's threaded state.
+        LATERAL switchboard_accept_call(
+          p_tenant_id => a.tenant_id, p_agent_id => a.agent_id, p_trace_id => switchboard_uuid_v7(),
+          p_new_conversation_id => NULL, p_conversation_id => a.conversation_id, p_conversation_attempt => NULL,
+          p_customer_phone => a.customer_phone, p_parameters => a.parameters, p_metadata => a.metadata,
+          p_idempotency_key => NULL, p_idempotency_ttl_seconds => 0, p_retry_context => NULL,
+          p_scheduled_for => now() + make_interval(secs => \(delay)),
+          p_rate_limit => 0, p_rate_period_seconds => 3600, p_rate_burst => 0, p_max_concurrent_calls => 0) r
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
       """, logger: logger)
     for try await (outcome, scheduledFor) in rows.decode((String, Date?).self) where outcome == "accepted" {
