@@ -31,9 +31,9 @@ struct DatabaseTests {
   @Test("conversation_chains shows each attempt with its chain and the attempt before it")
   func analystView() async throws {
     let tenant = try await TestTenant.make()
-    let first = try await Gateway.makeCall(tenant, tenant.callBody())
+    let first = try await GatewayClient.makeCall(tenant, tenant.callBody())
     let id = try #require(first.data?["conversation_id"])
-    _ = try await Gateway.makeCall(tenant, tenant.callBody(["conversation_id": id]))
+    _ = try await GatewayClient.makeCall(tenant, tenant.callBody(["conversation_id": id]))
     let rows = try await tenant.environment.client.query(
       """
       SELECT attempt_number, chain_length, is_latest_attempt, previous_trace_id::text, status
@@ -104,11 +104,11 @@ struct DatabaseTests {
   @Test("idempotency keys past their retention are purged and may be used again")
   func idempotencyExpiry() async throws {
     let tenant = try await TestTenant.make()
-    #expect(try await Gateway.makeCall(tenant, tenant.callBody(["idempotency_key": "daily"])).status == 200)
+    #expect(try await GatewayClient.makeCall(tenant, tenant.callBody(["idempotency_key": "daily"])).status == 200)
     // Age the key past its retention instead of waiting 24 hours.
     try await tenant.environment.client.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.id)")
-    #expect(try await Gateway.makeCall(tenant, tenant.callBody(["idempotency_key": "daily"])).status == 200)
+    #expect(try await GatewayClient.makeCall(tenant, tenant.callBody(["idempotency_key": "daily"])).status == 200)
     try await tenant.environment.client.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.id)")
     let purged = try await PostgresAccounts(client: tenant.environment.client, logger: Logger(label: "tests"))
@@ -179,7 +179,7 @@ struct OutageTests {
     let key = try await accounts.createAPIKey(tenantID: tenant)
     let body: JSONValue = ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876543210"]]]
     func call() async throws -> HTTPResult {
-      try await Gateway.send(.POST, "/v1/call", authorization: "Bearer \(key)", body: body, port: port)
+      try await GatewayClient.send(.POST, "/v1/call", authorization: "Bearer \(key)", body: body, port: port)
     }
     #expect(try await call().status == 200)
 
@@ -196,7 +196,7 @@ struct OutageTests {
       return try await group.reduce(into: []) { $0.append($1) }
     }
     #expect(burst == Array(repeating: 503, count: 8))
-    let ready = try await Gateway.send(.GET, "/readyz", authorization: nil, port: port)
+    let ready = try await GatewayClient.send(.GET, "/readyz", authorization: nil, port: port)
     #expect(ready.status == 503)
 
     cluster = try EmbeddedPostgres.start(in: cluster.directory, port: cluster.port, durable: false, logger: logger)
@@ -205,6 +205,6 @@ struct OutageTests {
       if try await call().status == 200 { recovered += 1 } else { try await Task.sleep(for: .milliseconds(200)) }
     }
     #expect(recovered == 1)
-    #expect(try await Gateway.send(.GET, "/readyz", authorization: nil, port: port).status == 200)
+    #expect(try await GatewayClient.send(.GET, "/readyz", authorization: nil, port: port).status == 200)
   }
 }

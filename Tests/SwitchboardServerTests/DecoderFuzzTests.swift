@@ -60,7 +60,7 @@ struct DecoderFuzzTests {
     await propertyCheck(count: 1500, input: Gen.element(of: seeds), positions, bytes, operations) {
       seed, positions, bytes, operations in
       let body = mutate(seed ?? "", positions: positions, bytes: bytes, operations: operations)
-      guard let result = try? await Gateway.send(.POST, path, authorization: tenant.authorization, rawBody: body)
+      guard let result = try? await GatewayClient.send(.POST, path, authorization: tenant.authorization, rawBody: body)
       else {
         Issue.record("no answer for \(String(decoding: body, as: UTF8.self))")
         return
@@ -78,7 +78,7 @@ struct DecoderFuzzTests {
   @Test("mutated event bodies")
   func eventBodies() async throws {
     let tenant = try await TestTenant.make()
-    let call = try await Gateway.makeCall(tenant, tenant.callBody())
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
     await Self.postMutations(of: Self.eventBodies, to: "/v1/calls/\(trace)/events", tenant: tenant)
   }
@@ -98,7 +98,7 @@ struct DecoderFuzzTests {
         (seed ?? "").contains("=")
         ? "/v1/conversations?\(mutated.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? "")"
         : "/v1/conversations/\(encoded)"
-      guard let result = try? await Gateway.send(.GET, path, authorization: tenant.authorization) else {
+      guard let result = try? await GatewayClient.send(.GET, path, authorization: tenant.authorization) else {
         Issue.record("no answer for \(path)")
         return
       }

@@ -8,13 +8,13 @@ import Testing
 @Suite("Call events")
 struct EventTests {
   func report(_ tenant: TestTenant, _ traceID: String, _ body: JSONValue) async throws -> HTTPResult {
-    try await Gateway.send(.POST, "/v1/calls/\(traceID)/events", authorization: tenant.authorization, body: body)
+    try await GatewayClient.send(.POST, "/v1/calls/\(traceID)/events", authorization: tenant.authorization, body: body)
   }
 
   @Test("events move the attempt forward, replays are no-ops, backward moves are 409")
   func lifecycle() async throws {
     let tenant = try await TestTenant.make()
-    let call = try await Gateway.makeCall(tenant, tenant.callBody())
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
 
     let ringing = try await report(tenant, trace, ["event_id": "e1", "status": "ringing"])
@@ -49,13 +49,13 @@ struct EventTests {
 
     #expect(try await tenant.count("call_events") == 4, "every accepted report is logged; the 409 is not")
     let chainID = try #require(call.data?["conversation_id"]?.stringValue)
-    let chain = try await Gateway.send(.GET, "/v1/conversations/\(chainID)", authorization: tenant.authorization)
+    let chain = try await GatewayClient.send(.GET, "/v1/conversations/\(chainID)", authorization: tenant.authorization)
     #expect(chain.data?["state"] == ["collected_data": ["intent": "pay", "amount": 1200], "stage_id": "payment"])
 
     // The next attempt of the chain starts from what the events collected.
-    let next = try await Gateway.makeCall(tenant, tenant.callBody(["conversation_id": .string(chainID)]))
+    let next = try await GatewayClient.makeCall(tenant, tenant.callBody(["conversation_id": .string(chainID)]))
     let nextTrace = try #require(next.data?["trace_id"]?.stringValue)
-    let stored = try await Gateway.send(.GET, "/v1/calls/\(nextTrace)", authorization: tenant.authorization)
+    let stored = try await GatewayClient.send(.GET, "/v1/calls/\(nextTrace)", authorization: tenant.authorization)
     #expect(
       stored.data?["effective_retry_context"] == [
         "collected_data": ["intent": "pay", "amount": 1200], "retry_stage_id": "payment",
@@ -65,7 +65,7 @@ struct EventTests {
   @Test("concurrent replays of one event record it once")
   func concurrentReplays() async throws {
     let tenant = try await TestTenant.make()
-    let call = try await Gateway.makeCall(tenant, tenant.callBody())
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
     let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
       for _ in 0..<16 {
@@ -95,7 +95,7 @@ struct EventTests {
   @Test("malformed events are 400 and record nothing", arguments: malformedCases)
   func malformed(body: JSONValue, message: String) async throws {
     let tenant = try await TestTenant.make()
-    let call = try await Gateway.makeCall(tenant, tenant.callBody())
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
     let result = try await report(tenant, trace, body)
     #expect(result.status == 400)
@@ -108,25 +108,25 @@ struct EventTests {
   func dialerSecret() async throws {
     let tenant = try await TestTenant.make()
     let other = try await TestTenant.make()
-    let call = try await Gateway.makeCall(tenant, tenant.callBody())
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
     let path = "/v1/calls/\(trace)/events"
     let secret = "Bearer \(TestEnvironment.dialerSecret)"
     let event: JSONValue = ["event_id": "runtime-1", "status": "ringing"]
-    let missingTenant = try await Gateway.send(.POST, path, authorization: secret, body: event)
+    let missingTenant = try await GatewayClient.send(.POST, path, authorization: secret, body: event)
     #expect(missingTenant.status == 400)
-    let wrongTenant = try await Gateway.send(
+    let wrongTenant = try await GatewayClient.send(
       .POST, path, authorization: secret, body: event, headers: ["Switchboard-Tenant": String(other.id)])
     #expect(wrongTenant.status == 404)
-    let wrongSecret = try await Gateway.send(
+    let wrongSecret = try await GatewayClient.send(
       .POST, path, authorization: "Bearer nope", body: event, headers: ["Switchboard-Tenant": String(tenant.id)])
     #expect(wrongSecret.status == 401)
-    let accepted = try await Gateway.send(
+    let accepted = try await GatewayClient.send(
       .POST, path, authorization: secret, body: event, headers: ["Switchboard-Tenant": String(tenant.id)])
     #expect(accepted.status == 200)
     #expect(accepted.data?["status"] == "ringing")
     // The secret is for reporting only: it does not place calls.
-    let call2 = try await Gateway.send(.POST, "/v1/call", authorization: secret, body: tenant.callBody())
+    let call2 = try await GatewayClient.send(.POST, "/v1/call", authorization: secret, body: tenant.callBody())
     #expect(call2.status == 401)
   }
 
@@ -134,7 +134,7 @@ struct EventTests {
   func notFound() async throws {
     let owner = try await TestTenant.make()
     let other = try await TestTenant.make()
-    let call = try await Gateway.makeCall(owner, owner.callBody())
+    let call = try await GatewayClient.makeCall(owner, owner.callBody())
     let trace = try #require(call.data?["trace_id"]?.stringValue)
     let foreign = try await report(other, trace, ["event_id": "e", "status": "ringing"])
     #expect(foreign.status == 404)

@@ -123,7 +123,7 @@ extension OneAtATime {
       let reported = try #require(try await load.call(scheduledFor: later).traceID)
 
       proxy.set(.droppingRepliesAfter("COMMIT"))
-      let cancel = try await Gateway.send(
+      let cancel = try await GatewayClient.send(
         .DELETE, "/v1/calls/\(canceled)", authorization: "Bearer \(fixture.key)", port: replica.httpPort)
       #expect(proxy.droppedBytes > 0, "the COMMIT's answer was lost")
       #expect(cancel.status == 200, "\(cancel.body)")
@@ -131,7 +131,7 @@ extension OneAtATime {
 
       let dropped = proxy.droppedBytes
       proxy.set(.droppingRepliesAfter("COMMIT"))
-      let event = try await Gateway.send(
+      let event = try await GatewayClient.send(
         .POST, "/v1/calls/\(reported)/events", authorization: "Bearer \(fixture.key)",
         body: ["event_id": "ring-1", "status": "ringing"], port: replica.httpPort)
       #expect(proxy.droppedBytes > dropped, "the COMMIT's answer was lost")
@@ -306,11 +306,11 @@ struct RoleTests {
     let fixture = try await Fixture.make()
     let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(2), role: .dispatcher)
     defer { replica.stop() }
-    let ready = try await Gateway.send(.GET, "/readyz", authorization: nil, port: replica.httpPort)
+    let ready = try await GatewayClient.send(.GET, "/readyz", authorization: nil, port: replica.httpPort)
     #expect(ready.status == 200)
     #expect(ready.body["status"] == "ready")
-    #expect(try await Gateway.send(.GET, "/healthz", authorization: nil, port: replica.httpPort).status == 200)
-    let call = try await Gateway.send(
+    #expect(try await GatewayClient.send(.GET, "/healthz", authorization: nil, port: replica.httpPort).status == 200)
+    let call = try await GatewayClient.send(
       .POST, "/v1/call", authorization: "Bearer \(fixture.key)", body: ["agent_id": 1], port: replica.httpPort)
     #expect(call.status == 404)
     #expect(call.errorType == "not_found")
@@ -443,7 +443,8 @@ extension OneAtATime {
       // Once the server has seen them close, there is room again.
       var served = false
       for _ in 0..<50 where !served {
-        served = (try? await Gateway.send(.GET, "/healthz", authorization: nil, port: replica.httpPort).status) == 200
+        served =
+          (try? await GatewayClient.send(.GET, "/healthz", authorization: nil, port: replica.httpPort).status) == 200
         if !served { try await Task.sleep(for: .milliseconds(50)) }
       }
       #expect(served)

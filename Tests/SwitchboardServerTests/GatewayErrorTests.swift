@@ -168,7 +168,7 @@ struct GatewayErrorTests {
   @Test("rejects bad input with the documented error and writes nothing", arguments: cases)
   func rejects(_ testCase: Case) async throws {
     let tenant = try await TestTenant.make()
-    let result = try await Gateway.makeCall(tenant, testCase.body(tenant).withKey("k-\(testCase.name)"))
+    let result = try await GatewayClient.makeCall(tenant, testCase.body(tenant).withKey("k-\(testCase.name)"))
     #expect(result.status == testCase.status)
     #expect(result.errorType == testCase.type)
     #expect(result.errorMessage == testCase.message)
@@ -180,7 +180,7 @@ struct GatewayErrorTests {
   func malformedJSON() async throws {
     let tenant = try await TestTenant.make()
     for raw in ["{\"agent_id\": 7,", "", "not json", "{\"agent_id\": 7}}"] {
-      let result = try await Gateway.send(
+      let result = try await GatewayClient.send(
         .POST, "/v1/call", authorization: tenant.authorization, rawBody: Array(raw.utf8))
       #expect(result.status == 400, "\(raw)")
       #expect(result.errorType == "invalid_request")
@@ -197,7 +197,7 @@ struct GatewayErrorTests {
       #"{"agent_id": 7, "parameters": [{"name": "customer_phone", "value": "+919876543210",}]}"#,
     ]
     for raw in bodies {
-      let result = try await Gateway.send(
+      let result = try await GatewayClient.send(
         .POST, "/v1/call", authorization: tenant.authorization, rawBody: Array(raw.utf8))
       #expect(result.status == 400, "\(raw)")
       #expect(result.errorMessage == "request body must be valid JSON")
@@ -206,10 +206,11 @@ struct GatewayErrorTests {
     let fine =
       #"{"agent_id": 7, "metadata": ",}", "parameters": [{"name": "customer_phone", "value": "+919876543210"}]}"#
     #expect(
-      try await Gateway.send(.POST, "/v1/call", authorization: tenant.authorization, rawBody: Array(fine.utf8)).status
+      try await GatewayClient.send(.POST, "/v1/call", authorization: tenant.authorization, rawBody: Array(fine.utf8))
+        .status
         == 200)
     let trace = UUID().uuidString
-    let event = try await Gateway.send(
+    let event = try await GatewayClient.send(
       .POST, "/v1/calls/\(trace)/events", authorization: tenant.authorization,
       rawBody: Array(#"{"event_id": "e", "status": "ringing",}"#.utf8))
     #expect(event.status == 400)
@@ -220,7 +221,7 @@ struct GatewayErrorTests {
   @Test("an empty limit, two Idempotency-Key headers, or a header that contradicts the body are 400s")
   func ambiguousInput() async throws {
     let tenant = try await TestTenant.make()
-    let empty = try await Gateway.send(.GET, "/v1/conversations?limit=", authorization: tenant.authorization)
+    let empty = try await GatewayClient.send(.GET, "/v1/conversations?limit=", authorization: tenant.authorization)
     #expect(empty.status == 400)
     #expect(empty.errorMessage == "limit must be an integer")
 
@@ -236,14 +237,14 @@ struct GatewayErrorTests {
     #expect(twice.status.code == 400)
     #expect(twiceBody["error"]?["message"] == "Idempotency-Key header must be given once")
 
-    let contradicting = try await Gateway.makeCall(
+    let contradicting = try await GatewayClient.makeCall(
       tenant, tenant.callBody(["idempotency_key": "body-key"]), headers: ["Idempotency-Key": "header-key"])
     #expect(contradicting.status == 400)
     #expect(contradicting.errorMessage == "idempotency_key and the Idempotency-Key header differ")
-    let emptyKey = try await Gateway.makeCall(tenant, tenant.callBody(), headers: ["Idempotency-Key": ""])
+    let emptyKey = try await GatewayClient.makeCall(tenant, tenant.callBody(), headers: ["Idempotency-Key": ""])
     #expect(emptyKey.status == 400)
     #expect(emptyKey.errorMessage == "Idempotency-Key header must not be empty")
-    let agreeing = try await Gateway.makeCall(
+    let agreeing = try await GatewayClient.makeCall(
       tenant, tenant.callBody(["idempotency_key": "same"]), headers: ["Idempotency-Key": "same"])
     #expect(agreeing.status == 200)
     #expect(try await tenant.count("call_attempts") == 1)
@@ -259,19 +260,19 @@ struct GatewayErrorTests {
       (.DELETE, "/healthz", "GET"),
     ]
     for (method, path, allowed) in cases {
-      let result = try await Gateway.send(method, path, authorization: tenant.authorization)
+      let result = try await GatewayClient.send(method, path, authorization: tenant.authorization)
       #expect(result.status == 405, "\(method) \(path)")
       #expect(result.headers["allow"] == allowed, "\(method) \(path)")
       #expect(result.errorType == "invalid_request")
     }
-    #expect(try await Gateway.send(.GET, "/v1/nothing", authorization: tenant.authorization).status == 404)
+    #expect(try await GatewayClient.send(.GET, "/v1/nothing", authorization: tenant.authorization).status == 404)
   }
 
   @Test("a body over 256 KiB is a 413")
   func bodyTooLarge() async throws {
     let tenant = try await TestTenant.make()
     let body = tenant.callBody(["metadata": .string(String(repeating: "m", count: 300_000))])
-    let result = try await Gateway.makeCall(tenant, body)
+    let result = try await GatewayClient.makeCall(tenant, body)
     #expect(result.status == 413)
     #expect(result.errorType == "invalid_request")
     #expect(try await tenant.count("call_attempts") == 0)
@@ -290,11 +291,11 @@ struct GatewayErrorTests {
       authorization = tenant.authorization
     default: authorization = nil
     }
-    let result = try await Gateway.send(.POST, "/v1/call", authorization: authorization, body: tenant.callBody())
+    let result = try await GatewayClient.send(.POST, "/v1/call", authorization: authorization, body: tenant.callBody())
     #expect(result.status == 401)
     #expect(result.errorType == "authentication_error")
     #expect(result.errorMessage == "invalid API key")
-    let read = try await Gateway.send(.GET, "/v1/conversations", authorization: authorization)
+    let read = try await GatewayClient.send(.GET, "/v1/conversations", authorization: authorization)
     #expect(read.status == 401)
     #expect(try await tenant.count("call_attempts") == 0)
   }
@@ -302,7 +303,7 @@ struct GatewayErrorTests {
   @Test("an agent without a phone number cannot call")
   func agentWithoutPhone() async throws {
     let tenant = try await TestTenant.make(agentPhone: nil)
-    let result = try await Gateway.makeCall(tenant, tenant.callBody())
+    let result = try await GatewayClient.makeCall(tenant, tenant.callBody())
     #expect(result.status == 400)
     #expect(result.errorType == "invalid_request")
     #expect(result.errorMessage == "agent has no phone number configured")
@@ -312,7 +313,7 @@ struct GatewayErrorTests {
   @Test("unknown routes answer in the envelope")
   func unknownRoute() async throws {
     let tenant = try await TestTenant.make()
-    let result = try await Gateway.send(.GET, "/v1/nothing", authorization: tenant.authorization)
+    let result = try await GatewayClient.send(.GET, "/v1/nothing", authorization: tenant.authorization)
     #expect(result.status == 404)
     #expect(result.errorType == "not_found")
   }

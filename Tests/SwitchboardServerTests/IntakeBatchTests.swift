@@ -183,15 +183,15 @@ struct IntakeBatchTests {
   @Test("a key revoked after it was used places no more calls")
   func revokedWhileRemembered() async throws {
     let tenant = try await TestTenant.make()
-    #expect(try await Gateway.makeCall(tenant, tenant.callBody()).status == 200)
+    #expect(try await GatewayClient.makeCall(tenant, tenant.callBody()).status == 200)
     try await tenant.revokeKey()
-    let after = try await Gateway.makeCall(tenant, tenant.callBody())
+    let after = try await GatewayClient.makeCall(tenant, tenant.callBody())
     #expect(after.status == 401)
     #expect(after.errorType == "authentication_error")
     #expect(after.errorMessage == "invalid API key")
     #expect(try await tenant.count("call_attempts") == 1)
     // Forgotten at once: the next request is refused before its body is read.
-    let next = try await Gateway.send(.POST, "/v1/call", authorization: tenant.authorization, body: "not json")
+    let next = try await GatewayClient.send(.POST, "/v1/call", authorization: tenant.authorization, body: "not json")
     #expect(next.status == 401)
   }
 }

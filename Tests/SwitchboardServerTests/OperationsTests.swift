@@ -28,7 +28,7 @@ struct Exposition {
   }
 
   static func scrape(port: Int) async throws -> Exposition {
-    let response = try await Gateway.fetch("/metrics", port: port)
+    let response = try await GatewayClient.fetch("/metrics", port: port)
     guard response.status == 200 else { throw TestFailure("/metrics answered \(response.status)") }
     return Exposition(response.text)
   }
@@ -52,9 +52,9 @@ struct MetricsTests {
     let tenant = try await TestTenant.make()
     let environment = try await TestEnvironment.shared.get()
     let before = try await Exposition.scrape(port: environment.httpPort)
-    let http = try await Gateway.makeCall(tenant, tenant.callBody())
+    let http = try await GatewayClient.makeCall(tenant, tenant.callBody())
     #expect(http.status == 200)
-    let missing = try await Gateway.send(.GET, "/v1/calls/\(UUID())", authorization: tenant.authorization)
+    let missing = try await GatewayClient.send(.GET, "/v1/calls/\(UUID())", authorization: tenant.authorization)
     #expect(missing.status == 404)
     let receipt = try await withCallService { service in
       try await service.makeCall(tenant.makeCallRequest(phone: "+919811112222"), metadata: tenant.metadata).data
@@ -92,7 +92,7 @@ struct MetricsTests {
   }
 }
 
-extension Gateway {
+extension GatewayClient {
   /// A GET whose answer is not JSON: status, headers (lowercased names) and text.
   static func fetch(_ path: String, port: Int) async throws -> (status: Int, headers: [String: String], text: String) {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
@@ -114,7 +114,7 @@ extension OneAtATime {
       let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5), role: .all)
       defer { replica.stop() }
       let before = try await Exposition.scrape(port: replica.httpPort)
-      let call = try await Gateway.send(
+      let call = try await GatewayClient.send(
         .POST, "/v1/call", authorization: "Bearer \(fixture.key)",
         body: ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876500000"]]],
         port: replica.httpPort)
@@ -158,7 +158,7 @@ struct OpenAPITests {
   @Test("the OpenAPI document is served without a key, and names every route the gateway has")
   func served() async throws {
     let environment = try await TestEnvironment.shared.get()
-    let response = try await Gateway.fetch("/openapi.yaml", port: environment.httpPort)
+    let response = try await GatewayClient.fetch("/openapi.yaml", port: environment.httpPort)
     #expect(response.status == 200)
     #expect(response.headers["content-type"]?.hasPrefix("application/yaml") == true)
     #expect(response.text.hasPrefix("openapi: 3.1.0"))
@@ -216,13 +216,13 @@ extension OneAtATime {
       }
       defer { replica.stop() }
       let body: JSONValue = ["agent_id": 2, "parameters": [["name": "customer_phone", "value": "+919876500001"]]]
-      let placed = try await Gateway.send(
+      let placed = try await GatewayClient.send(
         .POST, "/v1/call", authorization: "Bearer \(fixture.key)", body: body, port: replica.httpPort)
       #expect(placed.status == 200)
-      let refused = try await Gateway.send(
+      let refused = try await GatewayClient.send(
         .POST, "/v1/call", authorization: "Bearer \(wrongKey)", body: body, port: replica.httpPort)
       #expect(refused.status == 401)
-      let asRuntime = try await Gateway.send(
+      let asRuntime = try await GatewayClient.send(
         .GET, "/v1/calls/\(UUID())", authorization: "Bearer \(dialerSecret)", port: replica.httpPort)
       #expect(asRuntime.status == 401)
       // The dial fails, the attempt ends failed, and its outcome event fails to deliver.
@@ -266,7 +266,7 @@ extension OneAtATime {
 
       let httpTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
       let grpcTrace = "0af7651916cd43dd8448eb211c80319c"
-      let call = try await Gateway.send(
+      let call = try await GatewayClient.send(
         .POST, "/v1/call", authorization: "Bearer \(fixture.key)",
         body: ["agent_id": 1, "parameters": [["name": "customer_phone", "value": "+919876500002"]]],
         headers: ["traceparent": "00-\(httpTrace)-00f067aa0ba902b7-01"], port: server.httpPort)

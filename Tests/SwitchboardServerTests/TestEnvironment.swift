@@ -166,7 +166,7 @@ extension JSONValue {
 }
 
 /// Talks to the shared server's JSON gateway over a real socket.
-enum Gateway {
+enum GatewayClient {
   static func send(
     _ method: HTTPMethod, _ path: String, authorization: String?, body: JSONValue? = nil, rawBody: [UInt8]? = nil,
     headers: [String: String] = [:], port: Int? = nil

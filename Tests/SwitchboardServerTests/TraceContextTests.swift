@@ -30,10 +30,10 @@ struct TraceContextTests {
   @Test("a traceparent sent over HTTP or gRPC is stored on the attempt; a malformed one is dropped, the call placed")
   func stored() async throws {
     let tenant = try await TestTenant.make()
-    let http = try await Gateway.makeCall(
+    let http = try await GatewayClient.makeCall(
       tenant, tenant.callBody(phone: "+919800000001"), headers: ["traceparent": Self.traceparent])
     #expect(http.status == 200)
-    let malformed = try await Gateway.makeCall(
+    let malformed = try await GatewayClient.makeCall(
       tenant, tenant.callBody(phone: "+919800000002"), headers: ["traceparent": "00-nope"])
     #expect(malformed.status == 200)
     let grpc = try await withCallService { service in
