@@ -11,9 +11,9 @@ public struct Switchboard: Sendable {
   private let now: @Sendable () -> Date
   private let recentKeys = RecentKeys()
 
-  public init(store: any CallStore, runtimeSecret: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+  public init(store: any CallStore, runtimeSecret: Secret? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
     self.store = store
-    self.runtimeSecret = Secret(runtimeSecret)
+    self.runtimeSecret = runtimeSecret
     self.now = now
   }
 

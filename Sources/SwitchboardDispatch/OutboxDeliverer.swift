@@ -45,7 +45,7 @@ public struct OutboxDeliverer: Service {
 
   func deliver(_ delivery: OutboxDelivery) async {
     let outcome = await sender.post(
-      delivery.payload, to: delivery.url, secret: delivery.secret?.reveal, traceparent: delivery.traceparent)
+      delivery.payload, to: delivery.url, secret: delivery.secret, traceparent: delivery.traceparent)
     do {
       switch outcome {
       case .delivered:

@@ -44,7 +44,7 @@ public struct WebhookDialer: Dialer {
         try? await Task.sleep(for: wait)
       }
       switch await sender.post(
-        body, to: configuration.url, secret: configuration.secret?.reveal, traceparent: request.traceparent)
+        body, to: configuration.url, secret: configuration.secret, traceparent: request.traceparent)
       {
       case .delivered: return .accepted
       case .rejected(let reason): return .failed(reason: "dialer rejected the call: \(reason)")

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import SwitchboardCore
 
 /// Signs and POSTs JSON the way every Switchboard webhook is sent: `X-Switchboard-Timestamp` and
 /// `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
@@ -41,7 +42,7 @@ public struct WebhookSender: Sendable {
   }
 
   public func post(
-    _ body: String, to url: String, secret: String?, traceparent: String? = nil, now: Date = Date()
+    _ body: String, to url: String, secret: Secret?, traceparent: String? = nil, now: Date = Date()
   ) async -> Outcome {
     var request = HTTPClientRequest(url: url)
     if let traceparent { request.headers.add(name: "traceparent", value: traceparent) }
@@ -52,7 +53,7 @@ public struct WebhookSender: Sendable {
     request.headers.add(name: "X-Switchboard-Timestamp", value: timestamp)
     if let secret {
       request.headers.add(
-        name: "X-Switchboard-Signature", value: Self.signature(secret: secret, timestamp: timestamp, body: body))
+        name: "X-Switchboard-Signature", value: Self.signature(secret: secret.reveal, timestamp: timestamp, body: body))
     }
     request.body = .bytes(ByteBuffer(string: body))
     do {

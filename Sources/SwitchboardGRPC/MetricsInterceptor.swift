@@ -23,8 +23,17 @@ public struct MetricsInterceptor: ServerInterceptor {
     }
   }
 
-  /// `resource_exhausted`, as gRPC's own names but in lower snake case.
-  static func name(_ code: RPCError.Code) -> String {
+  /// `resource_exhausted`: gRPC's own names in lower snake case, computed once rather than per call.
+  static func name(_ code: RPCError.Code) -> String { names[code] ?? snakeCase(code) }
+
+  private static let names: [RPCError.Code: String] = Dictionary(
+    uniqueKeysWithValues: [
+      RPCError.Code.cancelled, .unknown, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists,
+      .permissionDenied, .resourceExhausted, .failedPrecondition, .aborted, .outOfRange, .unimplemented,
+      .internalError, .unavailable, .dataLoss, .unauthenticated,
+    ].map { ($0, snakeCase($0)) })
+
+  private static func snakeCase(_ code: RPCError.Code) -> String {
     var name = ""
     for character in String(describing: code) {
       if character.isUppercase {

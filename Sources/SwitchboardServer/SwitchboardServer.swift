@@ -47,7 +47,7 @@ public struct SwitchboardServer: Service {
     dueNotifier = DueNotifier(database: database, logger: logger)
     store = PostgresCallStore(
       database: database, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)
-    let switchboard = Switchboard(store: store, runtimeSecret: configuration.dialerSecret?.reveal)
+    let switchboard = Switchboard(store: store, runtimeSecret: configuration.dialerSecret)
     self.switchboard = switchboard
     let httpPort = BoundPort()
     self.httpPort = httpPort

@@ -235,26 +235,9 @@ struct Serve: AsyncParsableCommand {
       configuration.dialer = dialer
     }
     configuration.dialerURL = dialerURL ?? Environment.string("SWITCHBOARD_DIALER_URL")
-    let chain = tlsCertificateChain ?? Environment.string("SWITCHBOARD_TLS_CERTIFICATE_CHAIN")
-    let key = tlsPrivateKey ?? Environment.string("SWITCHBOARD_TLS_PRIVATE_KEY")
-    let clientCA = tlsClientCA ?? Environment.string("SWITCHBOARD_TLS_CLIENT_CA")
-    switch (chain, key) {
-    case (let chain?, let key?):
-      let files = TLSFiles(certificateChain: chain, privateKey: key, clientCA: clientCA)
-      do { try files.validate() } catch { throw ValidationError("\(error)") }
-      configuration.tls = files
-    case (nil, nil):
-      if clientCA != nil {
-        throw ValidationError("--tls-client-ca needs --tls-certificate-chain and --tls-private-key")
-      }
-    default:
-      throw ValidationError("--tls-certificate-chain and --tls-private-key go together")
-    }
-    var tracingService: (any Service)?
-    if let endpoint = otelEndpoint ?? Environment.string("SWITCHBOARD_OTEL_ENDPOINT") {
-      tracingService = try Self.startTracing(endpoint: endpoint)
-      configuration.tracing = true
-    }
+    configuration.tls = try tlsFiles()
+    let otelEndpoint = try Self.otelEndpoint(otelEndpoint ?? Environment.string("SWITCHBOARD_OTEL_ENDPOINT"))
+    configuration.tracing = otelEndpoint != nil
     if configuration.dialer == .webhook, configuration.dialerURL == nil {
       throw ValidationError("--dialer webhook needs --dialer-url (env SWITCHBOARD_DIALER_URL)")
     }
@@ -293,6 +276,8 @@ struct Serve: AsyncParsableCommand {
       configuration.maxCallDuration = seconds
     }
 
+    // Everything checked: start what the settings ask for.
+    let tracingService = try otelEndpoint.map(Self.startTracing)
     let (url, embedded) = try database.resolve(logger: logger)
     configuration.databaseURL = url
     let demoFile = embedded.map { $0.directory + "/demo-credentials" }
@@ -324,12 +309,38 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
-  /// Spans over OTLP/HTTP (protobuf) to `endpoint`, used as given; only traces: metrics stay on
-  /// `/metrics` and logs on standard error. Returns the exporter, to run beside the server.
-  static func startTracing(endpoint: String) throws -> any Service {
+  /// The TLS files from the flags or their variables, read once so that a bad one stops start-up.
+  func tlsFiles() throws -> TLSFiles? {
+    let chain = tlsCertificateChain ?? Environment.string("SWITCHBOARD_TLS_CERTIFICATE_CHAIN")
+    let key = tlsPrivateKey ?? Environment.string("SWITCHBOARD_TLS_PRIVATE_KEY")
+    let clientCA = tlsClientCA ?? Environment.string("SWITCHBOARD_TLS_CLIENT_CA")
+    switch (chain, key) {
+    case (let chain?, let key?):
+      let files = TLSFiles(certificateChain: chain, privateKey: key, clientCA: clientCA)
+      do { try files.validate() } catch { throw ValidationError("\(error)") }
+      return files
+    case (nil, nil):
+      guard clientCA == nil else {
+        throw ValidationError("--tls-client-ca needs --tls-certificate-chain and --tls-private-key")
+      }
+      return nil
+    default:
+      throw ValidationError("--tls-certificate-chain and --tls-private-key go together")
+    }
+  }
+
+  /// An OTLP endpoint must be an http or https URL.
+  static func otelEndpoint(_ endpoint: String?) throws -> String? {
+    guard let endpoint else { return nil }
     guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
       throw ValidationError("--otel-endpoint must be an http or https URL, not \(endpoint)")
     }
+    return endpoint
+  }
+
+  /// Spans over OTLP/HTTP (protobuf) to `endpoint`, used as given; only traces: metrics stay on
+  /// `/metrics` and logs on standard error. Returns the exporter, to run beside the server.
+  static func startTracing(endpoint: String) throws -> any Service {
     var otel = OTel.Configuration.default
     otel.serviceName = "switchboard"
     otel.logs.enabled = false
