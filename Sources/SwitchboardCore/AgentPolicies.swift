@@ -28,9 +28,9 @@ public struct RetryPolicy: Sendable, Hashable {
     var retryOn = Set<CallStatus>()
     if case .array(let items)? = members["retry_on"] {
       for item in items {
-        guard let status = item.stringValue.flatMap(CallStatus.init(rawValue:)), status.isTerminal, status != .canceled,
-          status != .completed
-        else { throw .invalid("retry policy retry_on takes no_answer, busy, failed or unreachable") }
+        guard let status = item.stringValue.flatMap(CallStatus.init(rawValue:)), status.isRetryable else {
+          throw .invalid("retry policy retry_on takes no_answer, busy, failed or unreachable")
+        }
         retryOn.insert(status)
       }
     } else if members["retry_on"] != nil {
@@ -124,12 +124,23 @@ public struct CallingWindow: Sendable, Hashable {
     for offset in 0...7 {
       guard let day = calendar.date(byAdding: .day, value: offset, to: today),
         weekdays.contains(calendar.component(.weekday, from: day)),
-        let opens = calendar.date(byAdding: .minute, value: startMinute, to: day),
-        let closes = calendar.date(byAdding: .minute, value: endMinute, to: day)
+        let opens = Self.wallClock(startMinute, on: day, calendar),
+        let closes = Self.wallClock(endMinute, on: day, calendar)
       else { continue }
       if date < opens { return opens }
       if date < closes { return date }
     }
     return date
+  }
+
+  /// The instant `minutes` after midnight by the local clock, not by elapsed time: on the days
+  /// clocks change, 09:00 is still 09:00. A time the change skips (02:30 when 02:00 becomes 03:00)
+  /// is the first instant after the gap; 24:00 is the next day's midnight.
+  private static func wallClock(_ minutes: Int, on day: Date, _ calendar: Calendar) -> Date? {
+    if minutes >= 24 * 60 { return calendar.date(byAdding: .day, value: 1, to: day) }
+    var components = calendar.dateComponents([.year, .month, .day], from: day)
+    components.hour = minutes / 60
+    components.minute = minutes % 60
+    return calendar.date(from: components)
   }
 }

@@ -91,21 +91,6 @@ public struct CallEvent: Sendable, Hashable {
   }
 }
 
-extension CallStatus {
-  /// Position in the lifecycle; a report may only move an attempt to a higher rank.
-  public var rank: Int {
-    switch self {
-    case .scheduled: 0
-    case .initiated: 1
-    case .dispatching: 2
-    case .dispatched: 3
-    case .ringing: 4
-    case .inProgress: 5
-    case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: 6
-    }
-  }
-}
-
 /// What recording an event did.
 public enum EventOutcome: Sendable, Hashable {
   /// The attempt moved; with it as it stands now.

@@ -1,5 +1,9 @@
 /// Lifecycle of an attempt: `scheduled` → `initiated` → `dispatching` → `dispatched` →
 /// `ringing` → `in_progress` → one terminal status. Transitions only move forward.
+///
+/// The classes below are the contract's; the database spells the same sets once each, as
+/// immutable functions (`switchboard_*_statuses()`, migration 0007) that its partial indexes and
+/// functions use. `StatusSetTests` fails when the two disagree.
 public enum CallStatus: String, Sendable, Hashable, CaseIterable {
   case scheduled
   case initiated
@@ -14,10 +18,48 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
   case unreachable
   case canceled
 
+  /// Final: nothing moves the attempt again (`switchboard_terminal_statuses()`).
   public var isTerminal: Bool {
     switch self {
     case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: true
     default: false
+    }
+  }
+
+  /// Holds a line, or is about to: counts against the tenant's concurrent-call limit when a call
+  /// is placed now (`switchboard_active_statuses()`). Dispatch admission counts `dispatching`
+  /// only when its limits were charged; see `switchboard_admit_dispatch`.
+  public var isActive: Bool {
+    switch self {
+    case .initiated, .dispatching, .dispatched, .ringing, .inProgress: true
+    default: false
+    }
+  }
+
+  /// Waiting for a dispatcher to claim it when due (`switchboard_due_statuses()`).
+  public var isAwaitingDispatch: Bool { self == .scheduled || self == .initiated }
+
+  /// Handed to the dialer and not yet final: the reaper ends these when they fall silent
+  /// (`switchboard_dialed_statuses()`).
+  public var isWithDialer: Bool { self == .dispatched || self == .ringing || self == .inProgress }
+
+  /// CancelCall may end it: it has not been handed to a dispatcher (`switchboard_cancelable_statuses()`).
+  public var isCancelable: Bool { isAwaitingDispatch }
+
+  /// An outcome a retry policy may answer with another attempt (`retry_on`): the call did not
+  /// reach its end and was not called off.
+  public var isRetryable: Bool { isTerminal && self != .completed && self != .canceled }
+
+  /// Position in the lifecycle; a report may only move an attempt to a higher rank.
+  public var rank: Int {
+    switch self {
+    case .scheduled: 0
+    case .initiated: 1
+    case .dispatching: 2
+    case .dispatched: 3
+    case .ringing: 4
+    case .inProgress: 5
+    case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: 6
     }
   }
 }

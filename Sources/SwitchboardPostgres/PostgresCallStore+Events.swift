@@ -38,30 +38,32 @@ struct EventRecorder {
 
   func record(_ event: CallEvent) async throws -> EventOutcome {
     guard let current = try await lockAttempt() else { return .notFound }
-    // A report arrived since the reaper found the attempt silent: it is not silent after all.
-    if let expected = event.onlyIfStatus, current.status != expected { return .ignored(try await attempt()) }
+    let transition = CallLifecycle.transition(
+      from: current.status, reported: event.status, onlyIfStatus: event.onlyIfStatus)
+    if transition == .stale { return .ignored(try await attempt()) }
     let seen = try await connection.query(
       """
       SELECT 1 FROM call_events WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
       """, logger: logger)
     for try await _ in seen { return .duplicate(try await attempt()) }
 
-    if current.status.isTerminal {
+    let advance: CallLifecycle.Advance?
+    switch transition {
+    case .stale, .refused: return .invalidTransition(try await attempt())
+    case .afterEnd:
       try await insert(event)
       return .ignored(try await attempt())
+    case .restated: advance = nil
+    case .advances(let move): advance = move
     }
-    let moves = event.status.rank > current.status.rank
-    guard moves || event.status == current.status else { return .invalidTransition(try await attempt()) }
 
     try await insert(event)
-    if moves {
-      // A failure reported while still dispatching is a dial that never went out.
-      let dialed = !(current.status == .dispatching && event.status == .failed)
+    if let advance {
       try await connection.query(
         """
-        UPDATE call_attempts SET status = \(event.status.rawValue), updated_at = now(),
-          dispatched_at = CASE WHEN \(dialed) THEN coalesce(dispatched_at, now()) END,
-          ended_at = CASE WHEN \(event.status.isTerminal) THEN now() END,
+        UPDATE call_attempts SET status = \(advance.status.rawValue), updated_at = now(),
+          dispatched_at = CASE WHEN \(advance.dialed) THEN coalesce(dispatched_at, now()) END,
+          ended_at = CASE WHEN \(advance.finishes) THEN now() END,
           results = coalesce(\(event.results.map { JSONValue.object($0).encoded() })::jsonb, results),
           duration_seconds = coalesce(\(event.durationSeconds), duration_seconds),
           failure_reason = coalesce(\(event.failureReason), failure_reason),
@@ -70,6 +72,7 @@ struct EventRecorder {
         """, logger: logger)
     }
     if event.collectedData != nil || event.stageID != nil {
+      // ThreadedState.recording(collectedData:stageID:), applied under the chain's row lock.
       try await connection.query(
         """
         UPDATE conversations SET
@@ -78,8 +81,11 @@ struct EventRecorder {
         WHERE tenant_id = \(tenantID) AND conversation_id = \(current.conversationID)
         """, logger: logger)
     }
-    if moves && event.status.isTerminal {
-      let retry = try await scheduleRetry(after: event.status, current: current)
+    if let advance, advance.finishes {
+      let plan = CallLifecycle.retryPlan(
+        after: advance.status, attemptNumber: current.attemptNumber, isLatestInChain: current.isLatest,
+        policy: current.policy)
+      let retry = try await scheduleRetry(plan, attemptNumber: current.attemptNumber)
       let finished = try await attempt()
       try await OutboxWriter(connection: connection, logger: logger).enqueue(
         finished, tenantID: tenantID, retry: retry, webhook: current.webhook)
@@ -130,15 +136,12 @@ struct EventRecorder {
       """, logger: logger)
   }
 
-  /// Appends the next attempt when the agent's policy earns one; the new attempt is scheduled and
-  /// its effective context is the chain's threaded state.
-  private func scheduleRetry(after status: CallStatus, current: Current) async throws -> RetryStatus {
-    let maxAttempts = max(current.policy?.maxAttempts ?? current.attemptNumber, current.attemptNumber)
-    guard current.isLatest, let delay = current.policy?.retryDelay(after: status, attemptNumber: current.attemptNumber)
-    else {
+  /// Appends the next attempt when the plan has one; the new attempt is scheduled and its
+  /// effective context is the chain's threaded state.
+  private func scheduleRetry(_ plan: CallLifecycle.RetryPlan, attemptNumber: Int) async throws -> RetryStatus {
+    guard let delay = plan.delaySeconds else {
       return RetryStatus(
-        attemptNumber: current.attemptNumber, maxAttempts: maxAttempts,
-        isFinalAttempt: current.attemptNumber >= maxAttempts || current.policy?.retryOn.contains(status) != true,
+        attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts, isFinalAttempt: plan.isFinalAttempt,
         nextRetryAt: nil)
     }
     let rows = try await connection.query(
@@ -159,12 +162,10 @@ struct EventRecorder {
       """, logger: logger)
     for try await (outcome, scheduledFor) in rows.decode((String, Date?).self) where outcome == "accepted" {
       return RetryStatus(
-        attemptNumber: current.attemptNumber, maxAttempts: maxAttempts, isFinalAttempt: false,
-        nextRetryAt: scheduledFor)
+        attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts, isFinalAttempt: false, nextRetryAt: scheduledFor)
     }
     // The agent lost its phone number since: the chain ends here.
-    return RetryStatus(
-      attemptNumber: current.attemptNumber, maxAttempts: maxAttempts, isFinalAttempt: true, nextRetryAt: nil)
+    return .final(attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts)
   }
 
   private func attempt() async throws -> CallAttempt {

@@ -222,17 +222,14 @@ public struct PostgresCallStore: CallStore, Service {
       """
       UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
         lease_owner = NULL, lease_expires_at = NULL
-      WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status IN ('scheduled', 'initiated')
+      WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status = ANY(switchboard_cancelable_statuses())
       RETURNING \(unescaped: AttemptRow.columns)
       """, logger: logger)
     if let attempt = try await AttemptRow.decodeAll(canceled).first {
       // A cancellation is the attempt's outcome: subscribers hear of it like any other.
       let outbox = OutboxWriter(connection: connection, logger: logger)
-      let retry = RetryStatus(
-        attemptNumber: attempt.attemptNumber, maxAttempts: attempt.attemptNumber, isFinalAttempt: true,
-        nextRetryAt: nil)
       try await outbox.enqueue(
-        attempt, tenantID: tenantID, retry: retry,
+        attempt, tenantID: tenantID, retry: .final(attemptNumber: attempt.attemptNumber),
         webhook: try await outbox.webhook(tenantID: tenantID, agentID: attempt.agentID))
       return .canceled(attempt)
     }

@@ -33,7 +33,7 @@ public struct PostgresDispatchStore: DispatchStore {
       """
       WITH due AS (
         SELECT tenant_id, trace_id FROM call_attempts
-        WHERE (status IN ('scheduled', 'initiated') AND due_at <= now())
+        WHERE (status = ANY(switchboard_due_statuses()) AND due_at <= now())
           OR (status = 'dispatching' AND lease_expires_at <= now())
         ORDER BY due_at LIMIT \(limit)
         FOR UPDATE SKIP LOCKED
@@ -77,7 +77,7 @@ public struct PostgresDispatchStore: DispatchStore {
     try await database.run { connection, logger in
       let rows = try await connection.query(
         """
-        SELECT (SELECT count(*) FROM call_attempts WHERE status IN ('scheduled', 'initiated') AND due_at <= now()),
+        SELECT (SELECT count(*) FROM call_attempts WHERE status = ANY(switchboard_due_statuses()) AND due_at <= now()),
           (SELECT count(*) FROM event_deliveries WHERE delivered_at IS NULL AND next_attempt_at < 'infinity')
         """, logger: logger)
       for try await (due, pending) in rows.decode((Int, Int).self) { return (due, pending) }

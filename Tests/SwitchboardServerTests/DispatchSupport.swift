@@ -7,15 +7,20 @@ import SwitchboardCore
 import SwitchboardDispatch
 import SwitchboardServer
 import Synchronization
+import Testing
 
 @testable import SwitchboardPostgres
 
 extension IsolatedDatabase {
-  /// A new, migrated database in the shared cluster: its URL, a pool on it (running for the rest
-  /// of the test process) and a quiet logger.
+  /// A new, migrated database in the shared cluster: its URL, a pool on it and a quiet logger.
+  /// Only inside a test that has the ``Trait/isolatedDatabases`` trait, which drops the database
+  /// (and stops the pool) when the test ends, pass or fail.
   static func create(
     prefix: String, timeout: Duration = .seconds(5)
   ) async throws -> (url: String, client: PostgresClient, logger: Logger) {
+    guard let created = CreatedDatabases.current else {
+      throw TestFailure("IsolatedDatabase needs the .isolatedDatabases trait on the test or its suite")
+    }
     let environment = try await TestEnvironment.shared.get()
     let name = "\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
     try await environment.client.query("CREATE DATABASE \(unescaped: name)")
@@ -27,14 +32,55 @@ extension IsolatedDatabase {
     configuration.maxDatabaseConnections = 20
     configuration.databaseTimeout = timeout
     let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
-    Task { await client.run() }
+    created.add(name: name, pool: Task { await client.run() })
     try await Migrator(client: client, logger: logger).migrate()
     return (url.string!, client, logger)
   }
 }
 
+/// The databases one test made, dropped when it ends.
+final class CreatedDatabases: Sendable {
+  @TaskLocal static var current: CreatedDatabases?
+  private let made = Mutex<[(name: String, pool: Task<Void, Never>)]>([])
+
+  func add(name: String, pool: Task<Void, Never>) { made.withLock { $0.append((name, pool)) } }
+
+  func dropAll() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    for (name, pool) in made.withLock({ $0 }) {
+      pool.cancel()
+      // FORCE ends what is still connected: servers and dispatchers a test left running.
+      try await environment.client.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)")
+    }
+  }
+}
+
+/// Gives each test a ``CreatedDatabases`` and drops what it made when the test ends.
+struct IsolatedDatabasesTrait: TestTrait, SuiteTrait, TestScoping {
+  var isRecursive: Bool { true }
+
+  func provideScope(
+    for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+  ) async throws {
+    guard testCase != nil else { return try await function() }
+    let created = CreatedDatabases()
+    do {
+      try await CreatedDatabases.$current.withValue(created) { try await function() }
+    } catch {
+      try? await created.dropAll()
+      throw error
+    }
+    try await created.dropAll()
+  }
+}
+
+extension Trait where Self == IsolatedDatabasesTrait {
+  /// Tests that make databases of their own (``IsolatedDatabase``) drop them when they end.
+  static var isolatedDatabases: Self { Self() }
+}
+
 /// A database of its own, in the shared cluster, for tests whose dispatchers would otherwise take
-/// other tests' attempts.
+/// other tests' attempts, or that change what other tests would see.
 struct IsolatedDatabase: Sendable {
   let client: PostgresClient
   let database: Database
@@ -45,8 +91,8 @@ struct IsolatedDatabase: Sendable {
   /// Each tenant's API key, made with the tenant.
   let keys = TenantKeys()
 
-  static func make() async throws -> IsolatedDatabase {
-    let (_, client, logger) = try await Self.create(prefix: "dispatch")
+  static func make(prefix: String = "dispatch") async throws -> IsolatedDatabase {
+    let (_, client, logger) = try await Self.create(prefix: prefix)
     let database = Database(client: client, logger: logger)
     let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(

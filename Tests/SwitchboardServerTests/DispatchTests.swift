@@ -8,7 +8,7 @@ import Testing
 
 @testable import SwitchboardPostgres
 
-@Suite("Dispatch")
+@Suite("Dispatch", .isolatedDatabases)
 struct DispatchTests {
   @Test("two dispatchers racing over hundreds of due attempts dial each exactly once")
   func exactlyOnce() async throws {
@@ -317,7 +317,7 @@ struct HangingDialer: Dialer {
   }
 }
 
-@Suite("Dispatch under faults")
+@Suite("Dispatch under faults", .isolatedDatabases)
 struct DispatchFaultTests {
   @Test("a dialer hanging on one call blocks no other call")
   func hangingDialer() async throws {

@@ -20,14 +20,14 @@ import Testing
 
 /// Tests that load the machine or measure answers against a deadline run one at a time, so that
 /// none of them slows another past its bounds.
-@Suite(.serialized)
+@Suite(.serialized, .isolatedDatabases)
 enum OneAtATime {}
 
 extension OneAtATime {
   /// What an answer guarantees when the database misbehaves: a 200 is in PostgreSQL, a plain 503 left
   /// nothing, a 503 with `"outcome": "unknown"` names the trace id to look up, and no answer waits
   /// much past the deadline.
-  @Suite("Truthful under faults", .serialized)
+  @Suite("Truthful under faults", .serialized, .isolatedDatabases)
   struct FaultTests {
     static let deadline: Duration = .seconds(2)
 
@@ -299,7 +299,7 @@ struct Replica: Sendable {
   func stop() { running.cancel() }
 }
 
-@Suite("Every role is probeable")
+@Suite("Every role is probeable", .isolatedDatabases)
 struct RoleTests {
   @Test("a dispatcher-only replica serves /healthz and /readyz, and nothing else")
   func dispatcherHealth() async throws {
@@ -319,7 +319,7 @@ struct RoleTests {
 }
 
 extension OneAtATime {
-  @Suite("Connections that never finish")
+  @Suite("Connections that never finish", .isolatedDatabases)
   struct ConnectionLimitTests {
     /// A raw TCP connection to the gateway: sends `bytes`, then waits for the server to close it.
     /// Whether it was closed within `limit`.

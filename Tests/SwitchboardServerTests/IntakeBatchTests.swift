@@ -82,38 +82,40 @@ struct IntakeBatchTests {
     #expect(try await tenant.count("call_attempts", where: "conversation_id = '\(chain.uuidString)'") == 31)
   }
 
-  @Test("a call the database refuses fails alone; the calls batched with it are written")
+  @Test(
+    "a call the database refuses fails alone; the calls batched with it are written", .isolatedDatabases)
   func failureIsolation() async throws {
-    let tenant = try await TestTenant.make()
-    let store = batchingStore(tenant)
+    // The trigger below changes call_attempts for everyone using it: a database of its own.
+    let database = try await IsolatedDatabase.make(prefix: "refuse")
+    let tenant = try await database.tenant()
+    let key = try database.keys.key(for: tenant.id)
+    var configuration = PostgresCallStore.Configuration()
+    configuration.intakeWriters = 1
+    let store = PostgresCallStore(client: database.client, configuration: configuration, logger: database.logger)
+      .running()
     let poison = "+19995550000"
-    let client = tenant.environment.client
-    // A trigger that fails one number's inserts for this tenant only: a stand-in for any
-    // unexpected database error in one call of a batch.
-    let function = "test_refuse_\(tenant.id)"
-    try await client.query(
+    // A trigger that fails one number's inserts: a stand-in for any unexpected database error in
+    // one call of a batch.
+    try await database.client.query(
       """
-      CREATE FUNCTION \(unescaped: function)() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.tenant_id = \(unescaped: String(tenant.id)) AND NEW.customer_phone = '\(unescaped: poison)' THEN
-          RAISE EXCEPTION 'refused by test';
-        END IF;
+        IF NEW.customer_phone = '\(unescaped: poison)' THEN RAISE EXCEPTION 'refused by test'; END IF;
         RETURN NEW;
       END $$
       """)
-    try await client.query(
-      """
-      CREATE TRIGGER \(unescaped: function) BEFORE INSERT ON call_attempts
-      FOR EACH ROW EXECUTE FUNCTION \(unescaped: function)()
-      """)
+    try await database.client.query(
+      "CREATE TRIGGER test_refuse BEFORE INSERT ON call_attempts FOR EACH ROW EXECUTE FUNCTION test_refuse()")
     let results = await withTaskGroup(of: (String, Bool).self) { group in
       for index in 0..<40 {
         let phone = index == 20 ? poison : "+9198765\(String(format: "%05d", index))"
         group.addTask {
           do {
-            guard case .accepted = try await accept(store, tenant, try request(tenant, phone: phone)) else {
-              return (phone, false)
-            }
+            let request = try CallRequest.validate(
+              MakeCallInput(agentID: 7, parameters: [CallParameter(name: "customer_phone", value: phone)]), now: Date())
+            guard
+              case .accepted = try await store.accept(request, traceID: .v7(), newConversationID: .v7(), apiKey: key)
+            else { return (phone, false) }
             return (phone, true)
           } catch {
             return (phone, false)
@@ -122,13 +124,11 @@ struct IntakeBatchTests {
       }
       return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
     }
-    try await client.query("DROP TRIGGER \(unescaped: function) ON call_attempts")
-    try await client.query("DROP FUNCTION \(unescaped: function)()")
     #expect(results.count == 40)
     #expect(results[poison] == false)
     #expect(results.filter { $0.value }.count == 39)
-    #expect(try await tenant.count("call_attempts") == 39)
-    #expect(try await tenant.count("call_attempts", where: "customer_phone = '\(poison)'") == 0)
+    #expect(try await database.count("SELECT count(*) FROM call_attempts WHERE tenant_id = \(tenant.id)") == 39)
+    #expect(try await database.count("SELECT count(*) FROM call_attempts WHERE customer_phone = '\(poison)'") == 0)
   }
 
   @Test("each call in a batch is checked against its own key and its own tenant")

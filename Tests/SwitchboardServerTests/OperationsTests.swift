@@ -43,7 +43,7 @@ struct Exposition {
   }
 }
 
-@Suite("Operations: /metrics")
+@Suite("Operations: /metrics", .isolatedDatabases)
 struct MetricsTests {
   @Test(
     "requests on both transports, accepted calls and intake batches are counted, with bounded labels, and no key is needed"
@@ -106,7 +106,7 @@ extension GatewayClient {
 }
 
 extension OneAtATime {
-  @Suite("Operations: /metrics of replicas")
+  @Suite("Operations: /metrics of replicas", .isolatedDatabases)
   struct ReplicaMetricsTests {
     @Test("a replica that dispatches reports dispatch lag, dial results and the backlog")
     func dispatchMetrics() async throws {
@@ -153,7 +153,7 @@ extension OneAtATime {
   }
 }
 
-@Suite("Operations: /openapi.yaml")
+@Suite("Operations: /openapi.yaml", .isolatedDatabases)
 struct OpenAPITests {
   @Test("the OpenAPI document is served without a key, and names every route the gateway has")
   func served() async throws {
@@ -188,7 +188,7 @@ final class LogCapture: Sendable {
 }
 
 extension OneAtATime {
-  @Suite("Operations: logs")
+  @Suite("Operations: logs", .isolatedDatabases)
   struct LogTests {
     @Test("no API key, dialer secret or webhook secret reaches the log, at any level")
     func secretsStayOut() async throws {
@@ -250,7 +250,7 @@ extension OneAtATime {
 }
 
 extension OneAtATime {
-  @Suite("Operations: OTLP traces")
+  @Suite("Operations: OTLP traces", .isolatedDatabases)
   struct OTLPTests {
     @Test("with --otel-endpoint, HTTP and gRPC requests export server spans in the caller's trace")
     func exportsSpans() async throws {

@@ -9,7 +9,7 @@ import Testing
 @testable import SwitchboardPostgres
 
 /// No accepted call stays open for good: attempts whose runtime fell silent end `failed`.
-@Suite("Reaper")
+@Suite("Reaper", .isolatedDatabases)
 struct ReaperTests {
   @Test(
     "a call whose runtime never reports ends failed after the ring timeout; its slot comes back; the policy retries it")

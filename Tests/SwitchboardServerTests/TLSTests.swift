@@ -95,7 +95,7 @@ struct TestCertificates {
 }
 
 extension OneAtATime {
-  @Suite("TLS on both listeners")
+  @Suite("TLS on both listeners", .isolatedDatabases)
   struct TLSTests {
     @Test("a TLS client is served on gRPC and HTTP; a plaintext client is refused")
     func tls() async throws {

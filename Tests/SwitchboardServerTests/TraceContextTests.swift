@@ -6,7 +6,7 @@ import SwitchboardDispatch
 import SwitchboardPostgres
 import Testing
 
-@Suite("W3C trace context")
+@Suite("W3C trace context", .isolatedDatabases)
 struct TraceContextTests {
   static let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwitchboardCore
+import Testing
+
+@testable import SwitchboardPostgres
+
+/// The contract's decisions live in SwitchboardCore as pure functions; the database applies them
+/// (or, for what must be atomic, spells them in SQL). These tables run the same cases through both.
+@Suite("Contract tables: Core and PostgreSQL agree", .isolatedDatabases)
+struct ContractTableTests {
+  @Test("each status set the database spells once equals CallStatus's class")
+  func statusSets() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let sets: [(String, (CallStatus) -> Bool)] = [
+      ("switchboard_statuses", { _ in true }),
+      ("switchboard_terminal_statuses", \.isTerminal),
+      ("switchboard_active_statuses", \.isActive),
+      ("switchboard_due_statuses", \.isAwaitingDispatch),
+      ("switchboard_dialed_statuses", \.isWithDialer),
+      ("switchboard_cancelable_statuses", \.isCancelable),
+    ]
+    for (function, member) in sets {
+      let rows = try await environment.client.query("SELECT \(unescaped: function)()")
+      var stored: [String] = []
+      for try await statuses in rows.decode([String].self) { stored = statuses }
+      #expect(stored == CallStatus.allCases.filter(member).map(\.rawValue), "\(function)")
+    }
+    // The column's check admits exactly the known statuses.
+    let check = try await environment.client.query(
+      """
+      SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'call_attempts_status_check'
+      """)
+    for try await definition in check.decode(String.self) {
+      #expect(definition.contains("switchboard_statuses()"), "\(definition)")
+    }
+  }
+
+  @Test("the partial indexes the dispatcher and reaper rely on are chosen for their queries")
+  func partialIndexes() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let plans: [(String, String)] = [
+      (
+        "SELECT 1 FROM call_attempts WHERE status = ANY(switchboard_due_statuses()) AND due_at <= now()",
+        "call_attempts_due"
+      ),
+      (
+        "SELECT 1 FROM call_attempts WHERE status IN ('dispatched', 'ringing') AND updated_at < now()",
+        "call_attempts_silent"
+      ),
+      (
+        "SELECT count(*) FROM call_attempts a WHERE a.tenant_id = 1 AND a.status = ANY (switchboard_active_statuses())",
+        "call_attempts_active"
+      ),
+    ]
+    let logger = Logger(label: "plans")
+    try await environment.client.withConnection { connection in
+      try await connection.query("SET enable_seqscan = off", logger: logger)
+      for (query, index) in plans {
+        var plan = ""
+        for try await line in try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN \(query)"), logger: logger)
+          .decode(
+            String.self)
+        {
+          plan += line + "\n"
+        }
+        #expect(plan.contains(index), "\(query)\n\(plan)")
+      }
+      try await connection.query("RESET enable_seqscan", logger: logger)
+    }
+  }
+
+  @Test("every report about every status is decided as CallLifecycle.transition decides it")
+  func transitions() async throws {
+    let database = try await IsolatedDatabase.make()
+    let tenant = try await database.tenant()
+    for current in CallStatus.allCases {
+      for reported in CallEvent.reportable.sorted(by: {
+        $0.rank < $1.rank || ($0.rank == $1.rank && $0.rawValue < $1.rawValue)
+      }) {
+        let receipt = try await database.call(tenant)
+        // Put the attempt where the case starts, as if it had got there.
+        try await database.client.query(
+          """
+          UPDATE call_attempts SET status = \(current.rawValue), dispatched_at = NULL, ended_at = NULL
+          WHERE tenant_id = \(tenant.id) AND trace_id = \(receipt.traceID)
+          """)
+        let event = CallEvent(eventID: "\(current)-\(reported)", status: reported)
+        let outcome = try await database.store.recordEvent(event, traceID: receipt.traceID, tenantID: tenant.id)
+        let decision = CallLifecycle.transition(from: current, reported: reported)
+        let label = "\(current.rawValue) ← \(reported.rawValue)"
+        switch (decision, outcome) {
+        case (.advances(let move), .recorded(let attempt)):
+          #expect(attempt.status == move.status, "\(label)")
+          #expect((attempt.dispatchedAt != nil) == move.dialed, "\(label)")
+          #expect((attempt.endedAt != nil) == move.finishes, "\(label)")
+        case (.restated, .recorded(let attempt)):
+          #expect(attempt.status == current, "\(label)")
+        case (.afterEnd, .ignored(let attempt)), (.refused, .invalidTransition(let attempt)):
+          #expect(attempt.status == current, "\(label)")
+        default:
+          Issue.record("\(label): Core decided \(decision), the store did \(outcome)")
+        }
+        let logged = try await database.count(
+          "SELECT count(*) FROM call_events WHERE tenant_id = \(tenant.id) AND trace_id = '\(receipt.traceID)'")
+        #expect(logged == (decision == .refused ? 0 : 1), "\(label): events logged")
+      }
+    }
+  }
+
+  @Test("the reaper's guard: a report against a status the attempt has left is ignored, as Core says")
+  func staleGuard() async throws {
+    let database = try await IsolatedDatabase.make()
+    let tenant = try await database.tenant()
+    let receipt = try await database.call(tenant)
+    try await database.client.query(
+      "UPDATE call_attempts SET status = 'in_progress' WHERE tenant_id = \(tenant.id) AND trace_id = \(receipt.traceID)"
+    )
+    var event = CallEvent(eventID: "reaper", status: .failed)
+    event.onlyIfStatus = .ringing
+    #expect(CallLifecycle.transition(from: .inProgress, reported: .failed, onlyIfStatus: .ringing) == .stale)
+    guard
+      case .ignored(let attempt) = try await database.store.recordEvent(
+        event, traceID: receipt.traceID, tenantID: tenant.id)
+    else {
+      Issue.record("a stale report must be ignored")
+      return
+    }
+    #expect(attempt.status == .inProgress)
+  }
+
+  /// (first request's context, second request's context): the second joins the first's chain.
+  static let threadingCases: [(RetryContext?, RetryContext?)] = [
+    (nil, nil),
+    (RetryContext(collectedData: ["name": "Asha"]), nil),
+    (nil, RetryContext(collectedData: ["name": "Asha"], language: "hi-IN")),
+    (
+      RetryContext(collectedData: ["name": "Asha", "visits": 1], language: "hi-IN", stageID: "greeting"),
+      RetryContext(collectedData: ["visits": 2, "due": 1200.5], stageID: "negotiation")
+    ),
+    (
+      RetryContext(collectedData: ["address": ["city": "Pune", "pin": "411001"]], initialMessage: "Hello"),
+      RetryContext(collectedData: ["address": ["city": "Mumbai"]], initialMessage: "Hello again")
+    ),
+    (RetryContext(language: "en-US", stageID: "a"), RetryContext(language: "ta-IN")),
+    (RetryContext(initialMessage: "only the first"), RetryContext(collectedData: ["flag": true, "none": nil])),
+  ]
+
+  @Test("switchboard_accept_call threads a chain's state exactly as ThreadedState does", arguments: threadingCases)
+  func threading(_ first: RetryContext?, _ second: RetryContext?) async throws {
+    let database = try await IsolatedDatabase.make(prefix: "contract")
+    let tenant = try await database.tenant()
+    let opening = try await database.call(tenant, context: first)
+    let joined = try await database.call(tenant, conversation: opening.conversationID.uuidString, context: second)
+    let chain = try #require(
+      try await database.store.conversation(
+        ConversationReference(opening.conversationID.uuidString)!, tenantID: tenant.id))
+
+    let afterFirst = ThreadedState().threading(first)
+    let afterSecond = afterFirst.threading(second)
+    #expect(chain.attempts.count == 2)
+    #expect(
+      chain.attempts[0].effectiveRetryContext == afterFirst.effectiveContext(initialMessage: first?.initialMessage))
+    #expect(chain.attempts[1].traceID == joined.traceID)
+    #expect(
+      chain.attempts[1].effectiveRetryContext == afterSecond.effectiveContext(initialMessage: second?.initialMessage))
+    #expect(chain.state == afterSecond)
+  }
+}
