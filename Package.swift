@@ -146,6 +146,28 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
+      name: "SwitchboardHTTPTests",
+      dependencies: [
+        "SwitchboardCore",
+        "SwitchboardHTTP",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "SwitchboardGRPCTests",
+      dependencies: [
+        "SwitchboardCore",
+        "SwitchboardGRPC",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "SwitchboardServerTests",
       dependencies: [
         "SwitchboardCore",

@@ -63,6 +63,32 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
   }
 }
 
+extension SwitchboardError {
+  /// `error` as a caller sees it: itself when it is one, else an internal error keeping it as
+  /// the cause. Each transport answers every failure through this.
+  public static func answering(_ error: any Error) -> SwitchboardError {
+    error as? SwitchboardError ?? .internalError(cause: error)
+  }
+
+  /// How loudly a transport logs this failure when it answers it: a bug is an error, an
+  /// unreachable database a warning, and a caller's mistake is the caller's answer, not a log line.
+  public enum Severity: Sendable { case error, warning }
+
+  public var severity: Severity? {
+    switch kind {
+    case .internal: .error
+    case .unavailable: .warning
+    default: nil
+    }
+  }
+
+  /// The log message for a failure of this ``severity``.
+  public var logMessage: String {
+    if case .unavailable = kind { return "database unavailable" }
+    return "request failed"
+  }
+}
+
 /// What a client can look up, once the service answers again, to learn whether a write whose
 /// answer was a 503 with `"outcome": "unknown"` was recorded.
 public struct UnknownOutcome: Sendable, Hashable {

@@ -4,106 +4,98 @@ import Logging
 import ServiceLifecycle
 import SwitchboardCore
 
-/// `switchboard.v1.CallService`: authenticates from `authorization` metadata, hands the request
-/// to ``Switchboard``, and maps ``SwitchboardError`` to a gRPC status.
+/// `switchboard.v1.CallService`: authenticates from `authorization` metadata and hands the
+/// request to ``Switchboard``. A ``SwitchboardError`` thrown here is answered with its gRPC status
+/// (``SwitchboardError/rpcErrorCode``); anything else by ``ErrorInterceptor``.
 public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   let switchboard: Switchboard
-  let logger: Logger
 
-  public init(switchboard: Switchboard, logger: Logger) {
+  public init(switchboard: Switchboard) {
     self.switchboard = switchboard
-    self.logger = logger
   }
 
   public func makeCall(
     request: ServerRequest<Switchboard_V1_MakeCallRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_MakeCallResponse> {
-    await respond {
-      let caller = try await switchboard.authenticateCaller(authorization: request.metadata.authorization)
-      var input = MakeCallInput(request.message)
-      try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
-      input.traceparent = request.metadata[stringValues: "traceparent"].first { _ in true }
-      let accepted = try await switchboard.makeCall(input, caller: caller)
-      var response = Switchboard_V1_MakeCallResponse()
-      response.data = Switchboard_V1_CallReceipt(accepted.receipt)
-      var metadata = Metadata()
-      if let rate = accepted.rateLimit {
-        metadata.addString(String(rate.limit), forKey: "x-ratelimit-limit")
-        metadata.addString(String(rate.remaining), forKey: "x-ratelimit-remaining")
-        metadata.addString(String(rate.resetSeconds), forKey: "x-ratelimit-reset")
-      }
-      return ServerResponse(message: response, metadata: metadata)
+    let caller = try await switchboard.authenticateCaller(authorization: request.metadata.authorization)
+    var input = MakeCallInput(request.message)
+    try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
+    input.traceparent = request.metadata[stringValues: "traceparent"].first { _ in true }
+    let accepted = try await switchboard.makeCall(input, caller: caller)
+    var response = Switchboard_V1_MakeCallResponse()
+    response.data = Switchboard_V1_CallReceipt(accepted.receipt)
+    var metadata = Metadata()
+    if let rate = accepted.rateLimit {
+      metadata.addString(String(rate.limit), forKey: "x-ratelimit-limit")
+      metadata.addString(String(rate.remaining), forKey: "x-ratelimit-remaining")
+      metadata.addString(String(rate.resetSeconds), forKey: "x-ratelimit-reset")
     }
+    return ServerResponse(message: response, metadata: metadata)
   }
 
   public func getCall(
     request: ServerRequest<Switchboard_V1_GetCallRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_GetCallResponse> {
-    await handle(request.metadata) { tenant in
-      var response = Switchboard_V1_GetCallResponse()
-      response.data = Switchboard_V1_CallAttempt(
-        try await switchboard.call(traceID: request.message.traceID, tenant: tenant))
-      return ServerResponse(message: response)
-    }
+    let tenant = try await tenant(request.metadata)
+    var response = Switchboard_V1_GetCallResponse()
+    response.data = Switchboard_V1_CallAttempt(
+      try await switchboard.call(traceID: request.message.traceID, tenant: tenant))
+    return ServerResponse(message: response)
   }
 
   public func cancelCall(
     request: ServerRequest<Switchboard_V1_CancelCallRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_GetCallResponse> {
-    await handle(request.metadata) { tenant in
-      var response = Switchboard_V1_GetCallResponse()
-      response.data = Switchboard_V1_CallAttempt(
-        try await switchboard.cancelCall(traceID: request.message.traceID, tenant: tenant))
-      return ServerResponse(message: response)
-    }
+    let tenant = try await tenant(request.metadata)
+    var response = Switchboard_V1_GetCallResponse()
+    response.data = Switchboard_V1_CallAttempt(
+      try await switchboard.cancelCall(traceID: request.message.traceID, tenant: tenant))
+    return ServerResponse(message: response)
   }
 
   public func getConversation(
     request: ServerRequest<Switchboard_V1_GetConversationRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_GetConversationResponse> {
-    await handle(request.metadata) { tenant in
-      var response = Switchboard_V1_GetConversationResponse()
-      response.data = Switchboard_V1_Conversation(
-        try await switchboard.conversation(request.message.conversationID, tenant: tenant))
-      return ServerResponse(message: response)
-    }
+    let tenant = try await tenant(request.metadata)
+    var response = Switchboard_V1_GetConversationResponse()
+    response.data = Switchboard_V1_Conversation(
+      try await switchboard.conversation(request.message.conversationID, tenant: tenant))
+    return ServerResponse(message: response)
   }
 
   public func listConversations(
     request: ServerRequest<Switchboard_V1_ListConversationsRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_ListConversationsResponse> {
-    await handle(request.metadata) { tenant in
-      let message = request.message
-      let page = try await switchboard.conversations(
-        agentID: message.agentID == 0 ? nil : message.agentID, limit: message.limit == 0 ? nil : Int(message.limit),
-        offset: Int(message.offset), tenant: tenant)
-      var response = Switchboard_V1_ListConversationsResponse()
-      response.data = page.conversations.map(Switchboard_V1_Conversation.init)
-      response.hasMore_p = page.hasMore
-      response.total = Int64(page.total)
-      return ServerResponse(message: response)
-    }
+    let tenant = try await tenant(request.metadata)
+    let message = request.message
+    let page = try await switchboard.conversations(
+      agentID: message.agentID == 0 ? nil : message.agentID, limit: message.limit == 0 ? nil : Int(message.limit),
+      offset: Int(message.offset), tenant: tenant)
+    var response = Switchboard_V1_ListConversationsResponse()
+    response.data = page.conversations.map(Switchboard_V1_Conversation.init)
+    response.hasMore_p = page.hasMore
+    response.total = Int64(page.total)
+    return ServerResponse(message: response)
   }
 
   public func reportCallEvent(
     request: ServerRequest<Switchboard_V1_ReportCallEventRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_ReportCallEventResponse> {
-    await handle(request.metadata, reporter: true) { tenant in
-      let message = request.message
-      let input = CallEventInput(
-        eventID: message.eventID.isEmpty ? nil : message.eventID,
-        status: message.status == .unspecified ? nil : CallStatus(message.status)?.rawValue,
-        collectedData: message.hasCollectedData ? [String: JSONValue](message.collectedData) : nil,
-        stageID: message.hasStageID ? message.stageID : nil,
-        results: message.hasResults ? [String: JSONValue](message.results) : nil,
-        durationSeconds: message.hasDurationSeconds ? message.durationSeconds : nil,
-        failureReason: message.hasFailureReason ? message.failureReason : nil)
-      let (attempt, duplicate) = try await switchboard.reportEvent(traceID: message.traceID, input, tenant: tenant)
-      var response = Switchboard_V1_ReportCallEventResponse()
-      response.data = Switchboard_V1_CallAttempt(attempt)
-      response.duplicate = duplicate
-      return ServerResponse(message: response)
-    }
+    let tenant = try await reporter(request.metadata)
+    let message = request.message
+    let input = CallEventInput(
+      eventID: message.eventID.isEmpty ? nil : message.eventID,
+      status: message.status == .unspecified ? nil : CallStatus(message.status)?.rawValue,
+      collectedData: message.hasCollectedData ? [String: JSONValue](message.collectedData) : nil,
+      stageID: message.hasStageID ? message.stageID : nil,
+      results: message.hasResults ? [String: JSONValue](message.results) : nil,
+      durationSeconds: message.hasDurationSeconds ? message.durationSeconds : nil,
+      failureReason: message.hasFailureReason ? message.failureReason : nil)
+    let (attempt, duplicate) = try await switchboard.reportEvent(traceID: message.traceID, input, tenant: tenant)
+    var response = Switchboard_V1_ReportCallEventResponse()
+    response.data = Switchboard_V1_CallAttempt(attempt)
+    response.duplicate = duplicate
+    return ServerResponse(message: response)
   }
 
   /// Sends every attempt of the chain, then each attempt again whenever it changes, until the
@@ -111,14 +103,8 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   public func watchConversation(
     request: ServerRequest<Switchboard_V1_WatchConversationRequest>, context: ServerContext
   ) async throws -> StreamingServerResponse<Switchboard_V1_ConversationUpdate> {
-    let tenant: Tenant
-    let first: ConversationChain
-    do {
-      tenant = try await switchboard.authenticate(authorization: request.metadata.authorization)
-      first = try await switchboard.conversation(request.message.conversationID, tenant: tenant)
-    } catch {
-      return StreamingServerResponse(error: error.rpcError)
-    }
+    let tenant = try await tenant(request.metadata)
+    let first = try await switchboard.conversation(request.message.conversationID, tenant: tenant)
     let switchboard = self.switchboard
     let id = first.conversationID.lowercased
     return StreamingServerResponse { writer in
@@ -140,36 +126,16 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     }
   }
 
-  /// Authenticates, runs `body`, and turns a ``SwitchboardError`` into the response's status.
-  private func handle<Output>(
-    _ metadata: Metadata, reporter: Bool = false, _ body: (Tenant) async throws -> ServerResponse<Output>
-  ) async -> ServerResponse<Output> {
-    await respond {
-      let tenant =
-        reporter
-        ? try await switchboard.authenticateReporter(
-          authorization: metadata.authorization,
-          tenantHeader: metadata[stringValues: "switchboard-tenant"].first { _ in true })
-        : try await switchboard.authenticate(authorization: metadata.authorization)
-      return try await body(tenant)
-    }
+  /// The tenant whose API key the metadata carries.
+  private func tenant(_ metadata: Metadata) async throws(SwitchboardError) -> Tenant {
+    try await switchboard.authenticate(authorization: metadata.authorization)
   }
 
-  /// Runs `body`, turning a ``SwitchboardError`` into the response's status.
-  private func respond<Output>(
-    _ body: () async throws -> ServerResponse<Output>
-  ) async -> ServerResponse<Output> {
-    do {
-      return try await body()
-    } catch {
-      let error = error as? SwitchboardError ?? .internalError(cause: error)
-      if case .internal = error.kind {
-        logger.error("request failed", metadata: ["error": "\(error)"])
-      } else if case .unavailable = error.kind {
-        logger.warning("database unavailable", metadata: ["error": "\(error)"])
-      }
-      return ServerResponse(error: error.rpcError)
-    }
+  /// Who reports an event: a tenant's key, or the dialer secret naming the tenant.
+  private func reporter(_ metadata: Metadata) async throws(SwitchboardError) -> Tenant {
+    try await switchboard.authenticateReporter(
+      authorization: metadata.authorization,
+      tenantHeader: metadata[stringValues: "switchboard-tenant"].first { _ in true })
   }
 }
 

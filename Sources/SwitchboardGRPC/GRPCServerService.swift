@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Logging
 import ServiceLifecycle
 
 /// Runs a `GRPCServer` as a lifecycle `Service`: serves until graceful shutdown, then lets
@@ -15,7 +16,7 @@ public struct GRPCServerService: Service {
   public init(
     host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int,
     maxConcurrentStreams: Int = 1024, security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext,
-    tracing: Bool = false
+    tracing: Bool = false, logger: Logger
   ) {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.rpc.maxRequestPayloadSize = maxRequestBytes
@@ -27,7 +28,9 @@ public struct GRPCServerService: Service {
     self.transport = transport
     self.server = GRPCServer(
       transport: transport, services: services,
-      interceptors: tracing ? [MetricsInterceptor(), TracingInterceptor()] : [MetricsInterceptor()])
+      // Outermost first: metrics and spans see the status the error interceptor settles on.
+      interceptors: [MetricsInterceptor()] + (tracing ? [TracingInterceptor()] : [])
+        + [ErrorInterceptor(logger: logger)])
   }
 
   /// The bound port, once listening.

@@ -1,6 +1,14 @@
 import GRPCCore
 import GRPCProtobuf
+import Logging
 import SwitchboardCore
+
+/// A handler throws ``SwitchboardError``; grpc-swift answers it with the status below.
+extension SwitchboardError: RPCErrorConvertible {
+  public var rpcErrorCode: RPCError.Code { rpcError.code }
+  public var rpcErrorMessage: String { message }
+  public var rpcErrorMetadata: Metadata { rpcError.metadata }
+}
 
 extension SwitchboardError {
   /// Metadata key carrying the error envelope's `type` (e.g. `rate_limit_exceeded`).
@@ -47,5 +55,30 @@ extension SwitchboardError {
     var metadata = status.rpcErrorMetadata
     metadata.addString(type, forKey: Self.typeMetadataKey)
     return RPCError(code: code, message: message, metadata: metadata)
+  }
+}
+
+/// Innermost on every RPC: logs the failures worth a log line (``SwitchboardError/severity``) and
+/// answers an error no handler expected as INTERNAL `internal error`, never with its text.
+struct ErrorInterceptor: ServerInterceptor {
+  let logger: Logger
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>, context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    do {
+      return try await next(request, context)
+    } catch let error as RPCError {
+      throw error
+    } catch {
+      let answer = SwitchboardError.answering(error)
+      switch answer.severity {
+      case .error?: logger.error("\(answer.logMessage)", metadata: ["error": "\(answer)"])
+      case .warning?: logger.warning("\(answer.logMessage)", metadata: ["error": "\(answer)"])
+      case nil: break
+      }
+      throw answer
+    }
   }
 }

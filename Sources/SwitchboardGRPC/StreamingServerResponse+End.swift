@@ -28,8 +28,10 @@ extension StreamingServerResponse {
 }
 
 extension RPCError {
-  /// `error` if it is an `RPCError`, else UNKNOWN naming its type.
+  /// The status `error` is answered with: its own when it has one (an `RPCError`, or a
+  /// ``SwitchboardError``), else UNKNOWN naming its type.
   static func from(_ error: any Error) -> RPCError {
-    error as? RPCError ?? RPCError(code: .unknown, message: "\(type(of: error))")
+    if let convertible = error as? any RPCErrorConvertible { return RPCError(convertible) }
+    return RPCError(code: .unknown, message: "\(type(of: error))")
   }
 }

@@ -8,7 +8,6 @@ import SwitchboardCore
 /// ``Switchboard``. Every failure answers in the `{"error": {"message", "type"}}` envelope.
 public struct Gateway: Sendable {
   let switchboard: Switchboard
-  let logger: Logger
   let metrics: @Sendable () -> [UInt8]
   let tracing: Bool
 
@@ -16,11 +15,10 @@ public struct Gateway: Sendable {
   ///   - metrics: the process's metrics in Prometheus's text format, for `/metrics`.
   ///   - tracing: a server span per request (child of its `traceparent`), to the process's tracer.
   public init(
-    switchboard: Switchboard, logger: Logger, metrics: @escaping @Sendable () -> [UInt8] = { [] },
+    switchboard: Switchboard, metrics: @escaping @Sendable () -> [UInt8] = { [] },
     tracing: Bool = false
   ) {
     self.switchboard = switchboard
-    self.logger = logger
     self.metrics = metrics
     self.tracing = tracing
   }
@@ -33,49 +31,43 @@ public struct Gateway: Sendable {
     let router = Router(context: Context.self)
     router.add(middleware: MetricsMiddleware())
     if tracing { router.add(middleware: TracingMiddleware()) }
-    router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.routes + Self.healthRoutes))
-    router.post("/v1/call") { request, _ in await respond { try await makeCall(request) } }
+    router.add(middleware: EnvelopeMiddleware(routes: Self.routes + Self.healthRoutes))
+    router.post("/v1/call") { request, _ in try await makeCall(request) }
     router.get("/v1/calls/:trace_id") { request, context in
-      await respond(headers: request.headers) { tenant in
-        .ok(["data": try await switchboard.call(traceID: context.parameters.get("trace_id") ?? "", tenant: tenant).json]
-        )
-      }
+      let tenant = try await tenant(request)
+      let traceID = context.parameters.get("trace_id") ?? ""
+      return JSONResponse.ok(["data": try await switchboard.call(traceID: traceID, tenant: tenant).json])
     }
     router.delete("/v1/calls/:trace_id") { request, context in
-      await respond(headers: request.headers) { tenant in
-        let traceID = context.parameters.get("trace_id") ?? ""
-        return .ok(["data": try await switchboard.cancelCall(traceID: traceID, tenant: tenant).json])
-      }
+      let tenant = try await tenant(request)
+      let traceID = context.parameters.get("trace_id") ?? ""
+      return JSONResponse.ok(["data": try await switchboard.cancelCall(traceID: traceID, tenant: tenant).json])
     }
     router.post("/v1/calls/:trace_id/events") { request, context in
-      await respond {
-        let tenant = try await switchboard.authenticateReporter(
-          authorization: request.headers[.authorization], tenantHeader: request.headers[.switchboardTenant])
-        var request = request
-        let input = try Self.eventInput(try await Self.jsonBody(&request))
-        let (attempt, duplicate) = try await switchboard.reportEvent(
-          traceID: context.parameters.get("trace_id") ?? "", input, tenant: tenant)
-        return .ok(["data": attempt.json, "duplicate": .bool(duplicate)])
-      }
+      let tenant = try await switchboard.authenticateReporter(
+        authorization: request.headers[.authorization], tenantHeader: request.headers[.switchboardTenant])
+      var request = request
+      let input = try Self.eventInput(try await Self.jsonBody(&request))
+      let (attempt, duplicate) = try await switchboard.reportEvent(
+        traceID: context.parameters.get("trace_id") ?? "", input, tenant: tenant)
+      return JSONResponse.ok(["data": attempt.json, "duplicate": .bool(duplicate)])
     }
     router.get("/v1/conversations/:conversation_id") { request, context in
-      await respond(headers: request.headers) { tenant in
-        let id = context.parameters.get("conversation_id") ?? ""
-        return .ok(["data": try await switchboard.conversation(id, tenant: tenant).json(withAttempts: true)])
-      }
+      let tenant = try await tenant(request)
+      let id = context.parameters.get("conversation_id") ?? ""
+      return JSONResponse.ok(["data": try await switchboard.conversation(id, tenant: tenant).json(withAttempts: true)])
     }
     router.get("/v1/conversations") { request, _ in
-      await respond(headers: request.headers) { tenant in
-        let query = request.uri.queryParameters
-        let page = try await switchboard.conversations(
-          agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
-          limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
-          tenant: tenant)
-        return .ok([
-          "data": .array(page.conversations.map { $0.json(withAttempts: false) }),
-          "has_more": .bool(page.hasMore), "total": .integer(Int64(page.total)),
-        ])
-      }
+      let tenant = try await tenant(request)
+      let query = request.uri.queryParameters
+      let page = try await switchboard.conversations(
+        agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
+        limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
+        tenant: tenant)
+      return JSONResponse.ok([
+        "data": .array(page.conversations.map { $0.json(withAttempts: false) }),
+        "has_more": .bool(page.hasMore), "total": .integer(Int64(page.total)),
+      ])
     }
     router.get("/openapi.yaml") { _, _ in
       Response(
@@ -109,7 +101,7 @@ public struct Gateway: Sendable {
   public func healthRouter() -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: EnvelopeMiddleware(logger: logger, routes: Self.healthRoutes))
+    router.add(middleware: EnvelopeMiddleware(routes: Self.healthRoutes))
     addHealthRoutes(to: router)
     return router
   }
@@ -152,26 +144,9 @@ public struct Gateway: Sendable {
     return response
   }
 
-  private func respond(headers: HTTPFields, _ body: (Tenant) async throws -> JSONResponse) async -> Response {
-    await respond {
-      let tenant = try await switchboard.authenticate(authorization: headers[.authorization])
-      return try await body(tenant)
-    }
-  }
-
-  /// Runs a handler; a ``SwitchboardError`` becomes its envelope, anything else a logged 500.
-  private func respond(_ body: () async throws -> JSONResponse) async -> Response {
-    do {
-      return try await body().response
-    } catch {
-      let error = error as? SwitchboardError ?? .internalError(cause: error)
-      switch error.kind {
-      case .internal: logger.error("request failed", metadata: ["error": "\(error)"])
-      case .unavailable: logger.warning("database unavailable", metadata: ["error": "\(error)"])
-      default: break
-      }
-      return JSONResponse(error: error).response
-    }
+  /// The tenant whose API key the request carries.
+  private func tenant(_ request: Request) async throws(SwitchboardError) -> Tenant {
+    try await switchboard.authenticate(authorization: request.headers[.authorization])
   }
 
   /// The body, up to the contract's size limit.

@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 import SwitchboardCore
 
-/// A JSON response: status, extra headers, body.
-struct JSONResponse {
+/// A JSON response: status, extra headers, body. Handlers return it as it is.
+struct JSONResponse: ResponseGenerator {
   var status: HTTPResponse.Status
   var headers: HTTPFields = [:]
   var body: JSONValue
@@ -53,6 +53,8 @@ struct JSONResponse {
     self.body = .object(["error": .object(envelope)])
   }
 
+  func response(from request: Request, context: some RequestContext) -> Response { response }
+
   var response: Response {
     var headers = self.headers
     headers[.contentType] = "application/json; charset=utf-8"
@@ -60,10 +62,24 @@ struct JSONResponse {
   }
 }
 
-/// Renders errors raised outside the handlers (no such route, body errors in the server) in the
-/// envelope rather than as Hummingbird's default page.
+/// A handler throws ``SwitchboardError``; Hummingbird answers it with its envelope.
+extension SwitchboardError: HTTPResponseError {
+  public var status: HTTPResponse.Status { JSONResponse(error: self).status }
+
+  public func response(from request: Request, context: some RequestContext) -> Response {
+    switch severity {
+    case .error?: context.logger.error("\(logMessage)", metadata: ["error": "\(self)"])
+    case .warning?: context.logger.warning("\(logMessage)", metadata: ["error": "\(self)"])
+    case nil: break
+    }
+    return JSONResponse(error: self).response
+  }
+}
+
+/// Renders in the envelope what Hummingbird itself raises (no such route, a wrong method: 405
+/// with `Allow`, which needs the route table), and answers any error no handler expected as a
+/// logged 500. ``SwitchboardError`` passes through: it renders itself.
 struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
-  let logger: Logger
   /// The routes served, so that a known path asked with another method is a 405 with `Allow`.
   var routes: [Route] = []
 
@@ -91,6 +107,8 @@ struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
   {
     do {
       return try await next(request, context)
+    } catch let error as SwitchboardError {
+      throw error
     } catch let error as HTTPError
       where error.status == .notFound && routes.contains(where: { $0.matches(request.uri.path) })
     {
@@ -120,8 +138,7 @@ struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
       if error.status == .methodNotAllowed { response.status = .methodNotAllowed }
       return response
     } catch {
-      logger.error("unhandled error", metadata: ["error": "\(error)"])
-      return JSONResponse(error: .internalError()).response
+      throw SwitchboardError.answering(error)
     }
   }
 }

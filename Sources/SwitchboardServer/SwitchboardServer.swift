@@ -54,15 +54,15 @@ public struct SwitchboardServer: Service {
 
     _ = PrometheusExport.registry  // the metrics backend, before anything records
     let gateway = Gateway(
-      switchboard: switchboard, logger: logger, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
+      switchboard: switchboard, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
     if configuration.role == .dispatcher {
       grpc = nil
     } else {
       grpc = GRPCServerService(
         host: configuration.grpcHost, port: configuration.grpcPort,
-        services: [CallService(switchboard: switchboard, logger: logger), HealthService(store: store)],
+        services: [CallService(switchboard: switchboard), HealthService(store: store)],
         maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
-        security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing)
+        security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing, logger: logger)
     }
     http = Application(
       router: configuration.role == .dispatcher ? gateway.healthRouter() : gateway.router(),
