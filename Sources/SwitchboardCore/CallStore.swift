@@ -51,4 +51,15 @@ public protocol CallStore: Sendable {
 
   /// Whether the database answers a trivial query now.
   func isReachable() async -> Bool
+
+  /// Reports the chains any replica changed, as this one hears of it, until cancelled: their
+  /// conversation ids, or `nil` when some may have been missed (so that all are read again).
+  func listenForChainChanges(_ changed: @escaping @Sendable ([UUID]?) -> Void) async
+}
+
+extension CallStore {
+  /// A store that hears of no changes: its watchers see each chain as it was when they began.
+  public func listenForChainChanges(_ changed: @escaping @Sendable ([UUID]?) -> Void) async {
+    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+  }
 }

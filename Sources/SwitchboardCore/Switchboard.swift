@@ -5,6 +5,8 @@ import Synchronization
 /// Transports translate wire types to these calls and ``SwitchboardError`` back to the wire.
 public struct Switchboard: Sendable {
   public let store: any CallStore
+  /// This replica's `WatchConversation` streams; someone must `run()` it for them to see changes.
+  public let watchers: ConversationWatchers
   /// The dialer secret: a voice runtime serving every tenant reports events with it as its bearer
   /// token, naming the tenant in a `Switchboard-Tenant` header.
   private let runtimeSecret: Secret?
@@ -13,6 +15,7 @@ public struct Switchboard: Sendable {
 
   public init(store: any CallStore, runtimeSecret: Secret? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
     self.store = store
+    self.watchers = ConversationWatchers(store: store)
     self.runtimeSecret = runtimeSecret
     self.now = now
   }
@@ -113,6 +116,14 @@ public struct Switchboard: Sendable {
     let chain = try await Self.mapped { try await store.conversation(reference, tenantID: tenant.id) }
     guard let chain else { throw .conversationNotFound }
     return chain
+  }
+
+  /// Every attempt of the chain, then each attempt again whenever it changes (see
+  /// ``ConversationWatchers``), until the caller stops reading.
+  public func watchConversation(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> AsyncStream<CallAttempt>
+  {
+    let chain = try await conversation(id, tenant: tenant)
+    return watchers.watch(chain.conversationID, tenant: tenant)
   }
 
   /// A page of chains; `limit` 1…100 (default 20), `offset` ≥ 0, `agentID` > 0 when given.

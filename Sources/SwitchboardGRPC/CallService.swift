@@ -99,27 +99,19 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   }
 
   /// Sends every attempt of the chain, then each attempt again whenever it changes, until the
-  /// client goes away or the server shuts down. Polls the chain twice a second.
+  /// client goes away or the server shuts down. Changes come from this replica's
+  /// ``ConversationWatchers``: an idle watch costs no database query.
   public func watchConversation(
     request: ServerRequest<Switchboard_V1_WatchConversationRequest>, context: ServerContext
   ) async throws -> StreamingServerResponse<Switchboard_V1_ConversationUpdate> {
     let tenant = try await tenant(request.metadata)
-    let first = try await switchboard.conversation(request.message.conversationID, tenant: tenant)
-    let switchboard = self.switchboard
-    let id = first.conversationID.lowercased
+    let attempts = try await switchboard.watchConversation(request.message.conversationID, tenant: tenant)
     return StreamingServerResponse { writer in
       try? await cancelWhenGracefulShutdown {
-        var seen: [UUID: Date] = [:]
-        var chain = first
-        while !Task.isCancelled {
-          for attempt in chain.attempts where seen[attempt.traceID] != attempt.updatedAt {
-            seen[attempt.traceID] = attempt.updatedAt
-            var update = Switchboard_V1_ConversationUpdate()
-            update.attempt = Switchboard_V1_CallAttempt(attempt)
-            try await writer.write(update)
-          }
-          try await Task.sleep(for: .milliseconds(500))
-          chain = try await switchboard.conversation(id, tenant: tenant)
+        for await attempt in attempts {
+          var update = Switchboard_V1_ConversationUpdate()
+          update.attempt = Switchboard_V1_CallAttempt(attempt)
+          try await writer.write(update)
         }
       }
       return [:]

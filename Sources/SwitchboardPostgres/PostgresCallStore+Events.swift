@@ -5,6 +5,12 @@ import SwitchboardCore
 
 extension PostgresCallStore {
   public func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
+    let outcome = try await recordEventWrite(event, traceID: traceID, tenantID: tenantID)
+    if case .recorded(let attempt) = outcome { chainChanges?.post(chains: [attempt.conversationID]) }
+    return outcome
+  }
+
+  private func recordEventWrite(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
     try await database.write { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
         try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)

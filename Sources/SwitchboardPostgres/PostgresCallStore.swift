@@ -30,16 +30,20 @@ public struct PostgresCallStore: CallStore, Service {
   public let configuration: Configuration
   let logger: Logger
   /// Told of every accepted immediate call, to wake the dispatchers.
-  let dueNotifier: DueNotifier?
+  let dueNotifier: Notifier?
+  /// Told of every chain this store changes, for watchers on every replica.
+  let chainChanges: Notifier?
   private let intake: IntakeBatcher<IntakeCall, AcceptCallsStatement.Row>
 
   public init(
-    database: Database, configuration: Configuration = .init(), logger: Logger, dueNotifier: DueNotifier? = nil
+    database: Database, configuration: Configuration = .init(), logger: Logger, dueNotifier: Notifier? = nil,
+    chainChanges: Notifier? = nil
   ) {
     self.database = database
     self.configuration = configuration
     self.logger = logger
     self.dueNotifier = dueNotifier
+    self.chainChanges = chainChanges
     // A call is sent only with half its deadline left at least, so that PostgreSQL's own
     // statement timeout usually answers before the service would have to abandon the statement.
     intake = IntakeBatcher(
@@ -79,8 +83,10 @@ public struct PostgresCallStore: CallStore, Service {
   {
     let call = IntakeCall(request, traceID: traceID, newConversationID: newConversationID, apiKey: apiKey)
     guard let outcome = Self.outcome(try await intake.submit(call)) else { throw SwitchboardError.internalError() }
-    if case .accepted(let call) = outcome, call.receipt.status == .initiated, let dueNotifier {
-      dueNotifier.callAccepted()
+    if case .accepted(let call) = outcome {
+      if call.receipt.status == .initiated { dueNotifier?.post() }
+      // A new chain has no watchers yet; an append may.
+      if call.receipt.attemptNumber > 1 { chainChanges?.post(chains: [call.receipt.conversationID]) }
     }
     return outcome
   }
@@ -202,6 +208,12 @@ public struct PostgresCallStore: CallStore, Service {
   }
 
   public func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome {
+    let outcome = try await cancelWrite(traceID: traceID, tenantID: tenantID)
+    if case .canceled(let attempt) = outcome { chainChanges?.post(chains: [attempt.conversationID]) }
+    return outcome
+  }
+
+  private func cancelWrite(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome {
     try await database.write { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
         try await Self.cancel(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
@@ -281,6 +293,15 @@ public struct PostgresCallStore: CallStore, Service {
       var total = 0
       for try await count in counts.decode(Int.self) { total = count }
       return ConversationPage(conversations: chains, hasMore: hasMore, total: total)
+    }
+  }
+
+  /// `LISTEN switchboard_chains`: what every replica's stores post (``Notifier``).
+  public func listenForChainChanges(_ changed: @escaping @Sendable ([UUID]?) -> Void) async {
+    await NotificationListener(client: client, channel: .chains, logger: logger).listen {
+      changed(nil)
+    } _: { payload in
+      changed(payload.split(separator: ",").compactMap { UUID(uuidString: String($0)) })
     }
   }
 

@@ -9,21 +9,25 @@ import Synchronization
 public struct PostgresDispatchStore: DispatchStore {
   let database: Database
   let logger: Logger
-  let wakeups: DueNotifications
+  let wakeups = Wakeup()
   let dispatched: DispatchedBatch
+  /// Where the chains this store changes are posted, for watchers on every replica.
+  let chainChanges: Notifier?
 
-  public init(database: Database, logger: Logger) {
+  public init(database: Database, logger: Logger, chainChanges: Notifier? = nil) {
     self.database = database
     self.logger = logger
-    self.wakeups = DueNotifications(client: database.client, logger: logger)
-    self.dispatched = DispatchedBatch(database: database)
+    self.chainChanges = chainChanges
+    self.dispatched = DispatchedBatch(database: database, chainChanges: chainChanges)
   }
 
   public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {
     let leaseSeconds = lease.inSeconds
-    return try await database.run { connection, logger in
+    let claimed = try await database.run { connection, logger in
       try await Self.claim(owner: owner, limit: limit, leaseSeconds: leaseSeconds, on: connection, logger: logger)
     }
+    chainChanges?.post(chains: claimed.map(\.request.conversationID))
+    return claimed
   }
 
   private static func claim(
@@ -106,6 +110,7 @@ public struct PostgresDispatchStore: DispatchStore {
           AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
         """, logger: logger)
     }
+    chainChanges?.post(chains: [attempt.request.conversationID])
   }
 
   /// Batched: the dials of the last couple of milliseconds are recorded in one statement, one
@@ -120,8 +125,9 @@ public struct PostgresDispatchStore: DispatchStore {
 
   /// Listens for accepted immediate calls and writes dispatched records, until cancelled.
   public func run() async {
+    let due = NotificationListener(client: database.client, channel: .due, logger: logger)
     await withDiscardingTaskGroup { group in
-      group.addTask { await wakeups.listen() }
+      group.addTask { await due.listen { _ in wakeups.signal() } }
       group.addTask { await dispatched.run() }
     }
   }
@@ -150,109 +156,37 @@ public struct PostgresDispatchStore: DispatchStore {
   }
 }
 
-/// `LISTEN switchboard_due` on one pooled connection, turned into wake-ups for the dispatcher.
-/// If the connection drops, it listens again; meanwhile the dispatcher still polls.
-final class DueNotifications: Sendable {
-  let client: PostgresClient
-  let logger: Logger
-  let signal = WakeSignal()
-
-  init(client: PostgresClient, logger: Logger) {
-    self.client = client
-    self.logger = logger
-  }
-
-  func listen() async {
-    while !Task.isCancelled {
-      do {
-        try await client.withConnection { connection in
-          // A connection the server has just closed would swallow the LISTEN.
-          guard !connection.isClosed else { return }
-          try await connection.listen(on: "switchboard_due") { notifications in
-            for try await _ in notifications { await signal.fire() }
-          }
-        }
-      } catch {
-        if Task.isCancelled { return }
-        logger.debug("LISTEN switchboard_due interrupted", metadata: ["error": "\(error)"])
-      }
-      try? await Task.sleep(for: .seconds(1))
-    }
-  }
-
-  func wait(timeout: Duration) async {
-    await signal.wait(timeout: timeout)
-  }
-}
-
-/// A wake-up that is either waited for (with a timeout) or remembered until the next wait.
-actor WakeSignal {
-  private var pending = false
-  private var waiter: CheckedContinuation<Void, Never>?
-  private var generation = 0
-
-  func fire() {
-    if let waiter {
-      self.waiter = nil
-      waiter.resume()
-    } else {
-      pending = true
-    }
-  }
-
-  /// Returns at the next `fire()` (or at once if one came since the last wait), or after `timeout`.
-  func wait(timeout: Duration) async {
-    if pending {
-      pending = false
-      return
-    }
-    generation += 1
-    let current = generation
-    Task { [weak self] in
-      try? await Task.sleep(for: timeout)
-      await self?.expire(current)
-    }
-    // The continuation is stored before this actor can run `expire`, so no wake-up is lost.
-    await withCheckedContinuation { waiter = $0 }
-  }
-
-  private func expire(_ waited: Int) {
-    guard waited == generation, let waiter else { return }
-    self.waiter = nil
-    waiter.resume()
-  }
-}
-
 /// Collects "dialer took it" records and writes them together: the records of the last couple
 /// of milliseconds in one statement. Its flusher runs inside ``run()``, which the dispatcher runs
 /// beside its dials, so that a graceful shutdown writes the last records before it ends.
 final class DispatchedBatch: Sendable {
   let database: Database
+  let chainChanges: Notifier?
   private struct State {
     var pending: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)] = []
-    var flusher: CheckedContinuation<Void, Never>?
     var stopped = false
   }
 
   private let state = Mutex(State())
+  private let flusher = Wakeup()
 
-  init(database: Database) {
+  init(database: Database, chainChanges: Notifier?) {
     self.database = database
+    self.chainChanges = chainChanges
   }
 
   func add(_ attempt: ClaimedAttempt) async throws {
     try await withCheckedThrowingContinuation { continuation in
-      let (accepted, flusher) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-        guard !state.stopped else { return (false, nil) }
+      let accepted = state.withLock { state in
+        guard !state.stopped else { return false }
         state.pending.append((attempt, continuation))
-        defer { state.flusher = nil }
-        return (true, state.flusher)
+        return true
       }
       guard accepted else {
         continuation.resume(throwing: SwitchboardError.unavailable())
         return
       }
-      flusher?.resume()
+      flusher.signal()
     }
   }
 
@@ -262,7 +196,7 @@ final class DispatchedBatch: Sendable {
     await withTaskCancellationHandler {
       await withDiscardingTaskGroup { group in
         while true {
-          await waitForRecords()
+          if state.withLock({ $0.pending.isEmpty && !$0.stopped }) { await flusher.wait() }
           if !state.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
           let (batch, stopped) = state.withLock { state in
             defer { state.pending.removeAll() }
@@ -275,23 +209,8 @@ final class DispatchedBatch: Sendable {
         }
       }
     } onCancel: {
-      let flusher = state.withLock { state in
-        state.stopped = true
-        defer { state.flusher = nil }
-        return state.flusher
-      }
-      flusher?.resume()
-    }
-  }
-
-  private func waitForRecords() async {
-    await withCheckedContinuation { (flusher: CheckedContinuation<Void, Never>) in
-      let ready = state.withLock { state in
-        guard state.pending.isEmpty, !state.stopped else { return true }
-        state.flusher = flusher
-        return false
-      }
-      if ready { flusher.resume() }
+      state.withLock { $0.stopped = true }
+      flusher.signal()
     }
   }
 
@@ -310,6 +229,7 @@ final class DispatchedBatch: Sendable {
           """, logger: logger)
       }
       batch.forEach { $0.done.resume() }
+      chainChanges?.post(chains: attempts.map(\.request.conversationID))
     } catch {
       batch.forEach { $0.done.resume(throwing: error) }
     }

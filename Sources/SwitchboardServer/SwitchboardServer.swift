@@ -28,7 +28,8 @@ public struct SwitchboardServer: Service {
   private let http: Application<RouterResponder<BasicRequestContext>>
   private let httpPort: BoundPort
   private let switchboard: Switchboard
-  private let dueNotifier: DueNotifier
+  private let dueNotifier: Notifier
+  private let chainChanges: Notifier
   private let onMigrated: @Sendable (PostgresClient) async throws -> Void
 
   /// - Parameter onMigrated: runs once the schema is current, before anything is served.
@@ -44,9 +45,11 @@ public struct SwitchboardServer: Service {
     var storeConfiguration = PostgresCallStore.Configuration()
     storeConfiguration.idempotencyRetentionSeconds = configuration.idempotencyRetentionSeconds
     storeConfiguration.intakeWriters = configuration.intakeWriters
-    dueNotifier = DueNotifier(database: database, logger: logger)
+    dueNotifier = Notifier(database: database, channel: .due, logger: logger)
+    chainChanges = Notifier(database: database, channel: .chains, logger: logger)
     store = PostgresCallStore(
-      database: database, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier)
+      database: database, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier,
+      chainChanges: chainChanges)
     let switchboard = Switchboard(store: store, runtimeSecret: configuration.dialerSecret)
     self.switchboard = switchboard
     let httpPort = BoundPort()
@@ -88,9 +91,11 @@ public struct SwitchboardServer: Service {
   public func run() async throws {
     try await Migrator(client: client, logger: logger).migrate()
     try await onMigrated(client)
-    var services: [any Service] = []
+    // Every role changes chains (intake and events, or dispatch); only roles that serve gRPC
+    // have watchers.
+    var services: [any Service] = [NotifierService(notifier: chainChanges)]
     if configuration.role != .dispatcher {
-      services += [store, DueNotifierService(notifier: dueNotifier)]
+      services += [store, NotifierService(notifier: dueNotifier), WatchersService(watchers: switchboard.watchers)]
     }
     if let grpc { services.append(grpc) }
     services.append(http)
@@ -109,7 +114,7 @@ public struct SwitchboardServer: Service {
   /// shutdown order, reversed: what they share (the HTTP client, the simulated calls) stops last.
   func backgroundServices() throws -> [any Service] {
     let webhooks = WebhookSender.makeClient()
-    let dispatchStore = PostgresDispatchStore(database: database, logger: logger)
+    let dispatchStore = PostgresDispatchStore(database: database, logger: logger, chainChanges: chainChanges)
     var services: [any Service] = [HTTPClientService(client: webhooks)]
     let dialer: any Dialer
     switch configuration.dialer {
@@ -162,8 +167,8 @@ actor BoundPort {
 }
 
 /// Sends the dispatchers' wake-ups for this replica's accepted calls.
-struct DueNotifierService: Service {
-  let notifier: DueNotifier
+struct NotifierService: Service {
+  let notifier: Notifier
 
   func run() async throws {
     await cancelWhenGracefulShutdown { await notifier.run() }
@@ -171,6 +176,15 @@ struct DueNotifierService: Service {
 }
 
 /// Deletes idempotency keys past their retention every minute.
+/// Feeds this replica's `WatchConversation` streams until graceful shutdown.
+struct WatchersService: Service {
+  let watchers: ConversationWatchers
+
+  func run() async throws {
+    await cancelWhenGracefulShutdown { await watchers.run() }
+  }
+}
+
 struct IdempotencyKeyPurger: Service {
   let accounts: PostgresAccounts
   let logger: Logger

@@ -1,0 +1,126 @@
+import Foundation
+import Synchronization
+
+/// The `WatchConversation` streams of one replica, fed by the store's change notifications (one
+/// `LISTEN` per replica): a chain is read again only when it changed, once however many watch it,
+/// so idle watchers cost the database nothing.
+///
+/// Reads of one chain never overlap: changes are taken in rounds, each chain read at most once
+/// per round, so each read sees the chain at least as new as the one before, and every watcher
+/// gets each attempt's states in order. States a chain passes through within one round (a few
+/// milliseconds) may arrive as the later one alone, as with any reader.
+public final class ConversationWatchers: Sendable {
+  struct Key: Hashable {
+    var conversationID: UUID
+    var tenantID: Int64
+  }
+
+  private struct Watcher {
+    var continuation: AsyncStream<CallAttempt>.Continuation
+    var seen: [UUID: Date] = [:]
+  }
+
+  private struct State {
+    var nextID = 0
+    var watchers: [Key: [Int: Watcher]] = [:]
+    /// Chains to read in the next round.
+    var due: Set<Key> = []
+  }
+
+  private let store: any CallStore
+  private let state = Mutex(State())
+  private let wakeup = Wakeup()
+  /// Chains read at once in a round.
+  private let readWidth = 16
+
+  public init(store: any CallStore) {
+    self.store = store
+  }
+
+  /// Watchers open now.
+  public var count: Int { state.withLock { $0.watchers.values.reduce(0) { $0 + $1.count } } }
+
+  /// Registers a watcher of the chain and asks for its first read; the stream yields every
+  /// attempt, then each attempt again whenever it changes, and ends when its consumer stops.
+  func watch(_ conversationID: UUID, tenant: Tenant) -> AsyncStream<CallAttempt> {
+    let (stream, continuation) = AsyncStream.makeStream(of: CallAttempt.self)
+    let key = Key(conversationID: conversationID, tenantID: tenant.id)
+    let id = state.withLock { state in
+      state.nextID += 1
+      state.watchers[key, default: [:]][state.nextID] = Watcher(continuation: continuation)
+      state.due.insert(key)
+      return state.nextID
+    }
+    continuation.onTermination = { [weak self] _ in
+      self?.state.withLock { state in
+        state.watchers[key]?[id] = nil
+        if state.watchers[key]?.isEmpty == true { state.watchers[key] = nil }
+      }
+    }
+    wakeup.signal()
+    return stream
+  }
+
+  /// The store reports these chains changed; `nil` when it may have missed some (its listening
+  /// connection was lost), so that every watched chain is read again.
+  public func changed(_ conversationIDs: [UUID]?) {
+    let any = state.withLock { state in
+      let keys = state.watchers.keys.filter { key in conversationIDs?.contains(key.conversationID) ?? true }
+      state.due.formUnion(keys)
+      return !keys.isEmpty
+    }
+    if any { wakeup.signal() }
+  }
+
+  /// Reads changed chains and feeds their watchers, round after round, until cancelled; with the
+  /// store's listener beside it.
+  public func run() async {
+    await withDiscardingTaskGroup { group in
+      group.addTask { await self.store.listenForChainChanges { self.changed($0) } }
+      while !Task.isCancelled {
+        await wakeup.wait()
+        let due = state.withLock { state in
+          defer { state.due.removeAll() }
+          return state.due
+        }
+        await withTaskGroup(of: Void.self) { reads in
+          for (index, key) in due.enumerated() {
+            if index >= readWidth { await reads.next() }
+            reads.addTask { await self.read(key) }
+          }
+        }
+      }
+      group.cancelAll()
+    }
+  }
+
+  private func read(_ key: Key) async {
+    let chain: ConversationChain
+    do {
+      guard
+        let found = try await store.conversation(
+          ConversationReference(conversationID: key.conversationID), tenantID: key.tenantID)
+      else { return }
+      chain = found
+    } catch {
+      // Unreadable now (the database is away): read it again in a second.
+      state.withLock { _ = $0.due.insert(key) }
+      Task { [wakeup] in
+        try? await Task.sleep(for: .seconds(1))
+        wakeup.signal()
+      }
+      return
+    }
+    state.withLock { state in
+      guard var watchers = state.watchers[key] else { return }
+      for (id, var watcher) in watchers {
+        for attempt in chain.attempts where watcher.seen[attempt.traceID] != attempt.updatedAt {
+          watcher.seen[attempt.traceID] = attempt.updatedAt
+          watcher.continuation.yield(attempt)
+        }
+        watchers[id] = watcher
+      }
+      state.watchers[key] = watchers
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SwitchboardCore
+import Synchronization
+
+/// The channels replicas tell each other on.
+public enum NotificationChannel: String, Sendable {
+  /// Immediate calls were accepted: dispatchers, claim now. No payload.
+  case due = "switchboard_due"
+  /// These chains changed (conversation ids, comma-separated): watchers, read them again.
+  case chains = "switchboard_chains"
+}
+
+/// Sends `NOTIFY` on one channel after changes committed, at most once per `window`, with what
+/// was posted meanwhile as the payload. Notifying inside the writing transactions would serialize
+/// every commit on PostgreSQL's notification lock (it halved intake throughput when tried), and
+/// notifying once per change would add a round trip; one statement per few milliseconds costs
+/// neither.
+public final class Notifier: Sendable {
+  let database: Database
+  let channel: NotificationChannel
+  let logger: Logger
+  let window: Duration
+  private let posted = Mutex<(any: Bool, items: Set<String>)>((false, []))
+  private let wakeup = Wakeup()
+  /// PostgreSQL's payload limit is 8000 bytes: this many conversation ids fit, with commas.
+  static let itemsPerNotification = 200
+
+  public init(
+    database: Database, channel: NotificationChannel, logger: Logger, window: Duration = .milliseconds(5)
+  ) {
+    self.database = database
+    self.channel = channel
+    self.logger = logger
+    self.window = window
+  }
+
+  /// Notes a change (with `item` for the payload); returns at once.
+  public func post(_ item: String? = nil) {
+    posted.withLock { posted in
+      posted.any = true
+      if let item { posted.items.insert(item) }
+    }
+    wakeup.signal()
+  }
+
+  /// Notes changes to chains; returns at once.
+  public func post(chains: some Sequence<UUID>) {
+    var any = false
+    posted.withLock { posted in
+      for id in chains {
+        posted.items.insert(id.lowercased)
+        any = true
+      }
+      posted.any = posted.any || any
+    }
+    if any { wakeup.signal() }
+  }
+
+  /// Sends the notifications until cancelled. One `run` at a time.
+  public func run() async {
+    while !Task.isCancelled {
+      let (any, items) = posted.withLock { posted in
+        defer { posted = (false, []) }
+        return posted
+      }
+      guard any else {
+        await wakeup.wait()
+        continue
+      }
+      let payloads =
+        items.isEmpty
+        ? [""]
+        : stride(from: 0, to: items.count, by: Self.itemsPerNotification).map { start in
+          Array(items).dropFirst(start).prefix(Self.itemsPerNotification).joined(separator: ",")
+        }
+      do {
+        try await database.run { connection, logger in
+          try await connection.query(
+            "SELECT pg_notify(\(self.channel.rawValue), payload) FROM unnest(\(payloads)::text[]) AS payload",
+            logger: logger)
+        }
+      } catch {
+        logger.debug("NOTIFY failed", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
+      }
+      try? await Task.sleep(for: window)
+    }
+  }
+}
+
+/// `LISTEN` on one channel on one pooled connection, until cancelled. If the connection drops it
+/// listens again, and calls `reconnected` first: whatever was sent meanwhile was missed.
+struct NotificationListener: Sendable {
+  let client: PostgresClient
+  let channel: NotificationChannel
+  let logger: Logger
+
+  func listen(
+    reconnected: @escaping @Sendable () -> Void = {}, _ received: @escaping @Sendable (String) -> Void
+  ) async {
+    var first = true
+    while !Task.isCancelled {
+      do {
+        try await client.withConnection { connection in
+          // A connection the server has just closed would swallow the LISTEN.
+          guard !connection.isClosed else { return }
+          try await connection.listen(on: channel.rawValue) { notifications in
+            if !first { reconnected() }
+            first = false
+            for try await notification in notifications { received(notification.payload) }
+          }
+        }
+      } catch {
+        if Task.isCancelled { return }
+        logger.debug("LISTEN interrupted", metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
+      }
+      try? await Task.sleep(for: .seconds(1))
+    }
+  }
+}
