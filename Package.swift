@@ -35,6 +35,8 @@ let package = Package(
     .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+    .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
   ],
   targets: [
     .target(
@@ -55,6 +57,16 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       resources: [.copy("Migrations")],
+      swiftSettings: swiftSettings
+    ),
+    // A development tool, not part of the service: the CLI's and the tests' private PostgreSQL.
+    .target(
+      name: "SwitchboardEmbeddedPostgres",
+      dependencies: [
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ],
       swiftSettings: swiftSettings
     ),
     .target(
@@ -127,6 +139,7 @@ let package = Package(
       name: "switchboard",
       dependencies: [
         "SwitchboardCore",
+        "SwitchboardEmbeddedPostgres",
         "SwitchboardPostgres",
         "SwitchboardServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -171,6 +184,7 @@ let package = Package(
       name: "SwitchboardServerTests",
       dependencies: [
         "SwitchboardCore",
+        "SwitchboardEmbeddedPostgres",
         "SwitchboardPostgres",
         "SwitchboardServer",
         "SwitchboardGRPC",

@@ -7,6 +7,7 @@ import OTel
 import PostgresNIO
 import ServiceLifecycle
 import SwitchboardCore
+import SwitchboardEmbeddedPostgres
 import SwitchboardPostgres
 import SwitchboardServer
 import Synchronization
@@ -59,9 +60,9 @@ struct DatabaseOptions: ParsableArguments {
   }
 
   /// The database URL, starting the embedded cluster when none was given.
-  func resolve(logger: Logger) throws -> (url: String, embedded: EmbeddedPostgres?) {
+  func resolve(logger: Logger) async throws -> (url: String, embedded: EmbeddedPostgres?) {
     if let url { return (url, nil) }
-    let embedded = try EmbeddedPostgres.start(in: directory, logger: logger)
+    let embedded = try await EmbeddedPostgres.start(in: directory, logger: logger)
     return (embedded.databaseURL, embedded)
   }
 
@@ -72,19 +73,26 @@ struct DatabaseOptions: ParsableArguments {
     async throws -> T
   {
     let logger = try logger()
-    let (url, embedded) = try resolve(logger: logger)
-    defer { embedded?.stop() }
-    let client = PostgresClient(
-      configuration: try ServerConfiguration(databaseURL: url).postgresConfiguration(), backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-      group.addTask {
-        await client.run()
-        return nil
-      }
-      defer { group.cancelAll() }
-      try await Migrator(client: client, logger: logger).migrate()
-      return try await body(client, logger)
+    let (url, embedded) = try await resolve(logger: logger)
+    let result: Result<T, any Error>
+    do {
+      let client = PostgresClient(
+        configuration: try ServerConfiguration(databaseURL: url).postgresConfiguration(), backgroundLogger: logger)
+      result = .success(
+        try await withThrowingTaskGroup(of: T?.self) { group in
+          group.addTask {
+            await client.run()
+            return nil
+          }
+          defer { group.cancelAll() }
+          try await Migrator(client: client, logger: logger).migrate()
+          return try await body(client, logger)
+        })
+    } catch {
+      result = .failure(error)
     }
+    await embedded?.stop()
+    return try result.get()
   }
 }
 
@@ -278,7 +286,7 @@ struct Serve: AsyncParsableCommand {
 
     // Everything checked: start what the settings ask for.
     let tracingService = try otelEndpoint.map(Self.startTracing)
-    let (url, embedded) = try database.resolve(logger: logger)
+    let (url, embedded) = try await database.resolve(logger: logger)
     configuration.databaseURL = url
     let demoFile = embedded.map { $0.directory + "/demo-credentials" }
     let settings = configuration
@@ -301,10 +309,10 @@ struct Serve: AsyncParsableCommand {
     do {
       try await group.run()
     } catch {
-      embedded?.stop()
+      await embedded?.stop()
       throw error
     }
-    embedded?.stop()
+    await embedded?.stop()
   }
 }
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import SwitchboardCore
+import SwitchboardEmbeddedPostgres
 import SwitchboardServer
 import Synchronization
 import Testing
@@ -31,8 +32,8 @@ extension OneAtATime {
       defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
       var logger = Logger(label: "restart-tests")
       logger.logLevel = .critical
-      var cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
-      defer { cluster.stop() }
+      var cluster = try await EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
+      defer { cluster.requestStop() }
       let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
 
       for round in 1...Self.rounds {
@@ -44,8 +45,9 @@ extension OneAtATime {
         let clients = Task { await load.run(clients: 8) }
         try await load.waitForAnswers(20)
 
-        cluster.stop()
-        cluster = try EmbeddedPostgres.start(in: cluster.directory, port: cluster.port, durable: false, logger: logger)
+        await cluster.stop()
+        cluster = try await EmbeddedPostgres.start(
+          in: cluster.directory, port: cluster.port, durable: false, logger: logger)
         let answered = load.answered
         try await load.waitForAnswers(answered + 20, within: .seconds(15))
 
@@ -75,8 +77,8 @@ extension OneAtATime {
       defer { try? FileManager.default.removeItem(atPath: directory) }
       var logger = Logger(label: "restart-tests")
       logger.logLevel = .critical
-      let cluster = try EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
-      defer { cluster.stop() }
+      let cluster = try await EmbeddedPostgres.start(in: directory, durable: false, logger: logger)
+      defer { cluster.requestStop() }
       let key = try await Self.seed(databaseURL: cluster.databaseURL, logger: logger)
       // Role all: intake, dispatch and simulated calls all have work in flight at the signal.
       let server = try ServerProcess.start(

@@ -8,6 +8,7 @@ import NIOHTTP1
 import PostgresNIO
 import ServiceLifecycle
 import SwitchboardCore
+import SwitchboardEmbeddedPostgres
 import SwitchboardGRPC
 import SwitchboardPostgres
 import SwitchboardServer
@@ -42,7 +43,8 @@ actor TestEnvironment {
     if let given = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_DATABASE_URL"], !given.isEmpty {
       url = given
     } else {
-      let embedded = try EmbeddedPostgres.start(in: ".switchboard/test-postgres", durable: false, logger: logger)
+      let embedded = try await EmbeddedPostgres.start(
+        in: ".switchboard/test-postgres", durable: false, logger: logger)
       EmbeddedCluster.stopAtExit(embedded)
       url = embedded.databaseURL
       try await dropEarlierRunsDatabases(url: url, logger: logger)
@@ -93,7 +95,7 @@ enum EmbeddedCluster {
   static func stopAtExit(_ cluster: EmbeddedPostgres) {
     clusters.append(cluster)
     if clusters.count == 1 {
-      atexit { EmbeddedCluster.clusters.forEach { $0.stop() } }
+      atexit { EmbeddedCluster.clusters.forEach { $0.requestStop() } }
     }
   }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Subprocess
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +9,8 @@ import Glibc
 
 /// A private PostgreSQL cluster for development and tests, made from the server binaries on the
 /// machine (`initdb`, `pg_ctl`). Run as root, it runs them as the `postgres` OS user, since
-/// `initdb` refuses root.
+/// `initdb` refuses root. Nothing here blocks a thread: the tools run as subprocesses that are
+/// awaited, and `pg_ctl -w` does the waiting for the server to start and stop.
 public struct EmbeddedPostgres: Sendable {
   public struct LaunchError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -26,14 +29,13 @@ public struct EmbeddedPostgres: Sendable {
   /// `postgres://switchboard@127.0.0.1:<port>/switchboard`
   public var databaseURL: String { "postgres://\(user)@127.0.0.1:\(port)/\(database)" }
 
-  /// Creates the cluster on first use and starts it on a free loopback port.
+  /// Creates the cluster on first use and starts it on a free loopback port; returns once it
+  /// accepts connections. A cluster another process already runs in `directory` is shared.
   /// - Parameter durable: `false` turns off fsync, for throwaway test clusters.
   /// - Parameter port: where to listen; a free port when `nil`.
   public static func start(
     in directory: String, port: Int? = nil, durable: Bool = true, logger: Logger
-  ) throws
-    -> EmbeddedPostgres
-  {
+  ) async throws -> EmbeddedPostgres {
     guard let binaries = findBinaries() else {
       throw LaunchError(
         description: """
@@ -41,56 +43,36 @@ public struct EmbeddedPostgres: Sendable {
           Install them (Debian: apt-get install -y postgresql) or pass --database-url postgres://…
           """)
     }
-    let directory = try usableDirectory(directory)
+    let directory = try await usableDirectory(directory)
     if let port = runningPort(in: directory) {
       // Another switchboard process (serve, or an admin command) runs this cluster: share it.
       return EmbeddedPostgres(directory: directory, port: port, startedHere: false, binaries: binaries, logger: logger)
     }
     let cluster = EmbeddedPostgres(
       directory: directory, port: try port ?? freePort(), startedHere: true, binaries: binaries, logger: logger)
-    try cluster.launch(durable: durable)
+    try await cluster.launch(durable: durable)
     return cluster
   }
 
-  /// Stops the cluster if this process started it (fast shutdown: open sessions are ended).
-  public func stop() {
-    guard startedHere, let pid = Self.postmasterPID(in: directory) else { return }
-    kill(pid, SIGINT)
-    for _ in 0..<300 where kill(pid, 0) == 0 { usleep(100_000) }
+  /// Stops the cluster if this process started it (fast shutdown: open sessions are ended), and
+  /// returns once it has stopped.
+  public func stop() async {
+    guard startedHere else { return }
+    do {
+      try await run("pg_ctl", ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "60"])
+    } catch {
+      logger.warning("embedded PostgreSQL did not stop", metadata: ["error": "\(error)"])
+    }
   }
 
-  /// Runs `postgres` itself as a child rather than through `pg_ctl start`: pg_ctl's daemon would
-  /// inherit Foundation's process-monitoring descriptor and `waitUntilExit` would never return.
-  /// Waits until it accepts connections.
-  private func startServer(durable: Bool) throws {
-    var arguments = [
-      "-D", dataDirectory, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-      "-c", "max_connections=200",
-    ]
-    if !durable { arguments += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"] }
-    let process = command("postgres", arguments)
-    let logPath = directory + "/postgres.log"
-    if !FileManager.default.fileExists(atPath: logPath) {
-      _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-    }
-    let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-    log.seekToEndOfFile()
-    process.standardOutput = log
-    process.standardError = log
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    try? log.close()
-    for _ in 0..<600 {
-      if (try? run("pg_isready", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", "postgres"])) != nil { return }
-      guard process.isRunning else { break }
-      usleep(100_000)
-    }
-    let tail = (try? String(contentsOfFile: logPath, encoding: .utf8))?.suffix(2000) ?? ""
-    throw LaunchError(description: "PostgreSQL did not start; the end of \(logPath):\n\(tail)")
+  /// Asks the server to stop (fast shutdown) and returns at once: for a process that is exiting.
+  public func requestStop() {
+    guard startedHere, let pid = Self.postmasterPID(in: directory) else { return }
+    kill(pid, SIGINT)
   }
 
   /// The postmaster's pid from `postmaster.pid` (line 1), if that process is alive.
-  static func postmasterPID(in directory: String) -> pid_t? {
+  public static func postmasterPID(in directory: String) -> pid_t? {
     guard let lines = postmasterLines(in: directory), let pid = pid_t(lines[0]), kill(pid, 0) == 0 else { return nil }
     return pid
   }
@@ -113,92 +95,91 @@ public struct EmbeddedPostgres: Sendable {
   }
 
   var dataDirectory: String { directory + "/data" }
+  var logPath: String { directory + "/postgres.log" }
 
-  private func launch(durable: Bool) throws {
+  private func launch(durable: Bool) async throws {
     let fresh = !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION")
     if fresh {
       logger.info("creating embedded PostgreSQL cluster", metadata: ["directory": "\(dataDirectory)"])
       try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-      try handOver(directory)
-      try run("initdb", ["-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+      try await handOver(directory, recursive: true)
+      try await run("initdb", ["-D", dataDirectory, "-U", user, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"])
+    } else if FileManager.default.fileExists(atPath: logPath) {
+      try await handOver(logPath, recursive: false)
     }
-    try startServer(durable: durable)
+    var options = [
+      "-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''", "-c max_connections=200",
+    ]
+    if !durable { options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
+    do {
+      // pg_ctl waits (-w) until the server accepts connections; its server writes its own log.
+      try await run(
+        "pg_ctl",
+        ["start", "-D", dataDirectory, "-l", logPath, "-w", "-t", "60", "-o", options.joined(separator: " ")],
+        daemon: true)
+    } catch {
+      let tail = (try? String(contentsOfFile: logPath, encoding: .utf8))?.suffix(2000) ?? ""
+      throw LaunchError(description: "PostgreSQL did not start (\(error)); the end of \(logPath):\n\(tail)")
+    }
     if fresh {
-      try run("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, database])
+      try await run("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, database])
     }
     logger.info("embedded PostgreSQL running", metadata: ["port": "\(port)", "directory": "\(dataDirectory)"])
   }
 
   /// Runs one of the server binaries, as `postgres` when we are root; throws with its output when
-  /// it fails.
+  /// it fails. `daemon`: the tool leaves a server running, which would hold an output pipe of
+  /// ours open for its whole life, so its output is not read (the server's own log has it).
   @discardableResult
-  private func run(_ tool: String, _ arguments: [String]) throws -> String {
-    let process = command(tool, arguments)
-    // Output goes to a file: simpler than a pipe, and nothing can hold a file open on us.
-    let outputPath = directory + "/\(tool).out"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    defer { try? output.close() }
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    guard process.terminationStatus == 0 else {
-      throw LaunchError(description: "\(tool) failed (exit \(process.terminationStatus)):\n\(text)")
+  private func run(_ tool: String, _ arguments: [String], daemon: Bool = false) async throws -> String {
+    let (executable, allArguments) = Self.asServerUser(binaries + "/" + tool, arguments)
+    let status: TerminationStatus
+    var text = ""
+    if daemon {
+      status = try await Subprocess.run(
+        .path(FilePath(executable)), arguments: Arguments(allArguments), workingDirectory: FilePath(directory),
+        output: .discarded, error: .discarded
+      ).terminationStatus
+    } else {
+      let result = try await Subprocess.run(
+        .path(FilePath(executable)), arguments: Arguments(allArguments), workingDirectory: FilePath(directory),
+        output: .string(limit: 1 << 16), error: .combinedWithOutput)
+      status = result.terminationStatus
+      text = result.standardOutput
     }
+    guard status.isSuccess else { throw LaunchError(description: "\(tool) failed (\(status)):\n\(text)") }
     return text
   }
 
-  /// A process running one of the server binaries, as `postgres` when we are root.
-  private func command(_ tool: String, _ arguments: [String]) -> Process {
-    let process = Process()
-    let executable = binaries + "/" + tool
-    if Self.isRoot {
-      process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-      process.arguments = ["-u", "postgres", "--", executable] + arguments
-    } else {
-      process.executableURL = URL(fileURLWithPath: executable)
-      process.arguments = arguments
-    }
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    return process
+  /// `executable arguments`, or the same through `runuser -u postgres` when we are root.
+  private static func asServerUser(_ executable: String, _ arguments: [String]) -> (String, [String]) {
+    isRoot ? ("/usr/sbin/runuser", ["-u", "postgres", "--", executable] + arguments) : (executable, arguments)
   }
 
-  private func handOver(_ path: String) throws {
+  private func handOver(_ path: String, recursive: Bool) async throws {
     guard Self.isRoot else { return }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/chown")
-    process.arguments = ["-R", "postgres:postgres", path]
-    try process.run()
-    process.waitUntilExit()
+    _ = try await Subprocess.run(
+      .path("/bin/chown"), arguments: .init((recursive ? ["-R"] : []) + ["postgres:postgres", path]),
+      output: .discarded, error: .discarded)
   }
 
   static var isRoot: Bool { geteuid() == 0 }
 
   /// The directory itself, or, when we are root and the `postgres` user cannot reach it (a home
   /// directory closed to others), a stand-in under /var/tmp named after it.
-  private static func usableDirectory(_ directory: String) throws -> String {
+  private static func usableDirectory(_ directory: String) async throws -> String {
     let absolute = URL(fileURLWithPath: directory).standardizedFileURL.path
     try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
-    guard isRoot, !postgresCanReach(absolute) else { return absolute }
+    guard isRoot else { return absolute }
+    let reach = try await Subprocess.run(
+      .path("/usr/sbin/runuser"), arguments: ["-u", "postgres", "--", "test", "-x", absolute], output: .discarded,
+      error: .discarded)
+    if reach.terminationStatus.isSuccess { return absolute }
     var hash: UInt64 = 14_695_981_039_346_656_037
     for byte in absolute.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
     let standIn = "/var/tmp/switchboard-\(String(hash, radix: 16))"
     try FileManager.default.createDirectory(atPath: standIn, withIntermediateDirectories: true)
     return standIn
-  }
-
-  private static func postgresCanReach(_ path: String) -> Bool {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-    process.arguments = ["-u", "postgres", "--", "test", "-x", path]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
   }
 
   /// The newest server binaries: on PATH first, then Debian's /usr/lib/postgresql/<version>/bin.
@@ -222,7 +203,7 @@ public struct EmbeddedPostgres: Sendable {
   }
 
   /// A loopback TCP port nobody listens on now.
-  static func freePort() throws -> Int {
+  public static func freePort() throws -> Int {
     let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard socketFD >= 0 else { throw LaunchError(description: "socket() failed") }
     defer { close(socketFD) }
