@@ -117,14 +117,14 @@ public struct Dispatcher: Service {
 }
 
 extension Dispatcher {
-  /// Records a failed dial as a `failed` event through ``Switchboard``, so retry policies and
+  /// Records a failed dial as a `failed` event through ``CallOperations``, so retry policies and
   /// outcome webhooks apply as for any other outcome.
-  public static func reportingFailures(to switchboard: Switchboard, logger: Logger) -> FailureReporter {
+  public static func reportingFailures(to operations: CallOperations, logger: Logger) -> FailureReporter {
     { attempt, reason in
       let failure = CallEventInput(
         eventID: "dial-failed-\(UUID.v7().lowercased)", status: CallStatus.failed.rawValue, failureReason: reason)
       do {
-        _ = try await switchboard.recordInternally(
+        _ = try await operations.recordInternally(
           failure, traceID: attempt.request.traceID, tenantID: attempt.request.tenantID)
       } catch {
         logger.warning("recording a failed dial failed", metadata: ["error": "\(error)"])

@@ -86,10 +86,10 @@ public struct Reaper: Service {
 }
 
 extension Reaper {
-  /// Records through ``Switchboard``, as any reported outcome.
-  public static func recording(to switchboard: Switchboard) -> Record {
+  /// Records through ``CallOperations``, as any reported outcome.
+  public static func recording(to operations: CallOperations) -> Record {
     { attempt, event in
-      let outcome = try await switchboard.recordInternally(event, traceID: attempt.traceID, tenantID: attempt.tenantID)
+      let outcome = try await operations.recordInternally(event, traceID: attempt.traceID, tenantID: attempt.tenantID)
       if case .recorded = outcome { return true }
       return false
     }

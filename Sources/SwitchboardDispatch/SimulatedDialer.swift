@@ -35,11 +35,11 @@ public final class SimulatedDialer: Dialer, Service {
     }
   }
 
-  /// Reports through ``Switchboard``'s event path, as a real runtime's reports arrive.
-  public convenience init(switchboard: Switchboard, logger: Logger) {
+  /// Reports through ``CallOperations``'s event path, as a real runtime's reports arrive.
+  public convenience init(operations: CallOperations, logger: Logger) {
     self.init(logger: logger) { tenantID, traceID, event in
       do {
-        _ = try await switchboard.recordInternally(event, traceID: traceID, tenantID: tenantID)
+        _ = try await operations.recordInternally(event, traceID: traceID, tenantID: tenantID)
       } catch {
         logger.warning("simulated event not recorded", metadata: ["error": "\(error)"])
       }

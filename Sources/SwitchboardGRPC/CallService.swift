@@ -5,23 +5,23 @@ import ServiceLifecycle
 import SwitchboardCore
 
 /// `switchboard.v1.CallService`: authenticates from `authorization` metadata and hands the
-/// request to ``Switchboard``. A ``SwitchboardError`` thrown here is answered with its gRPC status
+/// request to ``CallOperations``. A ``SwitchboardError`` thrown here is answered with its gRPC status
 /// (``SwitchboardError/rpcErrorCode``); anything else by ``ErrorInterceptor``.
 public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
-  let switchboard: Switchboard
+  let operations: CallOperations
 
-  public init(switchboard: Switchboard) {
-    self.switchboard = switchboard
+  public init(operations: CallOperations) {
+    self.operations = operations
   }
 
   public func makeCall(
     request: ServerRequest<Switchboard_V1_MakeCallRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_MakeCallResponse> {
-    let caller = try await switchboard.authenticateCaller(authorization: request.metadata.authorization)
+    let caller = try await operations.authenticateCaller(authorization: request.metadata.authorization)
     var input = MakeCallInput(request.message)
     try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
     input.traceparent = request.metadata[stringValues: "traceparent"].first { _ in true }
-    let accepted = try await switchboard.makeCall(input, caller: caller)
+    let accepted = try await operations.makeCall(input, caller: caller)
     var response = Switchboard_V1_MakeCallResponse()
     response.data = Switchboard_V1_CallReceipt(accepted.receipt)
     var metadata = Metadata()
@@ -39,7 +39,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     let tenant = try await tenant(request.metadata)
     var response = Switchboard_V1_GetCallResponse()
     response.data = Switchboard_V1_CallAttempt(
-      try await switchboard.call(traceID: request.message.traceID, tenant: tenant))
+      try await operations.call(traceID: request.message.traceID, tenant: tenant))
     return ServerResponse(message: response)
   }
 
@@ -49,7 +49,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     let tenant = try await tenant(request.metadata)
     var response = Switchboard_V1_GetCallResponse()
     response.data = Switchboard_V1_CallAttempt(
-      try await switchboard.cancelCall(traceID: request.message.traceID, tenant: tenant))
+      try await operations.cancelCall(traceID: request.message.traceID, tenant: tenant))
     return ServerResponse(message: response)
   }
 
@@ -59,7 +59,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     let tenant = try await tenant(request.metadata)
     var response = Switchboard_V1_GetConversationResponse()
     response.data = Switchboard_V1_Conversation(
-      try await switchboard.conversation(request.message.conversationID, tenant: tenant))
+      try await operations.conversation(request.message.conversationID, tenant: tenant))
     return ServerResponse(message: response)
   }
 
@@ -68,7 +68,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   ) async throws -> ServerResponse<Switchboard_V1_ListConversationsResponse> {
     let tenant = try await tenant(request.metadata)
     let message = request.message
-    let page = try await switchboard.conversations(
+    let page = try await operations.conversations(
       agentID: message.agentID == 0 ? nil : message.agentID, limit: message.limit == 0 ? nil : Int(message.limit),
       offset: Int(message.offset), tenant: tenant)
     var response = Switchboard_V1_ListConversationsResponse()
@@ -91,7 +91,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
       results: message.hasResults ? [String: JSONValue](message.results) : nil,
       durationSeconds: message.hasDurationSeconds ? message.durationSeconds : nil,
       failureReason: message.hasFailureReason ? message.failureReason : nil)
-    let (attempt, duplicate) = try await switchboard.reportEvent(traceID: message.traceID, input, tenant: tenant)
+    let (attempt, duplicate) = try await operations.reportEvent(traceID: message.traceID, input, tenant: tenant)
     var response = Switchboard_V1_ReportCallEventResponse()
     response.data = Switchboard_V1_CallAttempt(attempt)
     response.duplicate = duplicate
@@ -105,7 +105,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     request: ServerRequest<Switchboard_V1_WatchConversationRequest>, context: ServerContext
   ) async throws -> StreamingServerResponse<Switchboard_V1_ConversationUpdate> {
     let tenant = try await tenant(request.metadata)
-    let attempts = try await switchboard.watchConversation(request.message.conversationID, tenant: tenant)
+    let attempts = try await operations.watchConversation(request.message.conversationID, tenant: tenant)
     return StreamingServerResponse { writer in
       try? await cancelWhenGracefulShutdown {
         for await attempt in attempts {
@@ -120,12 +120,12 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
 
   /// The tenant whose API key the metadata carries.
   private func tenant(_ metadata: Metadata) async throws(SwitchboardError) -> Tenant {
-    try await switchboard.authenticate(authorization: metadata.authorization)
+    try await operations.authenticate(authorization: metadata.authorization)
   }
 
   /// Who reports an event: a tenant's key, or the dialer secret naming the tenant.
   private func reporter(_ metadata: Metadata) async throws(SwitchboardError) -> Tenant {
-    try await switchboard.authenticateReporter(
+    try await operations.authenticateReporter(
       authorization: metadata.authorization,
       tenantHeader: metadata[stringValues: "switchboard-tenant"].first { _ in true })
   }

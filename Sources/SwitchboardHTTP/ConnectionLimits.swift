@@ -10,11 +10,9 @@ import Synchronization
 /// request whose body has not arrived in full within `requestTimeout` of its head is closed, and no
 /// more than `maxConnections` are open at once (one more is closed as soon as it is accepted).
 public struct ConnectionLimits: Sendable {
-  /// Default 60 s: longer than the idle timeouts load balancers keep toward their backends.
+  /// Longer than the idle timeouts load balancers keep toward their backends.
   public var idleTimeout: Duration = .seconds(60)
-  /// Default 30 s.
   public var requestTimeout: Duration = .seconds(30)
-  /// Default 10,000.
   public var maxConnections = 10_000
 
   public init() {}

@@ -5,9 +5,9 @@ import Logging
 import SwitchboardCore
 
 /// The JSON gateway: the public `POST /v1/call` contract and the reads beside it, over
-/// ``Switchboard``. Every failure answers in the `{"error": {"message", "type"}}` envelope.
+/// ``CallOperations``. Every failure answers in the `{"error": {"message", "type"}}` envelope.
 public struct Gateway: Sendable {
-  let switchboard: Switchboard
+  let operations: CallOperations
   let metrics: @Sendable () -> [UInt8]
   let tracing: Bool
 
@@ -15,10 +15,10 @@ public struct Gateway: Sendable {
   ///   - metrics: the process's metrics in Prometheus's text format, for `/metrics`.
   ///   - tracing: a server span per request (child of its `traceparent`), to the process's tracer.
   public init(
-    switchboard: Switchboard, metrics: @escaping @Sendable () -> [UInt8] = { [] },
+    operations: CallOperations, metrics: @escaping @Sendable () -> [UInt8] = { [] },
     tracing: Bool = false
   ) {
-    self.switchboard = switchboard
+    self.operations = operations
     self.metrics = metrics
     self.tracing = tracing
   }
@@ -36,31 +36,31 @@ public struct Gateway: Sendable {
     router.get("/v1/calls/:trace_id") { request, context in
       let tenant = try await tenant(request)
       let traceID = context.parameters.get("trace_id") ?? ""
-      return JSONResponse.ok(["data": try await switchboard.call(traceID: traceID, tenant: tenant).json])
+      return JSONResponse.ok(["data": try await operations.call(traceID: traceID, tenant: tenant).json])
     }
     router.delete("/v1/calls/:trace_id") { request, context in
       let tenant = try await tenant(request)
       let traceID = context.parameters.get("trace_id") ?? ""
-      return JSONResponse.ok(["data": try await switchboard.cancelCall(traceID: traceID, tenant: tenant).json])
+      return JSONResponse.ok(["data": try await operations.cancelCall(traceID: traceID, tenant: tenant).json])
     }
     router.post("/v1/calls/:trace_id/events") { request, context in
-      let tenant = try await switchboard.authenticateReporter(
+      let tenant = try await operations.authenticateReporter(
         authorization: request.headers[.authorization], tenantHeader: request.headers[.switchboardTenant])
       var request = request
       let input = try Self.eventInput(try await Self.jsonBody(&request))
-      let (attempt, duplicate) = try await switchboard.reportEvent(
+      let (attempt, duplicate) = try await operations.reportEvent(
         traceID: context.parameters.get("trace_id") ?? "", input, tenant: tenant)
       return JSONResponse.ok(["data": attempt.json, "duplicate": .bool(duplicate)])
     }
     router.get("/v1/conversations/:conversation_id") { request, context in
       let tenant = try await tenant(request)
       let id = context.parameters.get("conversation_id") ?? ""
-      return JSONResponse.ok(["data": try await switchboard.conversation(id, tenant: tenant).json(withAttempts: true)])
+      return JSONResponse.ok(["data": try await operations.conversation(id, tenant: tenant).json(withAttempts: true)])
     }
     router.get("/v1/conversations") { request, _ in
       let tenant = try await tenant(request)
       let query = request.uri.queryParameters
-      let page = try await switchboard.conversations(
+      let page = try await operations.conversations(
         agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
         limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
         tenant: tenant)
@@ -115,14 +115,14 @@ public struct Gateway: Sendable {
         body: .init(byteBuffer: ByteBuffer(bytes: metrics())))
     }
     router.get("/readyz") { _, _ in
-      await switchboard.store.isReachable()
+      await operations.store.isReachable()
         ? JSONResponse.ok(["status": "ready"]).response
         : JSONResponse(error: .unavailable()).response
     }
   }
 
   private func makeCall(_ request: Request) async throws(SwitchboardError) -> JSONResponse {
-    let caller = try await switchboard.authenticateCaller(authorization: request.headers[.authorization])
+    let caller = try await operations.authenticateCaller(authorization: request.headers[.authorization])
     var request = request
     let buffer = try await Self.body(&request)
     var input: MakeCallInput
@@ -138,7 +138,7 @@ public struct Gateway: Sendable {
     }
     try input.adoptIdempotencyKeyHeader(request.headers[values: .idempotencyKey])
     input.traceparent = request.headers[.traceparent]
-    let accepted = try await switchboard.makeCall(input, caller: caller)
+    let accepted = try await operations.makeCall(input, caller: caller)
     var response = JSONResponse.ok(["data": accepted.receipt.json])
     if let rate = accepted.rateLimit { response.headers.append(contentsOf: rate.headers) }
     return response
@@ -146,7 +146,7 @@ public struct Gateway: Sendable {
 
   /// The tenant whose API key the request carries.
   private func tenant(_ request: Request) async throws(SwitchboardError) -> Tenant {
-    try await switchboard.authenticate(authorization: request.headers[.authorization])
+    try await operations.authenticate(authorization: request.headers[.authorization])
   }
 
   /// The body, up to the contract's size limit.

@@ -3,7 +3,8 @@ import PostgresNIO
 import SwitchboardCore
 import SwitchboardHTTP
 
-/// Everything `switchboard serve` can be told, with its defaults.
+/// Everything `switchboard serve` can be told. The values written here are the defaults, the
+/// only place they are written: `serve --help` quotes ``defaults``, and a test holds the README to them.
 public struct ServerConfiguration: Sendable {
   /// Which parts of the service this replica runs.
   public enum Role: String, Sendable, CaseIterable {
@@ -18,11 +19,11 @@ public struct ServerConfiguration: Sendable {
   /// `postgres://user:password@host:port/database[?sslmode=disable|prefer|require]`.
   public var databaseURL: String
   public var role: Role = .all
-  /// gRPC listens here; port 0 picks a free one. Default 0.0.0.0:50051.
+  /// gRPC listens here; port 0 picks a free one.
   public var grpcHost = "0.0.0.0"
   public var grpcPort = 50051
   /// Streams one gRPC connection may have open at once (calls and watches), advertised to
-  /// clients, which queue beyond it. Default 1024.
+  /// clients, which queue beyond it.
   public var grpcMaxConcurrentStreams = 1024
   /// Timeouts and the connection cap of the HTTP port.
   public var httpLimits = ConnectionLimits()
@@ -30,18 +31,17 @@ public struct ServerConfiguration: Sendable {
   public var tls: TLSFiles?
   /// Server spans for every request, to the process's tracer (`--otel-endpoint`).
   public var tracing = false
-  /// The JSON gateway listens here. Default 0.0.0.0:8080.
+  /// The JSON gateway listens here.
   public var httpHost = "0.0.0.0"
   public var httpPort = 8080
-  /// How long an accepted call's idempotency key stays taken. Default 24 h.
+  /// How long an accepted call's idempotency key stays taken.
   public var idempotencyRetentionSeconds = 24 * 3600
   /// The deadline of every database operation: PostgreSQL aborts a statement past it
   /// (`statement_timeout`, `lock_timeout`), and no request waits much longer for the database.
-  /// Default 5 s.
   public var databaseTimeout: Duration = .seconds(5)
-  /// Pooled connections per replica. Default 20.
+  /// Pooled connections per replica.
   public var maxDatabaseConnections = 20
-  /// Intake batches written at once, each on its own connection. Default 3.
+  /// Intake batches written at once, each on its own connection.
   public var intakeWriters = 3
 
   /// Which dialer places calls.
@@ -55,18 +55,21 @@ public struct ServerConfiguration: Sendable {
   public var dialer: DialerKind = .simulated
   public var dialerURL: String?
   public var dialerSecret: Secret?
-  /// Names this replica's dispatch leases. Default: host name and process id.
+  /// Names this replica's dispatch leases: host name and process id unless given.
   public var replicaID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-  /// How long a dispatch claim holds. Default 30 s.
+  /// How long a dispatch claim holds.
   public var dispatchLease: Duration = .seconds(30)
-  /// A `dispatched` or `ringing` attempt with no report for this long ends `failed`. Default 120 s.
+  /// A `dispatched` or `ringing` attempt with no report for this long ends `failed`.
   public var ringTimeout: Duration = .seconds(120)
-  /// An `in_progress` attempt running longer than this ends `failed`. Default 3600 s.
+  /// An `in_progress` attempt running longer than this ends `failed`.
   public var maxCallDuration: Duration = .seconds(3600)
 
   public init(databaseURL: String) {
     self.databaseURL = databaseURL
   }
+
+  /// Every setting at its default: what `switchboard serve --help` and the README quote.
+  public static let defaults = ServerConfiguration(databaseURL: "")
 
   /// The `PostgresClient` configuration the database URL describes.
   public func postgresConfiguration() throws -> PostgresClient.Configuration {

@@ -27,7 +27,7 @@ public struct SwitchboardServer: Service {
   private let grpc: GRPCServerService?
   private let http: Application<RouterResponder<BasicRequestContext>>
   private let httpPort: BoundPort
-  private let switchboard: Switchboard
+  private let operations: CallOperations
   private let dueNotifier: Notifier
   private let chainChanges: Notifier
   private let onMigrated: @Sendable (PostgresClient) async throws -> Void
@@ -50,20 +50,20 @@ public struct SwitchboardServer: Service {
     store = PostgresCallStore(
       database: database, configuration: storeConfiguration, logger: logger, dueNotifier: dueNotifier,
       chainChanges: chainChanges)
-    let switchboard = Switchboard(store: store, runtimeSecret: configuration.dialerSecret)
-    self.switchboard = switchboard
+    let operations = CallOperations(store: store, runtimeSecret: configuration.dialerSecret)
+    self.operations = operations
     let httpPort = BoundPort()
     self.httpPort = httpPort
 
     _ = PrometheusExport.registry  // the metrics backend, before anything records
     let gateway = Gateway(
-      switchboard: switchboard, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
+      operations: operations, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
     if configuration.role == .dispatcher {
       grpc = nil
     } else {
       grpc = GRPCServerService(
         host: configuration.grpcHost, port: configuration.grpcPort,
-        services: [CallService(switchboard: switchboard), HealthService(store: store)],
+        services: [CallService(operations: operations), HealthService(store: store)],
         maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
         security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing, logger: logger)
     }
@@ -95,7 +95,7 @@ public struct SwitchboardServer: Service {
     // have watchers.
     var services: [any Service] = [NotifierService(notifier: chainChanges)]
     if configuration.role != .dispatcher {
-      services += [store, NotifierService(notifier: dueNotifier), WatchersService(watchers: switchboard.watchers)]
+      services += [store, NotifierService(notifier: dueNotifier), WatchersService(watchers: operations.watchers)]
     }
     if let grpc { services.append(grpc) }
     services.append(http)
@@ -123,7 +123,7 @@ public struct SwitchboardServer: Service {
       dialer = WebhookDialer(
         configuration: .init(url: url, secret: configuration.dialerSecret), client: webhooks, logger: logger)
     case .simulated:
-      let simulated = SimulatedDialer(switchboard: switchboard, logger: logger)
+      let simulated = SimulatedDialer(operations: operations, logger: logger)
       services.append(simulated)
       dialer = simulated
     }
@@ -135,9 +135,9 @@ public struct SwitchboardServer: Service {
     return services + [
       Dispatcher(
         store: dispatchStore, dialer: dialer, configuration: dispatch, logger: logger,
-        reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger)),
+        reportFailure: Dispatcher.reportingFailures(to: operations, logger: logger)),
       Reaper(
-        store: dispatchStore, configuration: reaping, logger: logger, record: Reaper.recording(to: switchboard)),
+        store: dispatchStore, configuration: reaping, logger: logger, record: Reaper.recording(to: operations)),
       OutboxDeliverer(
         outbox: PostgresOutbox(database: database), sender: WebhookSender(client: webhooks), logger: logger),
       IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),

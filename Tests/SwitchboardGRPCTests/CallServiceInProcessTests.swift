@@ -14,7 +14,7 @@ struct CallServiceInProcessTests {
     _ body: (Switchboard_V1_CallService.Client<InProcessTransport.Client>) async throws -> T
   ) async throws -> T {
     let transport = InProcessTransport()
-    let service = CallService(switchboard: Switchboard(store: ScriptedStore()))
+    let service = CallService(operations: CallOperations(store: ScriptedStore()))
     return try await withGRPCServer(
       transport: transport.server, services: [service],
       interceptors: [MetricsInterceptor(), ErrorInterceptor(logger: .init(label: "tests"))]

@@ -12,7 +12,7 @@ import Testing
 /// a store that answers from a fixed script. What needs PostgreSQL is tested in SwitchboardServerTests.
 @Suite("JSON gateway in process")
 struct GatewayInProcessTests {
-  let gateway = Gateway(switchboard: Switchboard(store: ScriptedStore()))
+  let gateway = Gateway(operations: CallOperations(store: ScriptedStore()))
 
   func send(
     _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, key: String = ScriptedStore.key

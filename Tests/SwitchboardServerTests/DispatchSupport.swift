@@ -85,7 +85,7 @@ struct IsolatedDatabase: Sendable {
   let client: PostgresClient
   let database: Database
   let store: PostgresCallStore
-  let switchboard: Switchboard
+  let operations: CallOperations
   let accounts: PostgresAccounts
   let logger: Logger
   /// Each tenant's API key, made with the tenant.
@@ -96,7 +96,7 @@ struct IsolatedDatabase: Sendable {
     let database = Database(client: client, logger: logger)
     let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(
-      client: client, database: database, store: store, switchboard: Switchboard(store: store),
+      client: client, database: database, store: store, operations: CallOperations(store: store),
       accounts: PostgresAccounts(client: client, logger: logger), logger: logger)
   }
 
@@ -123,8 +123,8 @@ struct IsolatedDatabase: Sendable {
       conversationID: conversation, retryContext: context, scheduledFor: scheduledFor)
     input.traceparent = traceparent
     let key = try keys.key(for: tenant.id)
-    let caller = try await switchboard.authenticateCaller(authorization: "Bearer \(key)")
-    return try await switchboard.makeCall(input, caller: caller).receipt
+    let caller = try await operations.authenticateCaller(authorization: "Bearer \(key)")
+    return try await operations.makeCall(input, caller: caller).receipt
   }
 
   func count(_ sql: String) async throws -> Int {
@@ -138,12 +138,12 @@ struct IsolatedDatabase: Sendable {
     configuration.pollInterval = .milliseconds(50)
     return Dispatcher(
       store: PostgresDispatchStore(database: database, logger: logger), dialer: dialer, configuration: configuration,
-      logger: logger, reportFailure: Dispatcher.reportingFailures(to: switchboard, logger: logger))
+      logger: logger, reportFailure: Dispatcher.reportingFailures(to: operations, logger: logger))
   }
 
   /// The simulated dialer, reporting through this database's event path.
   func simulatedDialer() -> SimulatedDialer {
-    let dialer = SimulatedDialer(switchboard: switchboard, logger: logger)
+    let dialer = SimulatedDialer(operations: operations, logger: logger)
     Task { await dialer.run() }
     return dialer
   }

@@ -270,7 +270,7 @@ struct DispatchTests {
       try await database.store.conversation(.init(conversationID: busy.conversationID), tenantID: tenant.id)?.attempts
         .last)
     #expect(next.attemptNumber == 2)
-    _ = try await database.switchboard.cancelCall(traceID: next.traceID.lowercased, tenant: tenant)
+    _ = try await database.operations.cancelCall(traceID: next.traceID.lowercased, tenant: tenant)
     let both = try await database.eventually {
       try await database.count("SELECT count(*) FROM event_deliveries WHERE delivered_at IS NOT NULL") == 2
     }

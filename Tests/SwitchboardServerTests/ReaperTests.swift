@@ -34,7 +34,7 @@ struct ReaperTests {
     configuration.ringTimeout = .seconds(1)
     let reaper = Reaper(
       store: PostgresDispatchStore(database: database.database, logger: database.logger),
-      configuration: configuration, logger: database.logger, record: Reaper.recording(to: database.switchboard))
+      configuration: configuration, logger: database.logger, record: Reaper.recording(to: database.operations))
     let reaping = Task { try await reaper.run() }
     defer { reaping.cancel() }
     let reaped = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
@@ -78,7 +78,7 @@ struct ReaperTests {
     #expect(dialed)
     // Ten of them were answered and then went quiet mid-call.
     for receipt in receipts.prefix(10) {
-      _ = try await database.switchboard.recordInternally(
+      _ = try await database.operations.recordInternally(
         CallEventInput(eventID: "answered", status: "in_progress"), traceID: receipt.traceID, tenantID: tenant.id)
     }
     // Silent for an hour (moved into the past rather than waited for).
@@ -92,7 +92,7 @@ struct ReaperTests {
     let reapers = (0..<2).map { _ in
       Reaper(
         store: store, configuration: configuration, logger: database.logger,
-        record: Reaper.recording(to: database.switchboard))
+        record: Reaper.recording(to: database.operations))
     }
     await withTaskGroup(of: Void.self) { group in
       for reaper in reapers { group.addTask { await reaper.reapOnce() } }

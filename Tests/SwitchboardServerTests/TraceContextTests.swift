@@ -79,7 +79,7 @@ struct TraceContextTests {
       pollInterval: .milliseconds(50), logger: database.logger)
     let delivering = Task { try await deliverer.run() }
     defer { delivering.cancel() }
-    _ = try await database.switchboard.reportEvent(
+    _ = try await database.operations.reportEvent(
       traceID: receipt.traceID.lowercased, CallEventInput(eventID: "done", status: "completed"), tenant: tenant)
     let delivered = try await database.eventually { await !hooks.received.isEmpty }
     #expect(delivered)

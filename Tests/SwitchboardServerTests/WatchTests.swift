@@ -15,9 +15,9 @@ extension OneAtATime {
       let chains = Notifier(database: database.database, channel: .chains, logger: database.logger)
       let store = CountingStore(
         base: PostgresCallStore(database: database.database, logger: database.logger, chainChanges: chains).running())
-      let switchboard = Switchboard(store: store)
+      let operations = CallOperations(store: store)
       let tenant = try await database.tenant()
-      let background = [Task { await chains.run() }, Task { await switchboard.watchers.run() }]
+      let background = [Task { await chains.run() }, Task { await operations.watchers.run() }]
       defer { background.forEach { $0.cancel() } }
 
       let receipts = try await (0..<10).asyncMap { index in
@@ -27,7 +27,7 @@ extension OneAtATime {
       var watchers: [Task<Void, Never>] = []
       for receipt in receipts {
         for _ in 0..<100 {
-          let updates = try await switchboard.watchConversation(receipt.conversationID.uuidString, tenant: tenant)
+          let updates = try await operations.watchConversation(receipt.conversationID.uuidString, tenant: tenant)
           let watcher = seen.add(receipt.conversationID)
           watchers.append(Task { for await attempt in updates { seen.record(watcher, attempt) } })
         }
@@ -45,20 +45,20 @@ extension OneAtATime {
       let changesFrom = store.reads
       for (step, status) in [CallStatus.dispatched, .ringing, .inProgress, .completed].enumerated() {
         for receipt in receipts {
-          _ = try await switchboard.reportEvent(
+          _ = try await operations.reportEvent(
             traceID: receipt.traceID.uuidString, CallEventInput(eventID: "e\(step)", status: status.rawValue),
             tenant: tenant)
         }
         expected.append((1, status))
         #expect(try await database.eventually { seen.all { $0.count == expected.count } }, "\(status)")
       }
-      let caller = try await switchboard.authenticateCaller(
+      let caller = try await operations.authenticateCaller(
         authorization: "Bearer \(try database.keys.key(for: tenant.id))")
       for receipt in receipts {
         let append = MakeCallInput(
           agentID: 7, parameters: [CallParameter(name: "customer_phone", value: "+919876543210")],
           conversationID: receipt.conversationID.uuidString)
-        _ = try await switchboard.makeCall(append, caller: caller)
+        _ = try await operations.makeCall(append, caller: caller)
       }
       expected.append((2, .initiated))
       #expect(try await database.eventually { seen.all { $0.count == expected.count } }, "the appended attempt")

@@ -22,6 +22,13 @@ struct SwitchboardCommand: AsyncParsableCommand {
     defaultSubcommand: Serve.self)
 }
 
+/// Every default `serve` quotes in its help comes from here (README's table is checked against
+/// the same values by `ConfigurationDefaultsTests`).
+private let defaults = ServerConfiguration.defaults
+
+/// Whole seconds of a default duration, as the flags take them.
+private func wholeSeconds(_ duration: Duration) -> Int64 { duration.components.seconds }
+
 /// Where the database is: `--database-url`, `SWITCHBOARD_DATABASE_URL`, or else the embedded
 /// cluster under `--data-dir`.
 struct DatabaseOptions: ParsableArguments {
@@ -144,64 +151,79 @@ struct Serve: AsyncParsableCommand {
 
   @OptionGroup var database: DatabaseOptions
 
-  @Option(help: "gRPC port (env SWITCHBOARD_GRPC_PORT, default 50051).")
+  @Option(help: "gRPC port (env SWITCHBOARD_GRPC_PORT, default \(defaults.grpcPort)).")
   var grpcPort: Int?
 
   @Option(
     help:
-      "Streams one gRPC connection may open at once; clients queue beyond it (env SWITCHBOARD_GRPC_MAX_STREAMS, default 1024)."
+      "Streams one gRPC connection may open at once; clients queue beyond it (env SWITCHBOARD_GRPC_MAX_STREAMS, default \(defaults.grpcMaxConcurrentStreams))."
   )
   var grpcMaxStreams: Int?
 
-  @Option(help: "HTTP port of the JSON gateway (env SWITCHBOARD_HTTP_PORT, default 8080).")
+  @Option(help: "HTTP port of the JSON gateway (env SWITCHBOARD_HTTP_PORT, default \(defaults.httpPort)).")
   var httpPort: Int?
 
-  @Option(help: "Address to listen on (env SWITCHBOARD_HOST, default 0.0.0.0).")
+  @Option(help: "Address to listen on (env SWITCHBOARD_HOST, default \(defaults.httpHost)).")
   var host: String?
 
-  @Option(help: "api (intake and reads), dispatcher (background work) or all (env SWITCHBOARD_ROLE, default all).")
+  @Option(
+    help:
+      "api (intake and reads), dispatcher (background work) or all (env SWITCHBOARD_ROLE, default \(defaults.role.rawValue))."
+  )
   var role: ServerConfiguration.Role?
 
-  @Option(help: "Hours an idempotency key stays taken (env SWITCHBOARD_IDEMPOTENCY_HOURS, default 24).")
+  @Option(
+    help:
+      "Hours an idempotency key stays taken (env SWITCHBOARD_IDEMPOTENCY_HOURS, default \(defaults.idempotencyRetentionSeconds / 3600))."
+  )
   var idempotencyHours: Int?
 
   @Option(
-    help: "Intake batches written at once, each on its own connection (env SWITCHBOARD_INTAKE_WRITERS, default 3).")
+    help:
+      "Intake batches written at once, each on its own connection (env SWITCHBOARD_INTAKE_WRITERS, default \(defaults.intakeWriters))."
+  )
   var intakeWriters: Int?
 
   @Option(
     help:
-      "Seconds any database operation may take; PostgreSQL aborts statements past it (env SWITCHBOARD_DATABASE_TIMEOUT, default 5)."
+      "Seconds any database operation may take; PostgreSQL aborts statements past it (env SWITCHBOARD_DATABASE_TIMEOUT, default \(wholeSeconds(defaults.databaseTimeout)))."
   )
   var databaseTimeout: Double?
 
   @Option(
     help:
-      "Seconds a dispatched or ringing call may go without a report before it ends failed (env SWITCHBOARD_RING_TIMEOUT, default 120)."
+      "Seconds a dispatched or ringing call may go without a report before it ends failed (env SWITCHBOARD_RING_TIMEOUT, default \(wholeSeconds(defaults.ringTimeout)))."
   )
   var ringTimeout: Double?
 
   @Option(
-    help: "Seconds a call may stay in progress before it ends failed (env SWITCHBOARD_MAX_CALL_DURATION, default 3600)."
+    help:
+      "Seconds a call may stay in progress before it ends failed (env SWITCHBOARD_MAX_CALL_DURATION, default \(wholeSeconds(defaults.maxCallDuration)))."
   )
   var maxCallDuration: Double?
 
   @Option(
     help:
-      "Seconds an HTTP connection may sit idle, or take to send its headers, before it is closed (env SWITCHBOARD_HTTP_IDLE_TIMEOUT, default 60)."
+      "Seconds an HTTP connection may sit idle, or take to send its headers, before it is closed (env SWITCHBOARD_HTTP_IDLE_TIMEOUT, default \(wholeSeconds(defaults.httpLimits.idleTimeout)))."
   )
   var httpIdleTimeout: Double?
 
   @Option(
     help:
-      "Seconds an HTTP request may take to send its body after its headers (env SWITCHBOARD_HTTP_REQUEST_TIMEOUT, default 30)."
+      "Seconds an HTTP request may take to send its body after its headers (env SWITCHBOARD_HTTP_REQUEST_TIMEOUT, default \(wholeSeconds(defaults.httpLimits.requestTimeout)))."
   )
   var httpRequestTimeout: Double?
 
-  @Option(help: "Open HTTP connections at most (env SWITCHBOARD_HTTP_MAX_CONNECTIONS, default 10000).")
+  @Option(
+    help:
+      "Open HTTP connections at most (env SWITCHBOARD_HTTP_MAX_CONNECTIONS, default \(defaults.httpLimits.maxConnections))."
+  )
   var httpMaxConnections: Int?
 
-  @Option(help: "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default simulated).")
+  @Option(
+    help:
+      "simulated (plays calls out in process) or webhook (env SWITCHBOARD_DIALER, default \(defaults.dialer.rawValue))."
+  )
   var dialer: ServerConfiguration.DialerKind?
 
   @Option(help: "PEM certificate chain: both listeners serve TLS (env SWITCHBOARD_TLS_CERTIFICATE_CHAIN).")
@@ -231,9 +253,9 @@ struct Serve: AsyncParsableCommand {
     let logger = try database.logger()
     // Every setting is checked before anything starts: a bad one stops start-up with one line.
     var configuration = ServerConfiguration(databaseURL: "")
-    configuration.grpcPort = try grpcPort ?? Environment.integer("SWITCHBOARD_GRPC_PORT") ?? 50051
-    configuration.httpPort = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? 8080
-    let host = host ?? Environment.string("SWITCHBOARD_HOST") ?? "0.0.0.0"
+    configuration.grpcPort = try grpcPort ?? Environment.integer("SWITCHBOARD_GRPC_PORT") ?? defaults.grpcPort
+    configuration.httpPort = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? defaults.httpPort
+    let host = host ?? Environment.string("SWITCHBOARD_HOST") ?? defaults.httpHost
     configuration.grpcHost = host
     configuration.httpHost = host
     if let role = try role ?? Environment.choice("SWITCHBOARD_ROLE") as ServerConfiguration.Role? {
@@ -407,7 +429,7 @@ struct Healthcheck: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Exit 0 when the replica on this host is ready (GET /readyz answers 200), else 1.")
 
-  @Option(help: "HTTP port of the replica (env SWITCHBOARD_HTTP_PORT, default 8080).")
+  @Option(help: "HTTP port of the replica (env SWITCHBOARD_HTTP_PORT, default \(defaults.httpPort)).")
   var httpPort: Int?
 
   func run() async throws {

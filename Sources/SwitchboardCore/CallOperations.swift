@@ -3,7 +3,7 @@ import Synchronization
 
 /// The one code path behind both transports: authentication, the call contract, and reads.
 /// Transports translate wire types to these calls and ``SwitchboardError`` back to the wire.
-public struct Switchboard: Sendable {
+public struct CallOperations: Sendable {
   public let store: any CallStore
   /// This replica's `WatchConversation` streams; someone must `run()` it for them to see changes.
   public let watchers: ConversationWatchers
