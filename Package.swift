@@ -180,11 +180,62 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // What every database-backed test target shares: the embedded cluster, a shared server,
+    // isolated databases dropped when their test ends, tenants, clients.
+    .target(
+      name: "SwitchboardTestSupport",
+      dependencies: [
+        "SwitchboardCore",
+        "SwitchboardEmbeddedPostgres",
+        "SwitchboardPostgres",
+        "SwitchboardServer",
+        "SwitchboardGRPC",
+        "SwitchboardDispatch",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Tests/SwitchboardTestSupport",
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "SwitchboardPostgresTests",
+      dependencies: [
+        "SwitchboardCore",
+        "SwitchboardPostgres",
+        "SwitchboardTestSupport",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "SwitchboardDispatchTests",
+      dependencies: [
+        "SwitchboardCore",
+        "SwitchboardPostgres",
+        "SwitchboardDispatch",
+        "SwitchboardTestSupport",
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "SwitchboardServerTests",
       dependencies: [
         "SwitchboardCore",
         "SwitchboardEmbeddedPostgres",
+        "SwitchboardTestSupport",
         "SwitchboardPostgres",
         "SwitchboardServer",
         "SwitchboardGRPC",

@@ -52,10 +52,12 @@ public final class ConversationWatchers: Sendable {
       return state.nextID
     }
     continuation.onTermination = { [weak self] _ in
-      self?.state.withLock { state in
+      let last = self?.state.withLock { state in
         state.watchers[key]?[id] = nil
         if state.watchers[key]?.isEmpty == true { state.watchers[key] = nil }
+        return state.watchers.isEmpty
       }
+      if last == true { self?.wakeup.signal() }
     }
     wakeup.signal()
     return stream
@@ -72,25 +74,31 @@ public final class ConversationWatchers: Sendable {
     if any { wakeup.signal() }
   }
 
-  /// Reads changed chains and feeds their watchers, round after round, until cancelled; with the
-  /// store's listener beside it.
+  /// Reads changed chains and feeds their watchers, round after round, until cancelled. The
+  /// store's listener runs only while someone watches: a replica without watchers holds no
+  /// connection for it. Each time the listener starts listening it reports `nil`, so chains read
+  /// before it listened are read again.
   public func run() async {
-    await withDiscardingTaskGroup { group in
-      group.addTask { await self.store.listenForChainChanges { self.changed($0) } }
-      while !Task.isCancelled {
-        await wakeup.wait()
-        let due = state.withLock { state in
-          defer { state.due.removeAll() }
-          return state.due
-        }
-        await withTaskGroup(of: Void.self) { reads in
-          for (index, key) in due.enumerated() {
-            if index >= readWidth { await reads.next() }
-            reads.addTask { await self.read(key) }
-          }
+    var listener: Task<Void, Never>?
+    defer { listener?.cancel() }
+    while !Task.isCancelled {
+      await wakeup.wait()
+      let (due, watched) = state.withLock { state in
+        defer { state.due.removeAll() }
+        return (state.due, !state.watchers.isEmpty)
+      }
+      if watched, listener == nil {
+        listener = Task { await store.listenForChainChanges { self.changed($0) } }
+      } else if !watched, let running = listener {
+        running.cancel()
+        listener = nil
+      }
+      await withTaskGroup(of: Void.self) { reads in
+        for (index, key) in due.enumerated() {
+          if index >= readWidth { await reads.next() }
+          reads.addTask { await self.read(key) }
         }
       }
-      group.cancelAll()
     }
   }
 

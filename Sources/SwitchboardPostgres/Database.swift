@@ -26,6 +26,7 @@ public struct Database: Sendable {
   public let timeout: Duration
   let logger: Logger
   private let backends = BackendIDs()
+  private let abandoned = AbandonedConnections()
 
   /// How long past a deadline the service waits for PostgreSQL's own timeout to arrive, so that
   /// the server's definite answer usually wins over abandoning the statement.
@@ -117,14 +118,17 @@ public struct Database: Sendable {
     until deadline: ContinuousClock.Instant, knowingBackend: Bool,
     _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
   ) async throws(Interrupted) -> T {
-    let race = Race<T>()
-    let (client, logger, backends) = (client, logger, backends)
+    let race = Race<T>(abandoned: abandoned)
+    let (client, logger, backends, abandoned) = (client, logger, backends, abandoned)
     race.start {
       // A connection the server has already closed would swallow the query (see above): take
       // another. The pool drops the closed one once it hears of the close.
       for _ in 0..<3 {
         let outcome: T? = try await client.withConnection { connection in
-          guard !connection.isClosed else {
+          // An abandoned connection may come back from the pool before its close completes: the
+          // abandoning operation's lease ends when its work is cancelled, and the close is sent
+          // then, not finished.
+          guard !connection.isClosed, !abandoned.contains(connection) else {
             // The pool hears of the close in a callback registered before this one: once this
             // returns, it will not hand the connection out again.
             try? await connection.closeFuture.get()
@@ -207,6 +211,11 @@ private final class Race<T: Sendable>: Sendable {
   }
 
   private let state = Mutex(State())
+  private let abandoned: AbandonedConnections
+
+  init(abandoned: AbandonedConnections) {
+    self.abandoned = abandoned
+  }
 
   func start(_ work: @escaping @Sendable () async throws -> T) {
     let task = Task {
@@ -264,6 +273,7 @@ private final class Race<T: Sendable>: Sendable {
       return (interrupted, state.waiter, connection, state.task)
     }
     guard let (interrupted, waiter, connection, task) = abandoned else { return }
+    if let connection { self.abandoned.add(connection) }
     task?.cancel()
     if let connection { let _: EventLoopFuture<Void> = connection.close() }
     waiter?.resume(throwing: interrupted)
@@ -301,6 +311,22 @@ private final class Race<T: Sendable>: Sendable {
     }
     if let error = error as? SwitchboardError { return Interrupted(failure: .notWritten(error)) }
     return Interrupted(failure: .unknown(backend: sent.1, cause: error))
+  }
+}
+
+/// Connections an operation abandoned (closed at its deadline), until their close completes: the
+/// pool must not lend them out meanwhile.
+private final class AbandonedConnections: Sendable {
+  private let ids = Mutex<Set<PostgresConnection.ID>>([])
+
+  func add(_ connection: PostgresConnection) {
+    let id = connection.id
+    ids.withLock { _ = $0.insert(id) }
+    connection.closeFuture.whenComplete { [weak self] _ in self?.ids.withLock { _ = $0.remove(id) } }
+  }
+
+  func contains(_ connection: PostgresConnection) -> Bool {
+    ids.withLock { $0.contains(connection.id) }
   }
 }
 

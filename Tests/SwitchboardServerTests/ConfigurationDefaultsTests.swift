@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// `ServerConfiguration`'s values are the defaults; `serve --help` interpolates them. The README's

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import PropertyBased
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// Thousands of random and mutated inputs to every decoder the gateway has (call bodies, event

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// ReportCallEvent on the gateway: idempotent by event_id, forward only, merged into the chain.

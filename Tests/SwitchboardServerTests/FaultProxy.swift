@@ -48,7 +48,11 @@ final class FaultProxy: Sendable {
           let id = ObjectIdentifier(inbound)
           proxy.state.withLock { _ = $0.open.insert(id) }
           inbound.closeFuture.whenComplete { _ in
-            proxy.state.withLock { _ = $0.open.remove(id) }
+            // A later connection may get this one's identifier (its address): it starts unmuted.
+            proxy.state.withLock { state in
+              state.open.remove(id)
+              state.muted.remove(id)
+            }
             outbound.close(promise: nil)
           }
           outbound.closeFuture.whenComplete { _ in inbound.close(promise: nil) }

@@ -12,11 +12,11 @@ import SwiftProtobuf
 import SwitchboardCore
 import SwitchboardGRPC
 import SwitchboardHTTP
+import SwitchboardPostgres
 import SwitchboardServer
+import SwitchboardTestSupport
 import Synchronization
 import Testing
-
-@testable import SwitchboardPostgres
 
 /// Tests that load the machine or measure answers against a deadline run one at a time, so that
 /// none of them slows another past its bounds.

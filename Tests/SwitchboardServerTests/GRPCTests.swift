@@ -9,6 +9,7 @@ import NIOPosix
 import SwiftProtobuf
 import SwitchboardCore
 import SwitchboardGRPC
+import SwitchboardTestSupport
 import Synchronization
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 /// Every row of the error table, and every input rule, on the JSON gateway: the documented status,

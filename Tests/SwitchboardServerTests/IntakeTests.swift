@@ -4,6 +4,7 @@ import Logging
 import NIOHTTP1
 import SwitchboardCore
 import SwitchboardPostgres
+import SwitchboardTestSupport
 import Testing
 
 /// MakeCall's behaviour on the JSON gateway: receipts, chains, idempotency, limits, isolation.

@@ -9,6 +9,7 @@ import SwitchboardCore
 import SwitchboardGRPC
 import SwitchboardPostgres
 import SwitchboardServer
+import SwitchboardTestSupport
 import Synchronization
 import Testing
 

@@ -5,11 +5,11 @@ import NIOCore
 import PostgresNIO
 import SwitchboardCore
 import SwitchboardEmbeddedPostgres
+import SwitchboardPostgres
 import SwitchboardServer
+import SwitchboardTestSupport
 import Synchronization
 import Testing
-
-@testable import SwitchboardPostgres
 
 #if canImport(Glibc)
 import Glibc

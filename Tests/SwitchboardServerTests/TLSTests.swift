@@ -5,6 +5,7 @@ import GRPCNIOTransportHTTP2
 import NIOSSL
 import SwitchboardGRPC
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI.

@@ -4,6 +4,7 @@ import PostgresNIO
 import SwitchboardCore
 import SwitchboardDispatch
 import SwitchboardPostgres
+import SwitchboardTestSupport
 import Testing
 
 @Suite("W3C trace context", .isolatedDatabases)

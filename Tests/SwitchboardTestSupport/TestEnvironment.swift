@@ -15,21 +15,21 @@ import SwitchboardServer
 
 /// One PostgreSQL and one running Switchboard (role api, ports picked by the OS) shared by every
 /// test of the process. Tests keep out of each other's way by each making its own tenant.
-actor TestEnvironment {
-  static let shared = TestEnvironment()
+package actor TestEnvironment {
+  package static let shared = TestEnvironment()
   /// The shared server's dialer secret, which voice runtimes may report events with.
-  static let dialerSecret = "runtime-secret-for-tests"
+  package static let dialerSecret = "runtime-secret-for-tests"
 
-  struct Running: Sendable {
-    let databaseURL: String
-    let client: PostgresClient
-    let grpcPort: Int
-    let httpPort: Int
+  package struct Running: Sendable {
+    package let databaseURL: String
+    package let client: PostgresClient
+    package let grpcPort: Int
+    package let httpPort: Int
   }
 
   private var running: Task<Running, any Error>?
 
-  func get() async throws -> Running {
+  package func get() async throws -> Running {
     if let running { return try await running.value }
     let task = Task { try await Self.start() }
     running = task
@@ -89,10 +89,10 @@ private func dropEarlierRunsDatabases(url: String, logger: Logger) async throws 
 }
 
 /// Stops the embedded test cluster when the test process exits.
-enum EmbeddedCluster {
+package enum EmbeddedCluster {
   nonisolated(unsafe) private static var clusters: [EmbeddedPostgres] = []
 
-  static func stopAtExit(_ cluster: EmbeddedPostgres) {
+  package static func stopAtExit(_ cluster: EmbeddedPostgres) {
     clusters.append(cluster)
     if clusters.count == 1 {
       atexit { EmbeddedCluster.clusters.forEach { $0.requestStop() } }
@@ -100,22 +100,22 @@ enum EmbeddedCluster {
   }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
+package struct TestFailure: Error, CustomStringConvertible {
+  package var description: String
+  package init(_ description: String) { self.description = description }
 }
 
 /// A tenant made for one test: its key, and agent 7 with a phone number.
-struct TestTenant: Sendable {
-  let id: Int64
-  let key: String
-  let agentID: Int64 = 7
-  let environment: TestEnvironment.Running
+package struct TestTenant: Sendable {
+  package let id: Int64
+  package let key: String
+  package let agentID: Int64 = 7
+  package let environment: TestEnvironment.Running
 
-  var authorization: String { "Bearer \(key)" }
+  package var authorization: String { "Bearer \(key)" }
 
   /// A fresh tenant; limits off unless given.
-  static func make(
+  package static func make(
     numberRateLimit: Int = 0, numberRateBurst: Int? = nil, maxConcurrentCalls: Int = 0,
     agentPhone: String? = "+14155550123"
   ) async throws -> TestTenant {
@@ -131,7 +131,7 @@ struct TestTenant: Sendable {
   }
 
   /// Rows of one of this tenant's tables.
-  func count(_ table: String, where condition: String = "true") async throws -> Int {
+  package func count(_ table: String, where condition: String = "true") async throws -> Int {
     let rows = try await environment.client.query(
       "SELECT count(*) FROM \(unescaped: table) WHERE tenant_id = \(id) AND \(unescaped: condition)")
     for try await count in rows.decode(Int.self) { return count }
@@ -139,7 +139,7 @@ struct TestTenant: Sendable {
   }
 
   /// A body for `POST /v1/call` to `phone`, with extra fields.
-  func callBody(phone: String = "+919876543210", _ extra: [String: JSONValue] = [:]) -> JSONValue {
+  package func callBody(phone: String = "+919876543210", _ extra: [String: JSONValue] = [:]) -> JSONValue {
     var body: [String: JSONValue] = [
       "agent_id": .integer(agentID),
       "parameters": [
@@ -152,24 +152,24 @@ struct TestTenant: Sendable {
 }
 
 /// A JSON response from the gateway.
-struct HTTPResult: Sendable {
-  let status: Int
-  let headers: [String: String]
-  let body: JSONValue
+package struct HTTPResult: Sendable {
+  package let status: Int
+  package let headers: [String: String]
+  package let body: JSONValue
 
-  var data: JSONValue? { body.objectValue?["data"] }
-  var error: [String: JSONValue]? { body.objectValue?["error"]?.objectValue }
-  var errorType: String? { error?["type"]?.stringValue }
-  var errorMessage: String? { error?["message"]?.stringValue }
+  package var data: JSONValue? { body.objectValue?["data"] }
+  package var error: [String: JSONValue]? { body.objectValue?["error"]?.objectValue }
+  package var errorType: String? { error?["type"]?.stringValue }
+  package var errorMessage: String? { error?["message"]?.stringValue }
 }
 
 extension JSONValue {
-  subscript(key: String) -> JSONValue? { objectValue?[key] }
+  package subscript(key: String) -> JSONValue? { objectValue?[key] }
 }
 
 /// Talks to the shared server's JSON gateway over a real socket.
-enum GatewayClient {
-  static func send(
+package enum GatewayClient {
+  package static func send(
     _ method: HTTPMethod, _ path: String, authorization: String?, body: JSONValue? = nil, rawBody: [UInt8]? = nil,
     headers: [String: String] = [:], port: Int? = nil
   ) async throws -> HTTPResult {
@@ -193,7 +193,7 @@ enum GatewayClient {
       status: Int(response.status.code), headers: headerMap, body: text.isEmpty ? .null : try JSONValue.decode(text))
   }
 
-  static func makeCall(
+  package static func makeCall(
     _ tenant: TestTenant, _ body: JSONValue, headers: [String: String] = [:]
   ) async throws
     -> HTTPResult
@@ -203,7 +203,7 @@ enum GatewayClient {
 }
 
 /// Runs `body` with a gRPC client of the shared server.
-func withCallService<T: Sendable>(
+package func withCallService<T: Sendable>(
   _ body: (Switchboard_V1_CallService.Client<HTTP2ClientTransport.Posix>) async throws -> T
 ) async throws -> T {
   let environment = try await TestEnvironment.shared.get()
@@ -216,13 +216,13 @@ func withCallService<T: Sendable>(
 }
 
 extension TestTenant {
-  var metadata: Metadata {
+  package var metadata: Metadata {
     var metadata = Metadata()
     metadata.addString(authorization, forKey: "authorization")
     return metadata
   }
 
-  func makeCallRequest(phone: String = "+919876543210") -> Switchboard_V1_MakeCallRequest {
+  package func makeCallRequest(phone: String = "+919876543210") -> Switchboard_V1_MakeCallRequest {
     var request = Switchboard_V1_MakeCallRequest()
     request.agentID = agentID
     var parameter = Switchboard_V1_Parameter()
@@ -234,7 +234,7 @@ extension TestTenant {
 }
 
 extension TestTenant {
-  func revokeKey() async throws {
+  package func revokeKey() async throws {
     let revoked = try await PostgresAccounts(client: environment.client, logger: Logger(label: "tests")).revokeAPIKey(
       key)
     guard revoked else { throw TestFailure("key was not live") }

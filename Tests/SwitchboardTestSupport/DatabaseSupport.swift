@@ -5,17 +5,16 @@ import NIOCore
 import PostgresNIO
 import SwitchboardCore
 import SwitchboardDispatch
+import SwitchboardPostgres
 import SwitchboardServer
 import Synchronization
 import Testing
-
-@testable import SwitchboardPostgres
 
 extension IsolatedDatabase {
   /// A new, migrated database in the shared cluster: its URL, a pool on it and a quiet logger.
   /// Only inside a test that has the ``Trait/isolatedDatabases`` trait, which drops the database
   /// (and stops the pool) when the test ends, pass or fail.
-  static func create(
+  package static func create(
     prefix: String, timeout: Duration = .seconds(5)
   ) async throws -> (url: String, client: PostgresClient, logger: Logger) {
     guard let created = CreatedDatabases.current else {
@@ -39,13 +38,13 @@ extension IsolatedDatabase {
 }
 
 /// The databases one test made, dropped when it ends.
-final class CreatedDatabases: Sendable {
-  @TaskLocal static var current: CreatedDatabases?
+package final class CreatedDatabases: Sendable {
+  @TaskLocal package static var current: CreatedDatabases?
   private let made = Mutex<[(name: String, pool: Task<Void, Never>)]>([])
 
-  func add(name: String, pool: Task<Void, Never>) { made.withLock { $0.append((name, pool)) } }
+  package func add(name: String, pool: Task<Void, Never>) { made.withLock { $0.append((name, pool)) } }
 
-  func dropAll() async throws {
+  package func dropAll() async throws {
     let environment = try await TestEnvironment.shared.get()
     for (name, pool) in made.withLock({ $0 }) {
       pool.cancel()
@@ -56,10 +55,10 @@ final class CreatedDatabases: Sendable {
 }
 
 /// Gives each test a ``CreatedDatabases`` and drops what it made when the test ends.
-struct IsolatedDatabasesTrait: TestTrait, SuiteTrait, TestScoping {
-  var isRecursive: Bool { true }
+package struct IsolatedDatabasesTrait: TestTrait, SuiteTrait, TestScoping {
+  package var isRecursive: Bool { true }
 
-  func provideScope(
+  package func provideScope(
     for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
   ) async throws {
     guard testCase != nil else { return try await function() }
@@ -76,22 +75,22 @@ struct IsolatedDatabasesTrait: TestTrait, SuiteTrait, TestScoping {
 
 extension Trait where Self == IsolatedDatabasesTrait {
   /// Tests that make databases of their own (``IsolatedDatabase``) drop them when they end.
-  static var isolatedDatabases: Self { Self() }
+  package static var isolatedDatabases: Self { Self() }
 }
 
 /// A database of its own, in the shared cluster, for tests whose dispatchers would otherwise take
 /// other tests' attempts, or that change what other tests would see.
-struct IsolatedDatabase: Sendable {
-  let client: PostgresClient
-  let database: Database
-  let store: PostgresCallStore
-  let operations: CallOperations
-  let accounts: PostgresAccounts
-  let logger: Logger
+package struct IsolatedDatabase: Sendable {
+  package let client: PostgresClient
+  package let database: Database
+  package let store: PostgresCallStore
+  package let operations: CallOperations
+  package let accounts: PostgresAccounts
+  package let logger: Logger
   /// Each tenant's API key, made with the tenant.
-  let keys = TenantKeys()
+  package let keys = TenantKeys()
 
-  static func make(prefix: String = "dispatch") async throws -> IsolatedDatabase {
+  package static func make(prefix: String = "dispatch") async throws -> IsolatedDatabase {
     let (_, client, logger) = try await Self.create(prefix: prefix)
     let database = Database(client: client, logger: logger)
     let store = PostgresCallStore(database: database, logger: logger).running()
@@ -101,7 +100,7 @@ struct IsolatedDatabase: Sendable {
   }
 
   /// A tenant with limits off and agent 7.
-  func tenant(
+  package func tenant(
     agent settings: PostgresAccounts.AgentSettings = .init(phoneNumber: "+14155550123")
   ) async throws
     -> Tenant
@@ -113,7 +112,7 @@ struct IsolatedDatabase: Sendable {
     return Tenant(id: id, name: "dispatch")
   }
 
-  func call(
+  package func call(
     _ tenant: Tenant, phone: String = "+919876543210", parameters: [String: String] = [:],
     scheduledFor: Date? = nil, conversation: String? = nil, context: RetryContext? = nil, traceparent: String? = nil
   ) async throws -> CallReceipt {
@@ -127,12 +126,12 @@ struct IsolatedDatabase: Sendable {
     return try await operations.makeCall(input, caller: caller).receipt
   }
 
-  func count(_ sql: String) async throws -> Int {
+  package func count(_ sql: String) async throws -> Int {
     for try await count in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { return count }
     return 0
   }
 
-  func dispatcher(_ replica: String, dialer: any Dialer, lease: Duration = .seconds(30)) -> Dispatcher {
+  package func dispatcher(_ replica: String, dialer: any Dialer, lease: Duration = .seconds(30)) -> Dispatcher {
     var configuration = Dispatcher.Configuration(replicaID: replica)
     configuration.lease = lease
     configuration.pollInterval = .milliseconds(50)
@@ -142,14 +141,14 @@ struct IsolatedDatabase: Sendable {
   }
 
   /// The simulated dialer, reporting through this database's event path.
-  func simulatedDialer() -> SimulatedDialer {
+  package func simulatedDialer() -> SimulatedDialer {
     let dialer = SimulatedDialer(operations: operations, logger: logger)
     Task { await dialer.run() }
     return dialer
   }
 
   /// Polls until `condition` holds (bounded: 200 tries, 50 ms apart); returns whether it did.
-  func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+  package func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
     for _ in 0..<200 {
       if try await condition() { return true }
       try await Task.sleep(for: .milliseconds(50))
@@ -159,53 +158,53 @@ struct IsolatedDatabase: Sendable {
 }
 
 /// Runs `body` while `services` run, then cancels them.
-func whileRunning<T: Sendable>(_ services: [Dispatcher], _ body: () async throws -> T) async throws -> T {
+package func whileRunning<T: Sendable>(_ services: [Dispatcher], _ body: () async throws -> T) async throws -> T {
   let tasks = services.map { service in Task { try await service.run() } }
   defer { tasks.forEach { $0.cancel() } }
   return try await body()
 }
 
 /// Counts what each trace id was dialed with.
-actor RecordingDialer: Dialer {
-  private(set) var dials: [UUID: Int] = [:]
-  private(set) var requests: [DialRequest] = []
-  let result: DialResult
+package actor RecordingDialer: Dialer {
+  package private(set) var dials: [UUID: Int] = [:]
+  package private(set) var requests: [DialRequest] = []
+  package let result: DialResult
 
-  init(result: DialResult = .accepted) { self.result = result }
+  package init(result: DialResult = .accepted) { self.result = result }
 
-  func dial(_ request: DialRequest) async -> DialResult {
+  package func dial(_ request: DialRequest) async -> DialResult {
     dials[request.traceID, default: 0] += 1
     requests.append(request)
     return result
   }
 
-  var total: Int { dials.values.reduce(0, +) }
+  package var total: Int { dials.values.reduce(0, +) }
 }
 
 /// A webhook receiver on a real socket: records every request, answers with `status`.
-actor WebhookReceiver {
-  struct Received: Sendable {
-    let headers: [String: String]
-    let body: String
+package actor WebhookReceiver {
+  package struct Received: Sendable {
+    package let headers: [String: String]
+    package let body: String
     /// The body as sent (for binary ones, such as OTLP protobuf).
-    var bytes: [UInt8] = []
+    package var bytes: [UInt8] = []
   }
 
-  private(set) var received: [Received] = []
+  package private(set) var received: [Received] = []
   private var statuses: [HTTPResponse.Status]
   private var task: Task<Void, any Error>?
 
-  init(statuses: [HTTPResponse.Status] = [.ok]) {
+  package init(statuses: [HTTPResponse.Status] = [.ok]) {
     self.statuses = statuses
   }
 
-  func record(_ item: Received) -> HTTPResponse.Status {
+  package func record(_ item: Received) -> HTTPResponse.Status {
     received.append(item)
     return statuses.count > 1 ? statuses.removeFirst() : statuses[0]
   }
 
   /// Starts listening; returns the URL to post to.
-  func start() async throws -> String {
+  package func start() async throws -> String {
     let router = Router()
     router.post("/hook") { [self] request, _ -> Response in
       var request = request
@@ -226,35 +225,43 @@ actor WebhookReceiver {
     return "http://127.0.0.1:\(await port.value())/hook"
   }
 
-  func stop() { task?.cancel() }
+  package func stop() { task?.cancel() }
 }
 
-actor BoundValue {
+package actor BoundValue {
   private var value: Int?
   private var waiters: [CheckedContinuation<Int, Never>] = []
 
-  func set(_ value: Int) {
+  package func set(_ value: Int) {
     self.value = value
     waiters.forEach { $0.resume(returning: value) }
     waiters = []
   }
 
-  func value() async -> Int {
+  package func value() async -> Int {
     if let value { return value }
     return await withCheckedContinuation { waiters.append($0) }
   }
 }
 
 /// API keys of the tenants an ``IsolatedDatabase`` made.
-final class TenantKeys: Sendable {
+package final class TenantKeys: Sendable {
   private let keys = Mutex<[Int64: String]>([:])
 
-  func set(_ key: String, for tenantID: Int64) {
+  package func set(_ key: String, for tenantID: Int64) {
     keys.withLock { $0[tenantID] = key }
   }
 
-  func key(for tenantID: Int64) throws -> String {
+  package func key(for tenantID: Int64) throws -> String {
     guard let key = keys.withLock({ $0[tenantID] }) else { throw TestFailure("no key for tenant \(tenantID)") }
     return key
+  }
+}
+
+extension PostgresCallStore {
+  /// The store with its intake writers running (for the rest of the test process).
+  package func running() -> Self {
+    Task { await self.run() }
+    return self
   }
 }

@@ -4,9 +4,9 @@ import Logging
 import PostgresNIO
 import SwitchboardCore
 import SwitchboardDispatch
+import SwitchboardPostgres
+import SwitchboardTestSupport
 import Testing
-
-@testable import SwitchboardPostgres
 
 @Suite("Dispatch", .isolatedDatabases)
 struct DispatchTests {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 import _ConnectionPoolModule
 
@@ -193,14 +194,6 @@ struct IntakeBatchTests {
     // Forgotten at once: the next request is refused before its body is read.
     let next = try await GatewayClient.send(.POST, "/v1/call", authorization: tenant.authorization, body: "not json")
     #expect(next.status == 401)
-  }
-}
-
-extension PostgresCallStore {
-  /// The store with its intake writers running (for the rest of the test process).
-  func running() -> Self {
-    Task { await self.run() }
-    return self
   }
 }
 

@@ -3,10 +3,10 @@ import Logging
 import PostgresNIO
 import SwitchboardCore
 import SwitchboardDispatch
+import SwitchboardPostgres
 import SwitchboardServer
+import SwitchboardTestSupport
 import Testing
-
-@testable import SwitchboardPostgres
 
 /// No accepted call stays open for good: attempts whose runtime fell silent end `failed`.
 @Suite("Reaper", .isolatedDatabases)
