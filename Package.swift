@@ -163,6 +163,7 @@ let package = Package(
       dependencies: [
         "SwitchboardCore",
         "SwitchboardHTTP",
+        "SwitchboardTestSupport",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -175,6 +176,8 @@ let package = Package(
       dependencies: [
         "SwitchboardCore",
         "SwitchboardGRPC",
+        "SwitchboardTestSupport",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
       ],

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCInProcessTransport
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 @testable import SwitchboardGRPC
@@ -70,34 +71,4 @@ struct CallServiceInProcessTests {
       #expect(limited?.message == "concurrent call limit reached. 3 simultaneous calls allowed.")
     }
   }
-}
-
-/// One tenant, one key; two trace ids fail in the two ways a store can; every call meets the
-/// concurrency limit. No SQL semantics.
-struct ScriptedStore: CallStore {
-  static let key = "sk_" + String(repeating: "a", count: 32)
-  static let explodingTrace = UUID()
-  static let unreachableTrace = UUID()
-  struct Boom: Error {}
-
-  func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
-    apiKey == Self.key ? Tenant(id: 1, name: "scripted") : nil
-  }
-  func accept(
-    _ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String
-  ) async throws
-    -> AcceptOutcome
-  { .concurrencyLimited(current: 3, max: 3) }
-  func call(traceID: UUID, tenantID: Int64) async throws -> CallAttempt? {
-    if traceID == Self.explodingTrace { throw Boom() }
-    if traceID == Self.unreachableTrace { throw SwitchboardError.unavailable(cause: Boom()) }
-    return nil
-  }
-  func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome { .notFound }
-  func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain? { nil }
-  func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage {
-    ConversationPage(conversations: [], hasMore: false, total: 0)
-  }
-  func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome { .notFound }
-  func isReachable() async -> Bool { true }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import SwitchboardCore
+import SwitchboardTestSupport
 import Testing
 
 @testable import SwitchboardHTTP
@@ -67,38 +68,4 @@ struct GatewayInProcessTests {
     #expect(answer.body["error"]?["current_calls"] == 3)
     #expect(answer.body["error"]?["max_calls"] == 3)
   }
-}
-
-/// A store that answers from a fixed script: one tenant, one key; calls to two trace ids fail in
-/// the two ways a store can; every call is refused for the concurrency limit. No SQL semantics.
-struct ScriptedStore: CallStore {
-  static let key = "sk_" + String(repeating: "a", count: 32)
-  static let explodingTrace = UUID()
-  static let unreachableTrace = UUID()
-  struct Boom: Error, CustomStringConvertible { var description: String { "boom: a secret detail" } }
-
-  func tenant(forAPIKey apiKey: String) async throws -> Tenant? {
-    apiKey == Self.key ? Tenant(id: 1, name: "scripted") : nil
-  }
-  func accept(
-    _ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String
-  ) async throws
-    -> AcceptOutcome
-  { .concurrencyLimited(current: 3, max: 3) }
-  func call(traceID: UUID, tenantID: Int64) async throws -> CallAttempt? {
-    if traceID == Self.explodingTrace { throw Boom() }
-    if traceID == Self.unreachableTrace { throw SwitchboardError.unavailable(cause: Boom()) }
-    return nil
-  }
-  func cancelCall(traceID: UUID, tenantID: Int64) async throws -> CancelOutcome { .notFound }
-  func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain? { nil }
-  func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage {
-    ConversationPage(conversations: [], hasMore: false, total: 0)
-  }
-  func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome { .notFound }
-  func isReachable() async -> Bool { true }
-}
-
-extension JSONValue {
-  fileprivate subscript(key: String) -> JSONValue? { objectValue?[key] }
 }

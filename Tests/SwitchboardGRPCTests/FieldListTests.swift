@@ -1,9 +1,6 @@
 import Foundation
-import Logging
-import PostgresNIO
 import SwiftProtobuf
 import SwitchboardCore
-import SwitchboardPostgres
 import SwitchboardTestSupport
 import Testing
 
