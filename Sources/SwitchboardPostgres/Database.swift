@@ -69,12 +69,13 @@ public struct Database: Sendable {
   /// Runs a write; when its answer is lost, answers what `readBack` finds it left instead (see
   /// ``resolve(backend:_:)``): surely nothing, a 503; still unknown, `unknown`.
   func write<T: Sendable>(
+    until deadline: ContinuousClock.Instant? = nil,
     _ work: @escaping @Sendable (PostgresConnection, Logger) async throws -> T,
     readingBack readBack: @escaping @Sendable (PostgresConnection, Logger) async throws -> T?,
     unknown: (_ cause: any Error) -> SwitchboardError
   ) async throws(SwitchboardError) -> T {
     do throws(WriteFailure) {
-      return try await write(work)
+      return try await write(until: deadline, work)
     } catch {
       guard case .unknown(let backend, let cause) = error else { throw error.error }
       switch await resolve(backend: backend, readBack) {
