@@ -35,12 +35,32 @@ public struct PostgresDispatchStore: DispatchStore {
   ) async throws -> [ClaimedAttempt] {
     let rows = try await connection.query(
       """
-      WITH due AS (
+      WITH single AS (
+        -- Single calls first (and any lease that lapsed): no batch stands in front of them.
         SELECT tenant_id, trace_id FROM call_attempts
-        WHERE (status = ANY(switchboard_due_statuses()) AND due_at <= now())
+        WHERE (status = ANY(switchboard_due_statuses()) AND batch_id IS NULL AND due_at <= now())
           OR (status = 'dispatching' AND lease_expires_at <= now())
         ORDER BY due_at LIMIT \(limit)
         FOR UPDATE SKIP LOCKED
+      ), batched AS (
+        -- Then open batches' attempts, each batch up to its free capacity (admission checks again).
+        SELECT x.tenant_id, x.trace_id
+        FROM batches b
+        CROSS JOIN LATERAL (
+          SELECT a.tenant_id, a.trace_id FROM call_attempts a
+          WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
+            AND a.status = ANY(switchboard_due_statuses()) AND a.due_at <= now()
+          ORDER BY a.due_at
+          LIMIT CASE WHEN b.max_concurrency IS NULL THEN \(limit) ELSE greatest(0, b.max_concurrency - (
+            SELECT count(*) FROM call_attempts n
+            WHERE n.tenant_id = b.tenant_id AND n.batch_id = b.batch_id
+              AND n.status = ANY(switchboard_active_statuses()))) END
+          FOR UPDATE SKIP LOCKED
+        ) x
+        WHERE b.status IN ('pending', 'running') AND coalesce(b.scheduled_for, b.created_at) <= now()
+        LIMIT greatest(0, \(limit) - (SELECT count(*) FROM single))
+      ), due AS (
+        SELECT tenant_id, trace_id FROM single UNION ALL SELECT tenant_id, trace_id FROM batched
       ), claimed AS (
         UPDATE call_attempts a SET status = 'dispatching', lease_owner = \(owner),
           lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
@@ -81,7 +101,10 @@ public struct PostgresDispatchStore: DispatchStore {
     try await database.run { connection, logger in
       let rows = try await connection.query(
         """
-        SELECT (SELECT count(*) FROM call_attempts WHERE status = ANY(switchboard_due_statuses()) AND due_at <= now()),
+        SELECT (SELECT count(*) FROM call_attempts
+            WHERE status = ANY(switchboard_due_statuses()) AND batch_id IS NULL AND due_at <= now())
+          + (SELECT count(*) FROM call_attempts
+            WHERE status = ANY(switchboard_due_statuses()) AND batch_id IS NOT NULL AND due_at <= now()),
           (SELECT count(*) FROM event_deliveries WHERE delivered_at IS NULL AND next_attempt_at < 'infinity')
         """, logger: logger)
       for try await (due, pending) in rows.decode((Int, Int).self) { return (due, pending) }

@@ -43,8 +43,14 @@ struct ContractTableTests {
     let environment = try await TestEnvironment.shared.get()
     let plans: [(String, String)] = [
       (
-        "SELECT 1 FROM call_attempts WHERE status = ANY(switchboard_due_statuses()) AND due_at <= now()",
+        "SELECT 1 FROM call_attempts WHERE status = ANY(switchboard_due_statuses()) AND batch_id IS NULL AND due_at <= now()",
         "call_attempts_due"
+      ),
+      (
+        """
+        SELECT 1 FROM call_attempts WHERE tenant_id = 1 AND batch_id = 2
+          AND status = ANY(switchboard_due_statuses()) AND due_at <= now() ORDER BY due_at LIMIT 10
+        """, "call_attempts_batch_due"
       ),
       (
         "SELECT 1 FROM call_attempts WHERE status IN ('dispatched', 'ringing') AND updated_at < now()",

@@ -1,0 +1,111 @@
+import Foundation
+import PostgresNIO
+import SwitchboardCore
+import SwitchboardDispatch
+import SwitchboardPostgres
+import SwitchboardTestSupport
+import Synchronization
+import Testing
+
+@Suite("Batch pacing at dispatch", .isolatedDatabases)
+struct BatchPacingTests {
+  func batch(
+    _ database: IsolatedDatabase, _ tenant: Tenant, size: Int, maxConcurrency: Int? = nil
+  ) async throws -> Batch {
+    var recipients = BatchRecipients()
+    for index in 0..<size {
+      recipients.add(
+        BatchRecipientInput(
+          line: index + 2,
+          parameters: [CallParameter(name: "customer_phone", value: "+9197\(String(format: "%08d", index))")]),
+        agentID: 7, now: Date())
+    }
+    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    guard
+      case .created(let batch) = try await store.create(
+        BatchCreation(agentID: 7, name: "pacing", maxConcurrency: maxConcurrency, calls: recipients.calls),
+        tenantID: tenant.id)
+    else { throw TestFailure("batch not created") }
+    return batch
+  }
+
+  @Test("two dispatchers never hold more of a batch active than its max_concurrency, and finish it")
+  func maxConcurrency() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "pacing")
+    let tenant = try await database.tenant()
+    let batch = try await batch(database, tenant, size: 60, maxConcurrency: 5)
+    let dialer = CompletingDialer(operations: database.operations)
+    let active = """
+      SELECT count(*) FROM call_attempts WHERE tenant_id = \(tenant.id) AND batch_id = \(batch.id)
+        AND status = ANY(switchboard_active_statuses()) AND (status <> 'dispatching' OR limits_charged_at IS NOT NULL)
+      """
+    let highest = Mutex(0)
+    let finished = try await whileRunning([
+      database.dispatcher("a", dialer: dialer), database.dispatcher("b", dialer: dialer),
+    ]) {
+      try await database.eventually {
+        let now = try await database.count(active)
+        highest.withLock { $0 = max($0, now) }
+        return try await database.count(
+          "SELECT count(*) FROM call_attempts WHERE batch_id = \(batch.id) AND status = 'completed'") == 60
+      }
+    }
+    #expect(finished, "every contact was called")
+    #expect(highest.withLock { $0 } <= 5, "sampled from PostgreSQL while it ran")
+    #expect(highest.withLock { $0 } >= 2, "it did run several at once")
+    #expect(await dialer.dials == 60, "each contact dialed once")
+  }
+
+  @Test("a single call is claimed before a batch's due attempts")
+  func singleFirst() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "pacing")
+    let tenant = try await database.tenant()
+    _ = try await batch(database, tenant, size: 300)
+    let single = try await database.call(tenant, phone: "+14155550999")
+    let dialer = RecordingDialer()
+    let done = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
+      try await database.eventually { await dialer.total == 301 }
+    }
+    #expect(done)
+    let position = try #require(await dialer.requests.firstIndex { $0.traceID == single.traceID })
+    #expect(position < 64, "in the first claim, not behind 300 batch rows (position \(position))")
+  }
+
+  @Test("a paused batch is not dialed; a single call beside it is")
+  func paused() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "pacing")
+    let tenant = try await database.tenant()
+    let paused = try await batch(database, tenant, size: 10)
+    try await database.client.query(
+      "UPDATE batches SET status = 'paused' WHERE tenant_id = \(tenant.id) AND batch_id = \(paused.id)")
+    let single = try await database.call(tenant, phone: "+14155550999")
+    let dialer = RecordingDialer()
+    let dialed = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
+      try await database.eventually { await dialer.dials[single.traceID] == 1 }
+    }
+    #expect(dialed)
+    #expect(await dialer.total == 1)
+    #expect(
+      try await database.count(
+        "SELECT count(*) FROM call_attempts WHERE batch_id = \(paused.id) AND status = 'scheduled'") == 10)
+  }
+}
+
+/// Accepts each dial and reports the call completed a moment later, as a voice runtime would.
+actor CompletingDialer: Dialer {
+  let operations: CallOperations
+  private(set) var dials = 0
+
+  init(operations: CallOperations) { self.operations = operations }
+
+  func dial(_ request: DialRequest) async -> DialResult {
+    dials += 1
+    let operations = operations
+    Task {
+      try? await Task.sleep(for: .milliseconds(30))
+      _ = try? await operations.recordInternally(
+        CallEventInput(eventID: "done", status: "completed"), traceID: request.traceID, tenantID: request.tenantID)
+    }
+    return .accepted
+  }
+}
