@@ -70,25 +70,6 @@ struct BatchPacingTests {
     let position = try #require(await dialer.requests.firstIndex { $0.traceID == single.traceID })
     #expect(position < 64, "in the first claim, not behind 300 batch rows (position \(position))")
   }
-
-  @Test("a paused batch is not dialed; a single call beside it is")
-  func paused() async throws {
-    let database = try await IsolatedDatabase.make(prefix: "pacing")
-    let tenant = try await database.tenant()
-    let paused = try await batch(database, tenant, size: 10)
-    try await database.client.query(
-      "UPDATE batches SET status = 'paused' WHERE tenant_id = \(tenant.id) AND batch_id = \(paused.id)")
-    let single = try await database.call(tenant, phone: "+14155550999")
-    let dialer = RecordingDialer()
-    let dialed = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
-      try await database.eventually { await dialer.dials[single.traceID] == 1 }
-    }
-    #expect(dialed)
-    #expect(await dialer.total == 1)
-    #expect(
-      try await database.count(
-        "SELECT count(*) FROM call_attempts WHERE batch_id = \(paused.id) AND status = 'scheduled'") == 10)
-  }
 }
 
 /// Accepts each dial and reports the call completed a moment later, as a voice runtime would.
