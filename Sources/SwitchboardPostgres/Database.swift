@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -91,26 +90,19 @@ public struct Database: Sendable {
   /// commit), then runs `readBack`. `.written` with what it found; `.notWritten` when it found
   /// nothing and the process is gone; `.unknown` when the database cannot tell in time.
   func resolve<T: Sendable>(
-    backend: Backend?, _ readBack: @escaping @Sendable (PostgresConnection, Logger) async throws -> T?
+    backend: Int32?, _ readBack: @escaping @Sendable (PostgresConnection, Logger) async throws -> T?
   ) async -> Resolution<T> {
     do {
       return try await run(until: .now + Self.resolveBudget) { connection, logger in
         var gone = false
         if let backend {
           // Waits up to 500 ms for the process to exit (true once it has left the process array,
-          // its transaction ended). Matched by its start time (to the millisecond; the round trip
-          // through Date may round) as well as its pid: a process already gone, the usual case when
-          // its connection broke, may have left its pid to a new backend, which must not be
-          // stopped. No such process: gone.
+          // its transaction ended). A process already gone, the usual case when its connection
+          // broke, answers false with a warning, and is no longer listed.
           let rows = try await connection.query(
             """
-            WITH this AS MATERIALIZED (
-              SELECT pid FROM pg_stat_activity WHERE pid = \(backend.pid)
-                AND backend_start BETWEEN \(backend.started)::timestamptz - interval '1 millisecond'
-                  AND \(backend.started)::timestamptz + interval '1 millisecond'
-            ), stopped AS MATERIALIZED (SELECT pg_terminate_backend(pid, 500) AS done FROM this)
-            SELECT coalesce((SELECT bool_and(done) FROM stopped), true)
-              OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid IN (SELECT pid FROM this))
+            WITH stopped AS MATERIALIZED (SELECT pg_terminate_backend(\(backend), 500) AS done)
+            SELECT done OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = \(backend)) FROM stopped
             """, logger: logger)
           for try await exited in rows.decode(Bool.self) { gone = exited }
         }
@@ -181,7 +173,7 @@ enum WriteFailure: Error {
   case notWritten(SwitchboardError)
   /// The statement was sent and its answer never came (deadline, broken connection): PostgreSQL may
   /// have committed it. `backend` is the server process that ran it.
-  case unknown(backend: Backend?, cause: any Error)
+  case unknown(backend: Int32?, cause: any Error)
 
   /// The error a caller sees when the outcome stays unknown: 503, like any unavailability.
   var error: SwitchboardError {
@@ -209,7 +201,7 @@ private final class Race<T: Sendable>: Sendable {
   private enum Phase {
     case leasing
     case leased(PostgresConnection)
-    case sent(PostgresConnection, backend: Backend?)
+    case sent(PostgresConnection, backend: Int32?)
   }
 
   private struct State {
@@ -251,7 +243,7 @@ private final class Race<T: Sendable>: Sendable {
   }
 
   /// The work is about to send its statements; false if the caller has already been answered.
-  func sending(backend: Backend?) -> Bool {
+  func sending(backend: Int32?) -> Bool {
     state.withLock { state in
       guard state.outcome == nil, case .leased(let connection) = state.phase else { return false }
       state.phase = .sent(connection, backend: backend)
@@ -310,7 +302,7 @@ private final class Race<T: Sendable>: Sendable {
 
   /// What `error`, thrown by the work, means for a write.
   private func interruption(by error: any Error) -> Interrupted {
-    let sent: (Bool, Backend?) = state.withLock { state in
+    let sent: (Bool, Int32?) = state.withLock { state in
       if case .sent(_, let backend) = state.phase { return (true, backend) }
       return (false, nil)
     }
@@ -339,31 +331,23 @@ private final class AbandonedConnections: Sendable {
   }
 }
 
-/// The server process behind a connection: its pid, and when it started (a pid alone may
-/// name another process once this one is gone).
-struct Backend: Sendable, Hashable {
-  let pid: Int32
-  let started: Date
-}
-
-/// Server processes of pooled connections, learned once per connection: the process to stop
+/// Server process ids of pooled connections, learned once per connection: the process to stop
 /// when a write on that connection is abandoned.
 private final class BackendIDs: Sendable {
-  private let ids = Mutex<[PostgresConnection.ID: Backend]>([:])
+  private let ids = Mutex<[PostgresConnection.ID: Int32]>([:])
 
-  func id(of connection: PostgresConnection, logger: Logger) async throws -> Backend {
+  func id(of connection: PostgresConnection, logger: Logger) async throws -> Int32 {
     if let id = ids.withLock({ $0[connection.id] }) { return id }
-    var backend: Backend?
-    let rows = try await connection.query(
-      "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()", logger: logger)
-    for try await (pid, started) in rows.decode((Int32, Date).self) { backend = Backend(pid: pid, started: started) }
-    guard let backend else { throw SwitchboardError.internalError() }
+    var id: Int32 = 0
+    for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) {
+      id = pid
+    }
     ids.withLock { ids in
       // Closed connections are never told of; a pool holds tens at once.
       if ids.count >= 1024 { ids.removeAll() }
-      ids[connection.id] = backend
+      ids[connection.id] = id
     }
-    return backend
+    return id
   }
 }
 

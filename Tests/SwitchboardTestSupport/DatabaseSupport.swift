@@ -14,10 +14,8 @@ extension IsolatedDatabase {
   /// A new, migrated database in the shared cluster: its URL, a pool on it and a quiet logger.
   /// Only inside a test that has the ``Trait/isolatedDatabases`` trait, which drops the database
   /// (and stops the pool) when the test ends, pass or fail.
-  /// - Parameter timeout: the pool's deadline, connecting included: generous by default, since
-  ///   the whole suite runs in parallel on two cores (CI saw a connect take longer than 5 s).
   package static func create(
-    prefix: String, timeout: Duration = .seconds(15)
+    prefix: String, timeout: Duration = .seconds(5)
   ) async throws -> (url: String, client: PostgresClient, logger: Logger) {
     guard let created = CreatedDatabases.current else {
       throw TestFailure("IsolatedDatabase needs the .isolatedDatabases trait on the test or its suite")
