@@ -75,11 +75,12 @@ public final class Notifier: Sendable {
         await wakeup.wait()
         continue
       }
+      let list = Array(items)
       let payloads =
-        items.isEmpty
+        list.isEmpty
         ? [""]
-        : stride(from: 0, to: items.count, by: Self.itemsPerNotification).map { start in
-          Array(items).dropFirst(start).prefix(Self.itemsPerNotification).joined(separator: ",")
+        : stride(from: 0, to: list.count, by: Self.itemsPerNotification).map { start in
+          list[start..<min(start + Self.itemsPerNotification, list.count)].joined(separator: ",")
         }
       do {
         try await database.run { connection, logger in

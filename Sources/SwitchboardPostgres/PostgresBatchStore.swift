@@ -19,9 +19,8 @@ public struct PostgresBatchStore: Sendable {
   /// Writes the batch, a chain and a first attempt per call, or nothing. Each chain starts from
   /// its request's context (``ThreadedState/threading(_:)``), as a single call's would.
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
-    guard let firstTrace = batch.calls.first.map({ _ in UUID.v7() }) else {
-      throw SwitchboardError.invalid("a batch needs at least one recipient")
-    }
+    guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
+    let firstTrace = UUID.v7()
     let recipients = JSONValue.array(
       batch.calls.enumerated().map { index, call in
         let effective = ThreadedState().threading(call.retryContext).effectiveContext(
