@@ -38,6 +38,7 @@ let package = Package(
     .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+    .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
   ],
   targets: [
     .target(
@@ -93,6 +94,7 @@ let package = Package(
       dependencies: [
         "SwitchboardCore",
         .product(name: "CSV", package: "CSV.swift"),
+        .product(name: "MultipartKit", package: "multipart-kit"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -126,9 +126,9 @@ public struct CallOperations: Sendable {
     return watchers.watch(chain.conversationID, tenant: tenant)
   }
 
-  /// A page of chains; `limit` 1…100 (default 20), `offset` ≥ 0, `agentID` > 0 when given.
+  /// A page of chains; `limit` 1…100 (default 20), `offset` ≥ 0, ids > 0 when given.
   public func conversations(
-    agentID: Int64?, limit: Int?, offset: Int?, tenant: Tenant
+    _ filter: ConversationFilter, limit: Int?, offset: Int?, tenant: Tenant
   )
     async throws(SwitchboardError) -> ConversationPage
   {
@@ -136,9 +136,10 @@ public struct CallOperations: Sendable {
     let offset = offset ?? 0
     guard (1...100).contains(limit) else { throw .invalid("limit must be between 1 and 100") }
     guard offset >= 0 else { throw .invalid("offset must not be negative") }
-    if let agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
+    if let agentID = filter.agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
+    if let batchID = filter.batchID, batchID <= 0 { throw .invalid("batch_id must be a positive integer") }
     return try await Self.mapped {
-      try await store.conversations(tenantID: tenant.id, agentID: agentID, limit: limit, offset: offset)
+      try await store.conversations(tenantID: tenant.id, filter: filter, limit: limit, offset: offset)
     }
   }
 
@@ -175,7 +176,7 @@ public struct CallOperations: Sendable {
 
   /// Runs a store call, letting ``SwitchboardError`` through and turning anything else into an
   /// internal error that keeps its cause for the logs.
-  private static func mapped<T>(_ body: () async throws -> T) async throws(SwitchboardError) -> T {
+  static func mapped<T>(_ body: () async throws -> T) async throws(SwitchboardError) -> T {
     do {
       return try await body()
     } catch let error as SwitchboardError {

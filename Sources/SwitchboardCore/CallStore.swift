@@ -42,7 +42,9 @@ public protocol CallStore: Sendable {
   func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain?
 
   /// Chains newest first.
-  func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage
+  func conversations(
+    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
+  ) async throws -> ConversationPage
 
   /// Records a progress or outcome report: the event log, the attempt's status, the chain's
   /// threaded state, an automatic retry when the agent's policy earns one, and the outcome

@@ -101,6 +101,10 @@ public protocol DispatchStore: Sendable {
   /// Attempts whose runtime fell silent, at most `limit`: `dispatched` or `ringing` with no report
   /// for `ringTimeout`, `in_progress` for longer than `maxCallDuration`.
   func silentAttempts(ringTimeout: Duration, maxCallDuration: Duration, limit: Int) async throws -> [SilentAttempt]
+
+  /// Marks open batches whose every chain is final `completed` (with their `batch.completed`
+  /// event); how many.
+  func completeFinishedBatches(limit: Int) async throws -> Int
 }
 
 /// An attempt whose voice runtime stopped reporting, to be ended `failed`.
@@ -200,6 +204,21 @@ public enum OutcomeEnvelope {
         ],
         "retry_context": attempt.effectiveRetryContext.json,
       ],
+    ]
+  }
+}
+
+/// The envelope of a batch's own event: `{event_id, event_type: "batch.completed", timestamp,
+/// data: {batch, metrics}}`.
+public enum BatchEnvelope {
+  public static let completed = "batch.completed"
+
+  public static func make(eventID: UUID, batch: Batch, metrics: BatchMetrics, at time: Date) -> JSONValue {
+    [
+      "event_id": .string(eventID.lowercased),
+      "event_type": .string(completed),
+      "timestamp": .string(Timestamp.format(time)),
+      "data": ["batch": batch.json, "metrics": metrics.json],
     ]
   }
 }

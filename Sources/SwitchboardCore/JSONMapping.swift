@@ -154,6 +154,7 @@ extension CallAttempt {
       "failure_reason": text(failureReason),
       "results": results.map(JSONValue.object) ?? .null,
       "duration_seconds": durationSeconds.map(JSONValue.double) ?? .null,
+      "batch_id": batchID.map(JSONValue.integer) ?? .null,
     ])
   }
 }
@@ -169,6 +170,7 @@ extension ConversationChain {
       "latest_status": .string(latestStatus.rawValue),
       "created_at": .string(Timestamp.format(createdAt)),
       "updated_at": .string(Timestamp.format(updatedAt)),
+      "batch_id": batchID.map(JSONValue.integer) ?? .null,
     ]
     if withAttempts { members["attempts"] = .array(attempts.map(\.json)) }
     return .object(members)
@@ -230,5 +232,61 @@ public enum Timestamp {
   public static func format(_ date: Date) -> String {
     date.timeIntervalSince1970.rounded() == date.timeIntervalSince1970
       ? date.formatted(plain) : date.formatted(fractional)
+  }
+}
+
+extension Batch {
+  /// The seed system's batch (`id` an integer), and this service's options beside it.
+  public var json: JSONValue {
+    func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
+    return .object([
+      "id": .integer(id),
+      "name": .string(name),
+      "agent_id": .integer(agentID),
+      "status": .string(status.rawValue),
+      "total_recipients": .integer(Int64(totalRecipients)),
+      "created_at": time(createdAt),
+      "scheduled_for": time(scheduledFor),
+      "max_concurrency": maxConcurrency.map { .integer(Int64($0)) } ?? .null,
+      "completed_at": time(completedAt),
+    ])
+  }
+}
+
+extension BatchReceipt {
+  /// The batch, with `total_rejected` and `rejected_rows` when a row was left out.
+  public var json: JSONValue {
+    guard totalRejected > 0, case .object(var members) = batch.json else { return batch.json }
+    members["total_rejected"] = .integer(Int64(totalRejected))
+    members["rejected_rows"] = .array(rejected.map(\.json))
+    return .object(members)
+  }
+}
+
+extension RejectedRecipient {
+  public var json: JSONValue { ["line": .integer(Int64(line)), "message": .string(message)] }
+}
+
+extension BatchMetrics {
+  /// The seed system's metrics, and this service's counts beside them.
+  public var json: JSONValue {
+    func count(_ value: Int) -> JSONValue { .integer(Int64(value)) }
+    return .object([
+      "avg_duration_seconds": .double(averageDurationSeconds ?? 0),
+      "busy_count": count(busyCount),
+      "completed_count": count(completedCount),
+      "failed_count": count(failedCount),
+      "in_progress_count": count(inProgressCount),
+      "no_answer_count": count(noAnswerCount),
+      "pending_retry_count": count(pendingRetryCount),
+      "socket_failure_count": count(socketFailureCount),
+      "success_count": count(successCount),
+      "success_rate": .double(successRate),
+      "total_processed": count(totalProcessed),
+      "unreachable_count": count(unreachableCount),
+      "canceled_count": count(canceledCount),
+      "waiting_count": count(waitingCount),
+      "total_recipients": count(totalRecipients),
+    ])
   }
 }

@@ -85,13 +85,15 @@ public struct CallAttempt: Sendable, Hashable {
   public var failureReason: String?
   public var results: [String: JSONValue]?
   public var durationSeconds: Double?
+  /// The batch that placed the attempt (its first, or a retry of it); `nil` for single calls.
+  public var batchID: Int64?
 
   public init(
     traceID: UUID, conversationID: UUID, attemptNumber: Int, agentID: Int64, status: CallStatus,
     customerPhone: String, parameters: [CallParameter], metadata: String?, idempotencyKey: String?,
     retryContext: RetryContext?, effectiveRetryContext: RetryContext, scheduledFor: Date?,
     createdAt: Date, updatedAt: Date, dispatchedAt: Date?, endedAt: Date?, failureReason: String?,
-    results: [String: JSONValue]?, durationSeconds: Double?
+    results: [String: JSONValue]?, durationSeconds: Double?, batchID: Int64? = nil
   ) {
     self.traceID = traceID
     self.conversationID = conversationID
@@ -112,6 +114,7 @@ public struct CallAttempt: Sendable, Hashable {
     self.failureReason = failureReason
     self.results = results
     self.durationSeconds = durationSeconds
+    self.batchID = batchID
   }
 }
 
@@ -140,10 +143,12 @@ public struct ConversationChain: Sendable, Hashable {
   public var updatedAt: Date
   /// Every attempt, in order; empty in listings.
   public var attempts: [CallAttempt]
+  /// The batch that created the chain; `nil` for single calls.
+  public var batchID: Int64?
 
   public init(
     conversationID: UUID, agentID: Int64, customerPhone: String, attemptCount: Int, state: ThreadedState,
-    latestStatus: CallStatus, createdAt: Date, updatedAt: Date, attempts: [CallAttempt]
+    latestStatus: CallStatus, createdAt: Date, updatedAt: Date, attempts: [CallAttempt], batchID: Int64? = nil
   ) {
     self.conversationID = conversationID
     self.agentID = agentID
@@ -154,6 +159,19 @@ public struct ConversationChain: Sendable, Hashable {
     self.createdAt = createdAt
     self.updatedAt = updatedAt
     self.attempts = attempts
+    self.batchID = batchID
+  }
+}
+
+/// Which chains `ListConversations` answers: every filter given must hold.
+public struct ConversationFilter: Sendable, Hashable {
+  public var agentID: Int64?
+  /// Chains a batch created.
+  public var batchID: Int64?
+
+  public init(agentID: Int64? = nil, batchID: Int64? = nil) {
+    self.agentID = agentID
+    self.batchID = batchID
   }
 }
 

@@ -16,6 +16,10 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     case failedPrecondition
     /// The idempotency key was used within its retention; carries the first attempt's receipt.
     case duplicateRequest(CallReceipt)
+    /// A batch upload's idempotency key was used within its retention; carries the first batch.
+    case duplicateBatch(Batch)
+    /// Every row of a batch upload was rejected: 400, listing the first of them.
+    case invalidRecipients(rejected: [RejectedRecipient], total: Int)
     /// The number was called too often.
     case rateLimited(RateLimitStatus)
     /// The tenant is at its active-call limit.
@@ -45,10 +49,10 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
   /// The `type` of the error envelope.
   public var type: String {
     switch kind {
-    case .invalidRequest, .payloadTooLarge, .failedPrecondition: "invalid_request"
+    case .invalidRequest, .payloadTooLarge, .failedPrecondition, .invalidRecipients: "invalid_request"
     case .authentication: "authentication_error"
     case .notFound: "not_found"
-    case .duplicateRequest: "duplicate_request"
+    case .duplicateRequest, .duplicateBatch: "duplicate_request"
     case .rateLimited: "rate_limit_exceeded"
     case .concurrencyLimited: "concurrent_call_limit_exceeded"
     case .conflict: "conflict"
@@ -104,6 +108,7 @@ extension SwitchboardError {
   public static let agentNotFound = Self(.notFound, "agent not found")
   public static let conversationNotFound = Self(.notFound, "conversation not found")
   public static let callNotFound = Self(.notFound, "call not found")
+  public static let batchNotFound = Self(.notFound, "batch not found")
   public static let agentHasNoPhone = Self(.failedPrecondition, "agent has no phone number configured")
   public static let bodyTooLarge = Self(.payloadTooLarge, "request body must be at most 262144 bytes")
   public static func unavailable(cause: (any Error)? = nil) -> Self {

@@ -21,6 +21,9 @@ public enum Telemetry {
     public static let webhookDeliveries = "switchboard_webhook_deliveries_total"
     public static let outboxPending = "switchboard_outbox_pending"
     public static let reaped = "switchboard_reaper_ended_total"
+    public static let batchesCreated = "switchboard_batches_created_total"
+    public static let batchRecipients = "switchboard_batch_recipients_total"
+    public static let batchesCompleted = "switchboard_batches_completed_total"
   }
 
   /// Calls per intake statement: 1 on an idle replica, more as calls queue behind the writers.
@@ -42,6 +45,17 @@ public enum Telemetry {
   /// A call written by intake, by the status it starts in (`initiated` or `scheduled`).
   public static func callAccepted(status: CallStatus) {
     Counter(label: Name.callsAccepted, dimensions: [("status", status.rawValue)]).increment()
+  }
+
+  /// A batch written, and its recipients (each a chain).
+  public static func batchCreated(recipients: Int) {
+    Counter(label: Name.batchesCreated).increment()
+    Counter(label: Name.batchRecipients).increment(by: recipients)
+  }
+
+  /// Batches found with every chain final, by this replica.
+  public static func batchesCompleted(_ count: Int) {
+    Counter(label: Name.batchesCompleted).increment(by: count)
   }
 
   /// The calls written by one intake statement.

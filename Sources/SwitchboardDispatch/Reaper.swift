@@ -4,7 +4,8 @@ import ServiceLifecycle
 import SwitchboardCore
 
 /// Ends attempts whose voice runtime fell silent, so that no accepted call stays open for good
-/// (and holds one of its tenant's concurrent-call slots): `dispatched` or `ringing` with no report
+/// (and holds one of its tenant's concurrent-call slots), and completes batches whose chains are
+/// all final: `dispatched` or `ringing` with no report
 /// for `ringTimeout`, `in_progress` for longer than `maxCallDuration`. Each ends `failed`, with a
 /// `failure_reason` that says why, through the same path as a reported outcome: chain state, retry
 /// policy, outcome webhook. Replicas may reap at once: the failure event's id names the status it
@@ -45,6 +46,7 @@ public struct Reaper: Service {
     try? await cancelWhenGracefulShutdown {
       while !Task.isCancelled {
         let reaped = await reapOnce()
+        await completeBatchesOnce()
         if reaped < configuration.batchSize { try await Task.sleep(for: configuration.interval) }
       }
     }
@@ -86,6 +88,17 @@ public struct Reaper: Service {
 }
 
 extension Reaper {
+  /// Completes the batches whose every chain is final: the same look for forgotten work, at the
+  /// batch's level.
+  public func completeBatchesOnce() async {
+    do {
+      let completed = try await store.completeFinishedBatches(limit: configuration.batchSize)
+      if completed > 0 { Telemetry.batchesCompleted(completed) }
+    } catch {
+      logger.warning("completing finished batches failed", metadata: ["error": "\(error)"])
+    }
+  }
+
   /// Records through ``CallOperations``, as any reported outcome.
   public static func recording(to operations: CallOperations) -> Record {
     { attempt, event in

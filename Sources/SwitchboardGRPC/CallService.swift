@@ -68,9 +68,10 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   ) async throws -> ServerResponse<Switchboard_V1_ListConversationsResponse> {
     let tenant = try await tenant(request.metadata)
     let message = request.message
+    let filter = ConversationFilter(
+      agentID: message.agentID == 0 ? nil : message.agentID, batchID: message.batchID == 0 ? nil : message.batchID)
     let page = try await operations.conversations(
-      agentID: message.agentID == 0 ? nil : message.agentID, limit: message.limit == 0 ? nil : Int(message.limit),
-      offset: Int(message.offset), tenant: tenant)
+      filter, limit: message.limit == 0 ? nil : Int(message.limit), offset: Int(message.offset), tenant: tenant)
     var response = Switchboard_V1_ListConversationsResponse()
     response.data = page.conversations.map(Switchboard_V1_Conversation.init)
     response.hasMore_p = page.hasMore

@@ -103,6 +103,7 @@ extension Switchboard_V1_CallAttempt {
     if let failureReason = attempt.failureReason { self.failureReason = failureReason }
     if let results = attempt.results { self.results = Google_Protobuf_Struct(results) }
     if let durationSeconds = attempt.durationSeconds { self.durationSeconds = durationSeconds }
+    if let batchID = attempt.batchID { self.batchID = batchID }
   }
 }
 
@@ -122,6 +123,69 @@ extension Switchboard_V1_Conversation {
     createdAt = Google_Protobuf_Timestamp(date: chain.createdAt)
     updatedAt = Google_Protobuf_Timestamp(date: chain.updatedAt)
     attempts = chain.attempts.map(Switchboard_V1_CallAttempt.init)
+    if let batchID = chain.batchID { self.batchID = batchID }
+  }
+}
+
+extension BatchOptionsInput {
+  init(_ header: Switchboard_V1_BatchHeader) {
+    self.init(
+      agentID: header.agentID == 0 ? nil : header.agentID, name: header.name,
+      scheduledFor: header.hasScheduledFor ? header.scheduledFor.date : nil,
+      maxConcurrency: header.maxConcurrency == 0 ? nil : Int(header.maxConcurrency),
+      idempotencyKey: header.idempotencyKey.isEmpty ? nil : header.idempotencyKey)
+  }
+}
+
+extension BatchRecipientInput {
+  init(_ message: Switchboard_V1_BatchRecipient, line: Int) {
+    self.init(
+      line: line, parameters: message.parameters.map { CallParameter(name: $0.name, value: $0.value) },
+      metadata: message.hasMetadata ? message.metadata : nil,
+      retryContext: message.hasRetryContext ? RetryContext(message.retryContext) : nil)
+  }
+}
+
+extension Switchboard_V1_Batch {
+  init(_ batch: Batch) {
+    self.init()
+    id = batch.id
+    name = batch.name
+    agentID = batch.agentID
+    status =
+      switch batch.status {
+      case .pending: .pending
+      case .running: .running
+      case .paused: .paused
+      case .completed: .completed
+      case .canceled: .canceled
+      }
+    totalRecipients = Int32(clamping: batch.totalRecipients)
+    createdAt = Google_Protobuf_Timestamp(date: batch.createdAt)
+    if let date = batch.scheduledFor { scheduledFor = Google_Protobuf_Timestamp(date: date) }
+    if let cap = batch.maxConcurrency { maxConcurrency = Int32(clamping: cap) }
+    if let date = batch.completedAt { completedAt = Google_Protobuf_Timestamp(date: date) }
+  }
+}
+
+extension Switchboard_V1_BatchMetrics {
+  init(_ metrics: BatchMetrics) {
+    self.init()
+    avgDurationSeconds = metrics.averageDurationSeconds ?? 0
+    busyCount = Int32(clamping: metrics.busyCount)
+    completedCount = Int32(clamping: metrics.completedCount)
+    failedCount = Int32(clamping: metrics.failedCount)
+    inProgressCount = Int32(clamping: metrics.inProgressCount)
+    noAnswerCount = Int32(clamping: metrics.noAnswerCount)
+    pendingRetryCount = Int32(clamping: metrics.pendingRetryCount)
+    socketFailureCount = Int32(clamping: metrics.socketFailureCount)
+    successCount = Int32(clamping: metrics.successCount)
+    successRate = metrics.successRate
+    totalProcessed = Int32(clamping: metrics.totalProcessed)
+    unreachableCount = Int32(clamping: metrics.unreachableCount)
+    canceledCount = Int32(clamping: metrics.canceledCount)
+    waitingCount = Int32(clamping: metrics.waitingCount)
+    totalRecipients = Int32(clamping: metrics.totalRecipients)
   }
 }
 

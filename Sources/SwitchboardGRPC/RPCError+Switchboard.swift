@@ -31,6 +31,14 @@ extension SwitchboardError {
       info["conversation_id"] = original.conversationID.lowercased
       info["attempt_number"] = String(original.attemptNumber)
       info["status"] = original.status.rawValue
+    case .duplicateBatch(let original):
+      code = .alreadyExists
+      info["batch_id"] = String(original.id)
+      info["status"] = original.status.rawValue
+    case .invalidRecipients(let rejected, let total):
+      code = .invalidArgument
+      info["total_rejected"] = String(total)
+      if let first = rejected.first { info["first_rejected_row"] = "\(first.line): \(first.message)" }
     case .rateLimited(let status):
       code = .resourceExhausted
       info["retry_after_seconds"] = String(status.retryAfterSeconds)

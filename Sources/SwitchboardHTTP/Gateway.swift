@@ -8,6 +8,8 @@ import SwitchboardCore
 /// ``CallOperations``. Every failure answers in the `{"error": {"message", "type"}}` envelope.
 public struct Gateway: Sendable {
   let operations: CallOperations
+  /// Batch calls; without them the batch routes are not served.
+  let batches: BatchOperations?
   let metrics: @Sendable () -> [UInt8]
   let tracing: Bool
 
@@ -15,10 +17,11 @@ public struct Gateway: Sendable {
   ///   - metrics: the process's metrics in Prometheus's text format, for `/metrics`.
   ///   - tracing: a server span per request (child of its `traceparent`), to the process's tracer.
   public init(
-    operations: CallOperations, metrics: @escaping @Sendable () -> [UInt8] = { [] },
-    tracing: Bool = false
+    operations: CallOperations, batches: BatchOperations? = nil,
+    metrics: @escaping @Sendable () -> [UInt8] = { [] }, tracing: Bool = false
   ) {
     self.operations = operations
+    self.batches = batches
     self.metrics = metrics
     self.tracing = tracing
   }
@@ -31,7 +34,9 @@ public struct Gateway: Sendable {
     let router = Router(context: Context.self)
     router.add(middleware: MetricsMiddleware())
     if tracing { router.add(middleware: TracingMiddleware()) }
-    router.add(middleware: EnvelopeMiddleware(routes: Self.routes + Self.healthRoutes))
+    router.add(
+      middleware: EnvelopeMiddleware(routes: Self.routes + Self.healthRoutes + (batches == nil ? [] : Self.batchRoutes))
+    )
     router.post("/v1/call") { request, _ in try await makeCall(request) }
     router.get("/v1/calls/:trace_id") { request, context in
       let tenant = try await tenant(request)
@@ -60,9 +65,11 @@ public struct Gateway: Sendable {
     router.get("/v1/conversations") { request, _ in
       let tenant = try await tenant(request)
       let query = request.uri.queryParameters
-      let page = try await operations.conversations(
+      let filter = ConversationFilter(
         agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
-        limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
+        batchID: try Self.integer(query["batch_id"], "batch_id").map(Int64.init))
+      let page = try await operations.conversations(
+        filter, limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
         tenant: tenant)
       return JSONResponse.ok([
         "data": .array(page.conversations.map { $0.json(withAttempts: false) }),
@@ -74,6 +81,7 @@ public struct Gateway: Sendable {
         status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(bytes: Self.openAPIDocument)))
     }
+    if let batches { addBatchRoutes(to: router, batches) }
     addHealthRoutes(to: router)
     return router
   }
@@ -150,11 +158,14 @@ public struct Gateway: Sendable {
   }
 
   /// The body, up to the contract's size limit.
-  private static func body(_ request: inout Request) async throws(SwitchboardError) -> ByteBuffer {
+  static func body(
+    _ request: inout Request, upTo limit: Int = CallContract.maxBodyBytes
+  ) async throws(SwitchboardError) -> ByteBuffer {
     do {
-      return try await request.collectBody(upTo: CallContract.maxBodyBytes)
+      return try await request.collectBody(upTo: limit)
     } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-      throw .bodyTooLarge
+      throw limit == CallContract.maxBodyBytes
+        ? .bodyTooLarge : SwitchboardError(.payloadTooLarge, "request body must be at most \(limit) bytes")
     } catch {
       throw .invalid("request body could not be read")
     }
@@ -201,7 +212,7 @@ public struct Gateway: Sendable {
   }
 
   /// A query parameter's integer; absent is `nil`, present but empty is a 400.
-  private static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {
+  static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {
     guard let text else { return nil }
     guard let value = Int(text) else { throw .invalid("\(name) must be an integer") }
     return value

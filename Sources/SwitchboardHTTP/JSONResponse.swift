@@ -31,6 +31,13 @@ struct JSONResponse: ResponseGenerator {
     case .duplicateRequest(let original):
       status = .conflict
       envelope["data"] = original.json
+    case .duplicateBatch(let original):
+      status = .conflict
+      envelope["data"] = original.json
+    case .invalidRecipients(let rejected, let total):
+      status = .badRequest
+      envelope["total_rejected"] = .integer(Int64(total))
+      envelope["rejected_rows"] = .array(rejected.map(\.json))
     case .rateLimited(let rate):
       status = .tooManyRequests
       headers[.retryAfter] = String(rate.retryAfterSeconds)

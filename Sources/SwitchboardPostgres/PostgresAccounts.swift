@@ -161,9 +161,11 @@ public struct PostgresAccounts: Sendable {
       purged += try await database.run { connection, logger in
         let rows = try await connection.query(
           """
-          WITH gone AS (
+          WITH calls AS (
             DELETE FROM idempotency_keys WHERE tenant_id = \(tenantID) AND expires_at <= now() RETURNING 1
-          ) SELECT count(*) FROM gone
+          ), batches AS (
+            DELETE FROM batch_idempotency_keys WHERE tenant_id = \(tenantID) AND expires_at <= now() RETURNING 1
+          ) SELECT (SELECT count(*) FROM calls) + (SELECT count(*) FROM batches)
           """, logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0

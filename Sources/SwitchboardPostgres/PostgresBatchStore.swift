@@ -5,15 +5,22 @@ import SwitchboardCore
 
 /// Batch calls in PostgreSQL: a batch and all its recipients written in one statement
 /// (`switchboard_create_batch`), every query scoped to one tenant.
-public struct PostgresBatchStore: Sendable {
+public struct PostgresBatchStore: BatchStore {
   let database: Database
   let logger: Logger
+  /// Where the chains a cancel ends are posted, for watchers on every replica.
+  let chainChanges: Notifier?
   /// A 100,000-row batch is one statement: it gets longer than a call's deadline.
   static let writeDeadline: Duration = .seconds(60)
+  /// How long a pause waits for attempts already admitted to reach the dialer.
+  static let pauseSettleDeadline: Duration = .seconds(5)
+  /// An upload's idempotency key names its batch this long, as a call's does.
+  static let idempotencyTTLSeconds = 24 * 3600
 
-  public init(database: Database, logger: Logger) {
+  public init(database: Database, logger: Logger, chainChanges: Notifier? = nil) {
     self.database = database
     self.logger = logger
+    self.chainChanges = chainChanges
   }
 
   /// Writes the batch, a chain and a first attempt per call, or nothing. Each chain starts from
@@ -21,20 +28,7 @@ public struct PostgresBatchStore: Sendable {
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
     guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
     let firstTrace = UUID.v7()
-    let recipients = JSONValue.array(
-      batch.calls.enumerated().map { index, call in
-        let effective = ThreadedState().threading(call.retryContext).effectiveContext(
-          initialMessage: call.retryContext?.initialMessage)
-        var members: [String: JSONValue] = [
-          "trace_id": .string((index == 0 ? firstTrace : UUID.v7()).uuidString),
-          "conversation_id": .string(UUID.v7().uuidString), "customer_phone": .string(call.customerPhone),
-          "parameters": .array(call.parameters.map(\.json)), "effective_retry_context": effective.json,
-        ]
-        if let metadata = call.metadata { members["metadata"] = .string(metadata) }
-        if let context = call.retryContext { members["retry_context"] = context.json }
-        return .object(members)
-      }
-    ).encoded()
+    let recipients = Self.recipientsJSON(batch.calls, firstTrace: firstTrace)
     let seconds = Int(Self.writeDeadline.components.seconds)
     return try await database.write(until: .now + Self.writeDeadline) { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
@@ -43,17 +37,18 @@ public struct PostgresBatchStore: Sendable {
           """
           SELECT outcome, batch_id FROM switchboard_create_batch(
             p_tenant_id => \(tenantID), p_agent_id => \(batch.agentID), p_name => \(batch.name),
-            p_max_concurrency => \(batch.maxConcurrency)::integer, p_scheduled_for => \(batch.scheduledFor),
-            p_recipients => \(recipients)::jsonb)
+            p_max_concurrency => \(batch.maxConcurrency)::integer, p_scheduled_for => \(batch.scheduledFor)::timestamptz,
+            p_recipients => \(recipients)::jsonb, p_idempotency_key => \(batch.idempotencyKey)::text,
+            p_idempotency_ttl_seconds => \(Self.idempotencyTTLSeconds)::integer)
           """, logger: logger)
         for try await (outcome, id) in rows.decode((String, Int64?).self) {
           switch outcome {
           case "agent_not_found": return .agentNotFound
           case "agent_has_no_phone": return .agentHasNoPhone
           default:
-            guard let id, let created = try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger)
+            guard let id, let found = try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger)
             else { throw SwitchboardError.internalError() }
-            return .created(created)
+            return outcome == "duplicate" ? .duplicate(found) : .created(found)
           }
         }
         throw SwitchboardError.internalError()
@@ -72,6 +67,25 @@ public struct PostgresBatchStore: Sendable {
     }
   }
 
+  /// The recipients as `switchboard_create_batch` reads them, with their ids; the first
+  /// attempt's trace id is `firstTrace`.
+  static func recipientsJSON(_ calls: [CallRequest], firstTrace: UUID) -> String {
+    JSONValue.array(
+      calls.enumerated().map { index, call in
+        let effective = ThreadedState().threading(call.retryContext).effectiveContext(
+          initialMessage: call.retryContext?.initialMessage)
+        var members: [String: JSONValue] = [
+          "trace_id": .string((index == 0 ? firstTrace : UUID.v7()).uuidString),
+          "conversation_id": .string(UUID.v7().uuidString), "customer_phone": .string(call.customerPhone),
+          "parameters": .array(call.parameters.map(\.json)), "effective_retry_context": effective.json,
+        ]
+        if let metadata = call.metadata { members["metadata"] = .string(metadata) }
+        if let context = call.retryContext { members["retry_context"] = context.json }
+        return .object(members)
+      }
+    ).encoded()
+  }
+
   /// One batch of one tenant.
   public func batch(_ id: Int64, tenantID: Int64) async throws -> Batch? {
     try await database.run { connection, logger in
@@ -79,26 +93,181 @@ public struct PostgresBatchStore: Sendable {
     }
   }
 
+  static let columns =
+    "batch_id, agent_id, name, status, total_recipients, max_concurrency, scheduled_for, created_at, completed_at"
+
   static func batch(
     _ id: Int64, tenantID: Int64, on connection: PostgresConnection, logger: Logger
   ) async throws
     -> Batch?
   {
     let rows = try await connection.query(
-      """
-      SELECT batch_id, agent_id, name, status, total_recipients, max_concurrency, scheduled_for, created_at
-      FROM batches WHERE tenant_id = \(tenantID) AND batch_id = \(id)
-      """, logger: logger)
-    for try await (id, agent, name, status, total, cap, scheduled, created) in rows.decode(
-      (Int64, Int64, String, String, Int, Int?, Date?, Date).self)
+      "SELECT \(unescaped: columns) FROM batches WHERE tenant_id = \(tenantID) AND batch_id = \(id)", logger: logger)
+    return try await decode(rows).first
+  }
+
+  static func decode(_ rows: PostgresRowSequence) async throws -> [Batch] {
+    var batches: [Batch] = []
+    for try await (id, agent, name, status, total, cap, scheduled, created, completed) in rows.decode(
+      (Int64, Int64, String, String, Int, Int?, Date?, Date, Date?).self)
     {
       guard let status = BatchStatus(rawValue: status) else {
         throw UnknownStoredValue(column: "batches.status", value: status)
       }
-      return Batch(
-        id: id, agentID: agent, name: name, status: status, totalRecipients: total, maxConcurrency: cap,
-        scheduledFor: scheduled, createdAt: created)
+      batches.append(
+        Batch(
+          id: id, agentID: agent, name: name, status: status, totalRecipients: total, maxConcurrency: cap,
+          scheduledFor: scheduled, createdAt: created, completedAt: completed))
+    }
+    return batches
+  }
+
+  public func batches(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> BatchPage {
+    try await database.run { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT \(unescaped: Self.columns) FROM batches
+        WHERE tenant_id = \(tenantID) AND (\(agentID)::bigint IS NULL OR agent_id = \(agentID))
+        ORDER BY batch_id DESC LIMIT \(limit + 1) OFFSET \(offset)
+        """, logger: logger)
+      var batches = try await Self.decode(rows)
+      let hasMore = batches.count > limit
+      if hasMore { batches.removeLast() }
+      let counts = try await connection.query(
+        """
+        SELECT count(*) FROM batches
+        WHERE tenant_id = \(tenantID) AND (\(agentID)::bigint IS NULL OR agent_id = \(agentID))
+        """, logger: logger)
+      var total = 0
+      for try await count in counts.decode(Int.self) { total = count }
+      return BatchPage(batches: batches, hasMore: hasMore, total: total)
+    }
+  }
+
+  public func metrics(_ id: Int64, tenantID: Int64) async throws -> BatchMetrics? {
+    try await database.run { connection, logger in
+      try await Self.metrics(id, tenantID: tenantID, on: connection, logger: logger)
+    }
+  }
+
+  /// From `batch_progress`, the analysts' view: the route and the analysts count alike.
+  static func metrics(
+    _ id: Int64, tenantID: Int64, on connection: PostgresConnection, logger: Logger
+  ) async throws -> BatchMetrics? {
+    let rows = try await connection.query(
+      """
+      SELECT total_recipients, waiting_count, pending_retry_count, in_progress_count, completed_count,
+        no_answer_count, busy_count, failed_count, unreachable_count, canceled_count, avg_duration_seconds::float8
+      FROM batch_progress WHERE tenant_id = \(tenantID) AND batch_id = \(id)
+      """, logger: logger)
+    for try await row in rows {
+      let (total, waiting, retry, active, completed, noAnswer, busy, failed, unreachable, canceled) = try row.decode(
+        (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int).self)
+      var metrics = BatchMetrics()
+      metrics.totalRecipients = total
+      metrics.waitingCount = waiting
+      metrics.pendingRetryCount = retry
+      metrics.inProgressCount = active
+      metrics.completedCount = completed
+      metrics.noAnswerCount = noAnswer
+      metrics.busyCount = busy
+      metrics.failedCount = failed
+      metrics.unreachableCount = unreachable
+      metrics.canceledCount = canceled
+      metrics.averageDurationSeconds = try row.makeRandomAccess()[10].decode(Double?.self)
+      return metrics
     }
     return nil
+  }
+
+  public func control(_ action: BatchAction, batch id: Int64, tenantID: Int64) async throws -> BatchControlOutcome {
+    let (outcome, canceledChains) = try await database.run { connection, logger in
+      try await connection.withTransaction(logger: logger) { connection in
+        try await Self.control(action, batch: id, tenantID: tenantID, on: connection, logger: logger)
+      }
+    }
+    chainChanges?.post(chains: canceledChains)
+    if action == .pause, case .done = outcome { try await settle(batch: id, tenantID: tenantID) }
+    return outcome
+  }
+
+  /// Under the batch's row lock, which admission takes too: an admission either finished before
+  /// (its attempt is counted by ``settle(batch:tenantID:)``) or sees the new status.
+  private static func control(
+    _ action: BatchAction, batch id: Int64, tenantID: Int64, on connection: PostgresConnection, logger: Logger
+  ) async throws -> (BatchControlOutcome, [UUID]) {
+    let locked = try await connection.query(
+      """
+      SELECT status, coalesce(scheduled_for, created_at) > now() FROM batches
+      WHERE tenant_id = \(tenantID) AND batch_id = \(id) FOR NO KEY UPDATE
+      """, logger: logger)
+    var current: (status: BatchStatus, notStarted: Bool)?
+    for try await (status, notStarted) in locked.decode((String, Bool).self) {
+      guard let status = BatchStatus(rawValue: status) else {
+        throw UnknownStoredValue(column: "batches.status", value: status)
+      }
+      current = (status, notStarted)
+    }
+    guard let current else { return (.notFound, []) }
+    func batch() async throws -> Batch {
+      guard let batch = try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger) else {
+        throw SwitchboardError.internalError()
+      }
+      return batch
+    }
+    if action.done.contains(current.status) { return (.done(try await batch()), []) }
+    guard action.from.contains(current.status) else { return (.notAllowed(try await batch()), []) }
+
+    let next: BatchStatus =
+      switch action {
+      case .pause: .paused
+      case .resume: current.notStarted ? .pending : .running
+      case .cancel: .canceled
+      }
+    try await connection.query(
+      """
+      UPDATE batches SET status = \(next.rawValue), updated_at = now(),
+        completed_at = CASE WHEN \(next == .canceled) THEN now() END
+      WHERE tenant_id = \(tenantID) AND batch_id = \(id)
+      """, logger: logger)
+    var chains: [UUID] = []
+    if action == .cancel {
+      // Not yet with the dialer: waiting, claimed but not admitted (admission would see the
+      // cancel anyway), or claimed by a dispatcher whose lease lapsed. Admitted attempts are in
+      // flight and finish.
+      let canceled = try await connection.query(
+        """
+        UPDATE call_attempts SET status = 'canceled', ended_at = now(), updated_at = now(),
+          lease_owner = NULL, lease_expires_at = NULL
+        WHERE tenant_id = \(tenantID) AND batch_id = \(id)
+          AND (status = ANY(switchboard_cancelable_statuses())
+            OR (status = 'dispatching' AND (limits_charged_at IS NULL OR lease_expires_at <= now())))
+        RETURNING conversation_id
+        """, logger: logger)
+      for try await chain in canceled.decode(UUID.self) { chains.append(chain) }
+    }
+    return (.done(try await batch()), chains)
+  }
+
+  /// Waits until no attempt of the batch is between admission and the dialer (admitted before
+  /// the pause, its dial starting now), so that no dial starts after the pause is answered. An
+  /// attempt still there after ``pauseSettleDeadline`` is with a dialer that has not answered.
+  private func settle(batch id: Int64, tenantID: Int64) async throws {
+    let deadline = ContinuousClock.now + Self.pauseSettleDeadline
+    while ContinuousClock.now < deadline {
+      let admitted = try await database.run { connection, logger in
+        let rows = try await connection.query(
+          """
+          SELECT count(*) FROM call_attempts
+          WHERE tenant_id = \(tenantID) AND batch_id = \(id) AND status = ANY(switchboard_active_statuses())
+            AND status = 'dispatching' AND limits_charged_at IS NOT NULL AND lease_expires_at > now()
+          """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+      }
+      if admitted == 0 { return }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    logger.notice("paused batch still has dials starting", metadata: ["batch_id": "\(id)"])
   }
 }

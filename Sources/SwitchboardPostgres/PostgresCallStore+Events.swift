@@ -152,7 +152,7 @@ struct EventRecorder {
     }
     let rows = try await connection.query(
       """
-      SELECT r.outcome, r.scheduled_for
+      SELECT r.outcome, r.scheduled_for, r.trace_id, a.batch_id
       FROM call_attempts a,
         -- The retry is the system's own call: no idempotency key, and no per-number or concurrency
         -- limit now (a scheduled attempt meets them at dispatch). It joins the chain as its next
@@ -166,7 +166,18 @@ struct EventRecorder {
           p_rate_limit => 0, p_rate_period_seconds => 3600, p_rate_burst => 0, p_max_concurrent_calls => 0) r
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
       """, logger: logger)
-    for try await (outcome, scheduledFor) in rows.decode((String, Date?).self) where outcome == "accepted" {
+    var accepted: (scheduledFor: Date?, trace: UUID?, batch: Int64?)?
+    for try await (outcome, scheduledFor, trace, batch) in rows.decode((String, Date?, UUID?, Int64?).self)
+    where outcome == "accepted" {
+      accepted = (scheduledFor, trace, batch)
+    }
+    if let (scheduledFor, retryTrace, batch) = accepted {
+      if let batch, let retryTrace {
+        // A batch's retry is the batch's: paced, paused and counted with it.
+        try await connection.query(
+          "UPDATE call_attempts SET batch_id = \(batch) WHERE tenant_id = \(tenantID) AND trace_id = \(retryTrace)",
+          logger: logger)
+      }
       return RetryStatus(
         attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts, isFinalAttempt: false, nextRetryAt: scheduledFor)
     }
@@ -220,6 +231,19 @@ struct OutboxWriter {
 }
 
 extension OutboxWriter {
+  /// `batch.completed`, when the agent's webhook subscribes to it.
+  func enqueue(_ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhook: AgentWebhook?) async throws {
+    guard let webhook, webhook.wants(BatchEnvelope.completed) else { return }
+    let deliveryID = UUID.v7()
+    let payload = BatchEnvelope.make(eventID: deliveryID, batch: batch, metrics: metrics, at: Date()).encoded()
+    try await connection.query(
+      """
+      INSERT INTO event_deliveries (tenant_id, delivery_id, batch_id, event_type, target_url, payload, agent_id)
+      VALUES (\(tenantID), \(deliveryID), \(batch.id), \(BatchEnvelope.completed), \(webhook.url),
+        \(payload)::jsonb, \(webhook.agentID))
+      """, logger: logger)
+  }
+
   /// The agent's webhook subscription, if any.
   func webhook(tenantID: Int64, agentID: Int64) async throws -> AgentWebhook? {
     let rows = try await connection.query(

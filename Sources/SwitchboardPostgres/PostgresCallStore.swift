@@ -271,7 +271,7 @@ public struct PostgresCallStore: CallStore, Service {
   }
 
   public func conversations(
-    tenantID: Int64, agentID: Int64?, limit: Int, offset: Int
+    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
   ) async throws
     -> ConversationPage
   {
@@ -279,7 +279,8 @@ public struct PostgresCallStore: CallStore, Service {
       let rows = try await connection.query(
         """
         SELECT \(unescaped: ChainRow.columns) FROM conversations c \(unescaped: ChainRow.latestJoin)
-        WHERE c.tenant_id = \(tenantID) AND (\(agentID)::bigint IS NULL OR c.agent_id = \(agentID))
+        WHERE c.tenant_id = \(tenantID) AND (\(filter.agentID)::bigint IS NULL OR c.agent_id = \(filter.agentID))
+          AND (\(filter.batchID)::bigint IS NULL OR c.batch_id = \(filter.batchID))
         ORDER BY c.conversation_id DESC LIMIT \(limit + 1) OFFSET \(offset)
         """, logger: logger)
       var chains = try await ChainRow.decodeAll(rows)
@@ -288,7 +289,8 @@ public struct PostgresCallStore: CallStore, Service {
       let counts = try await connection.query(
         """
         SELECT count(*) FROM conversations c
-        WHERE c.tenant_id = \(tenantID) AND (\(agentID)::bigint IS NULL OR c.agent_id = \(agentID))
+        WHERE c.tenant_id = \(tenantID) AND (\(filter.agentID)::bigint IS NULL OR c.agent_id = \(filter.agentID))
+          AND (\(filter.batchID)::bigint IS NULL OR c.batch_id = \(filter.batchID))
         """, logger: logger)
       var total = 0
       for try await count in counts.decode(Int.self) { total = count }

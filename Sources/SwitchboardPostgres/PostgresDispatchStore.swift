@@ -39,12 +39,15 @@ public struct PostgresDispatchStore: DispatchStore {
         -- Single calls first (and any lease that lapsed): no batch stands in front of them.
         SELECT tenant_id, trace_id FROM call_attempts
         WHERE (status = ANY(switchboard_due_statuses()) AND batch_id IS NULL AND due_at <= now())
-          OR (status = 'dispatching' AND lease_expires_at <= now())
+          OR (status = 'dispatching' AND lease_expires_at <= now() AND (batch_id IS NULL OR EXISTS (
+            -- A paused or canceled batch's lapsed claim waits for resume, or cancel ends it.
+            SELECT 1 FROM batches b WHERE b.tenant_id = call_attempts.tenant_id
+              AND b.batch_id = call_attempts.batch_id AND b.status IN ('pending', 'running'))))
         ORDER BY due_at LIMIT \(limit)
         FOR UPDATE SKIP LOCKED
       ), batched AS (
         -- Then open batches' attempts, each batch up to its free capacity (admission checks again).
-        SELECT x.tenant_id, x.trace_id
+        SELECT x.tenant_id, x.trace_id, b.batch_id, b.status
         FROM batches b
         CROSS JOIN LATERAL (
           SELECT a.tenant_id, a.trace_id FROM call_attempts a
@@ -59,6 +62,11 @@ public struct PostgresDispatchStore: DispatchStore {
         ) x
         WHERE b.status IN ('pending', 'running') AND coalesce(b.scheduled_for, b.created_at) <= now()
         LIMIT greatest(0, \(limit) - (SELECT count(*) FROM single))
+      ), started AS (
+        -- A batch is running from its first claim.
+        UPDATE batches b SET status = 'running', updated_at = now()
+        FROM (SELECT DISTINCT tenant_id, batch_id FROM batched WHERE status = 'pending') s
+        WHERE b.tenant_id = s.tenant_id AND b.batch_id = s.batch_id AND b.status = 'pending'
       ), due AS (
         SELECT tenant_id, trace_id FROM single UNION ALL SELECT tenant_id, trace_id FROM batched
       ), claimed AS (
@@ -93,6 +101,44 @@ public struct PostgresDispatchStore: DispatchStore {
           limitsPending: limitsPending, leaseOwner: owner, dueAt: dueAt))
     }
     return claimed
+  }
+
+  /// Across tenants, like the claim: open batches whose start has come and whose every chain is
+  /// final become `completed`, each with a `batch.completed` event for its agent's webhook, in
+  /// one transaction. A chain's retry is written with the outcome that earns it, so a batch
+  /// with no attempt waiting or active has no chain left to move.
+  public func completeFinishedBatches(limit: Int) async throws -> Int {
+    try await database.run { connection, logger in
+      try await connection.withTransaction(logger: logger) { connection in
+        let rows = try await connection.query(
+          """
+          WITH done AS (
+            SELECT b.tenant_id, b.batch_id FROM batches b
+            WHERE b.status IN ('pending', 'running') AND coalesce(b.scheduled_for, b.created_at) <= now()
+              AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
+                AND a.status = ANY(switchboard_due_statuses()))
+              AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
+                AND a.status = ANY(switchboard_active_statuses()))
+            ORDER BY b.batch_id LIMIT \(limit)
+            FOR NO KEY UPDATE OF b SKIP LOCKED
+          )
+          UPDATE batches b SET status = 'completed', completed_at = now(), updated_at = now()
+          FROM done WHERE b.tenant_id = done.tenant_id AND b.batch_id = done.batch_id
+          RETURNING b.tenant_id, b.batch_id
+          """, logger: logger)
+        var completed: [(tenant: Int64, batch: Int64)] = []
+        for try await (tenant, batch) in rows.decode((Int64, Int64).self) { completed.append((tenant, batch)) }
+        for (tenant, id) in completed {
+          guard let batch = try await PostgresBatchStore.batch(id, tenantID: tenant, on: connection, logger: logger),
+            let metrics = try await PostgresBatchStore.metrics(id, tenantID: tenant, on: connection, logger: logger)
+          else { continue }
+          let outbox = OutboxWriter(connection: connection, logger: logger)
+          let webhook = try await outbox.webhook(tenantID: tenant, agentID: batch.agentID)
+          try await outbox.enqueue(batch, metrics: metrics, tenantID: tenant, webhook: webhook)
+        }
+        return completed.count
+      }
+    }
   }
 
   /// For metrics, across tenants: attempts due and not yet claimed, and outcome events still to

@@ -7,7 +7,8 @@ enum AttemptRow {
   static let columns = """
     a.trace_id, a.conversation_id, a.attempt_number, a.agent_id, a.status, a.customer_phone, a.parameters::text,
     a.metadata, a.idempotency_key, a.retry_context::text, a.effective_retry_context::text, a.scheduled_for,
-    a.created_at, a.updated_at, a.dispatched_at, a.ended_at, a.failure_reason, a.results::text, a.duration_seconds
+    a.created_at, a.updated_at, a.dispatched_at, a.ended_at, a.failure_reason, a.results::text, a.duration_seconds,
+    a.batch_id
     """
 
   /// One attempt of one tenant.
@@ -31,6 +32,7 @@ enum AttemptRow {
       let failureReason = try columns[16].decode(String?.self)
       let results = try columns[17].decode(String?.self)
       let duration = try columns[18].decode(Double?.self)
+      let batch = try columns[19].decode(Int64?.self)
       attempts.append(
         CallAttempt(
           traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
@@ -40,7 +42,7 @@ enum AttemptRow {
           effectiveRetryContext: try RetryContext(json: JSONValue.decode(effective)), scheduledFor: scheduledFor,
           createdAt: createdAt, updatedAt: updatedAt, dispatchedAt: dispatchedAt, endedAt: endedAt,
           failureReason: failureReason, results: try results.flatMap { try JSONValue.decode($0).objectValue },
-          durationSeconds: duration))
+          durationSeconds: duration, batchID: batch))
     }
     return attempts
   }
@@ -59,7 +61,7 @@ enum AttemptRow {
 enum ChainRow {
   static let columns = """
     c.conversation_id, c.agent_id, c.customer_phone, c.attempt_count, c.collected_data::text, c.language,
-    c.stage_id, latest.status, c.created_at, c.updated_at
+    c.stage_id, latest.status, c.created_at, c.updated_at, c.batch_id
     """
   static let latestJoin = """
     LEFT JOIN call_attempts latest ON latest.tenant_id = c.tenant_id
@@ -68,16 +70,17 @@ enum ChainRow {
 
   static func decodeAll(_ rows: PostgresRowSequence) async throws -> [ConversationChain] {
     var chains: [ConversationChain] = []
-    for try await (id, agent, phone, count, data, language, stage, status, createdAt, updatedAt) in rows.decode(
-      (UUID, Int64, String, Int, String, String?, String?, String?, Date, Date).self)
-    {
+    for try await row in rows {
+      let (id, agent, phone, count, data, language, stage, status, createdAt, updatedAt) = try row.decode(
+        (UUID, Int64, String, Int, String, String?, String?, String?, Date, Date).self)
+      let batch = try row.makeRandomAccess()[10].decode(Int64?.self)
       chains.append(
         ConversationChain(
           conversationID: id, agentID: agent, customerPhone: phone, attemptCount: count,
           state: ThreadedState(
             collectedData: try JSONValue.decode(data).objectValue ?? [:], language: language, stageID: stage),
           latestStatus: status.flatMap(CallStatus.init(rawValue:)) ?? .initiated, createdAt: createdAt,
-          updatedAt: updatedAt, attempts: []))
+          updatedAt: updatedAt, attempts: [], batchID: batch))
     }
     return chains
   }

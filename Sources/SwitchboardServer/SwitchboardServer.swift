@@ -52,18 +52,22 @@ public struct SwitchboardServer: Service {
       chainChanges: chainChanges)
     let operations = CallOperations(store: store, runtimeSecret: configuration.dialerSecret)
     self.operations = operations
+    let batches = BatchOperations(
+      calls: operations, store: PostgresBatchStore(database: database, logger: logger, chainChanges: chainChanges))
     let httpPort = BoundPort()
     self.httpPort = httpPort
 
     _ = PrometheusExport.registry  // the metrics backend, before anything records
     let gateway = Gateway(
-      operations: operations, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
+      operations: operations, batches: batches, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
     if configuration.role == .dispatcher {
       grpc = nil
     } else {
       grpc = GRPCServerService(
         host: configuration.grpcHost, port: configuration.grpcPort,
-        services: [CallService(operations: operations), HealthService(store: store)],
+        services: [
+          CallService(operations: operations), BatchService(operations: batches), HealthService(store: store),
+        ],
         maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
         security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing, logger: logger)
     }
@@ -175,7 +179,6 @@ struct NotifierService: Service {
   }
 }
 
-/// Deletes idempotency keys past their retention every minute.
 /// Feeds this replica's `WatchConversation` streams until graceful shutdown.
 struct WatchersService: Service {
   let watchers: ConversationWatchers
@@ -185,6 +188,7 @@ struct WatchersService: Service {
   }
 }
 
+/// Deletes idempotency keys (calls' and batch uploads') past their retention every minute.
 struct IdempotencyKeyPurger: Service {
   let accounts: PostgresAccounts
   let logger: Logger

@@ -44,7 +44,9 @@ struct BatchStoreTests {
         """) == 3)
     // Each chain starts from its request's context, as a single call's does.
     let chain = try #require(
-      try await database.store.conversations(tenantID: tenant.id, agentID: 7, limit: 1, offset: 0).conversations.first)
+      try await database.store.conversations(
+        tenantID: tenant.id, filter: ConversationFilter(agentID: 7), limit: 1, offset: 0
+      ).conversations.first)
     let full = try #require(
       try await database.store.conversation(
         ConversationReference(conversationID: chain.conversationID), tenantID: tenant.id))

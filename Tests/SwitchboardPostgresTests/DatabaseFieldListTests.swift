@@ -25,6 +25,11 @@ struct DatabaseFieldListTests {
     let a = CallAttempt.full
     try await client.query(
       """
+      INSERT INTO batches (tenant_id, batch_id, agent_id, name, total_recipients)
+      VALUES (\(tenant.id), \(a.batchID), \(a.agentID), 'fields', 1)
+      """)
+    try await client.query(
+      """
       INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count)
       VALUES (\(tenant.id), \(a.conversationID), \(a.agentID), \(a.customerPhone), \(a.attemptNumber))
       """)
@@ -33,12 +38,13 @@ struct DatabaseFieldListTests {
       INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, status,
         customer_phone, parameters, metadata, idempotency_key, retry_context, effective_retry_context,
         scheduled_for, due_at, created_at, updated_at, dispatched_at, ended_at, failure_reason, results,
-        duration_seconds)
+        duration_seconds, batch_id)
       VALUES (\(tenant.id), \(a.traceID), \(a.conversationID), \(a.attemptNumber), \(a.agentID), \(a.status.rawValue),
         \(a.customerPhone), \(JSONValue.array(a.parameters.map(\.json)).encoded())::jsonb, \(a.metadata),
         \(a.idempotencyKey), \(a.retryContext?.json.encoded())::jsonb, \(a.effectiveRetryContext.json.encoded())::jsonb,
         \(a.scheduledFor), \(a.createdAt), \(a.createdAt), \(a.updatedAt), \(a.dispatchedAt), \(a.endedAt),
-        \(a.failureReason), \(a.results.map { JSONValue.object($0).encoded() })::jsonb, \(a.durationSeconds))
+        \(a.failureReason), \(a.results.map { JSONValue.object($0).encoded() })::jsonb, \(a.durationSeconds),
+        \(a.batchID))
       """)
     let stored = try await client.withConnection { connection in
       try await PostgresCallStore.attempt(

@@ -119,8 +119,10 @@ final class CountingStore: CallStore {
     count.add(1, ordering: .relaxed)
     return try await base.conversation(reference, tenantID: tenantID)
   }
-  func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage {
-    try await base.conversations(tenantID: tenantID, agentID: agentID, limit: limit, offset: offset)
+  func conversations(
+    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
+  ) async throws -> ConversationPage {
+    try await base.conversations(tenantID: tenantID, filter: filter, limit: limit, offset: offset)
   }
   func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
     try await base.recordEvent(event, traceID: traceID, tenantID: tenantID)

@@ -15,7 +15,7 @@ extension CallAttempt {
     scheduledFor: Date(timeIntervalSince1970: 1_796_032_800), createdAt: Date(timeIntervalSince1970: 1_796_032_000),
     updatedAt: Date(timeIntervalSince1970: 1_796_032_900), dispatchedAt: Date(timeIntervalSince1970: 1_796_032_801),
     endedAt: Date(timeIntervalSince1970: 1_796_032_890), failureReason: "none", results: ["paid": true],
-    durationSeconds: 88.5)
+    durationSeconds: 88.5, batchID: 12)
 
   /// `CallAttempt`'s stored properties in snake case: what each boundary must carry.
   package static var fields: Set<String> {

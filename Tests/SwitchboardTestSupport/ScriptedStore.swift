@@ -29,8 +29,9 @@ package struct ScriptedStore: CallStore {
   package func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain? {
     nil
   }
-  package func conversations(tenantID: Int64, agentID: Int64?, limit: Int, offset: Int) async throws -> ConversationPage
-  {
+  package func conversations(
+    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
+  ) async throws -> ConversationPage {
     ConversationPage(conversations: [], hasMore: false, total: 0)
   }
   package func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {

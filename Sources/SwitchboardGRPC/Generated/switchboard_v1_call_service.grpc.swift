@@ -1704,3 +1704,1708 @@ extension Switchboard_V1_CallService.ClientProtocol {
         )
     }
 }
+
+// MARK: - switchboard.v1.BatchService
+
+/// Namespace containing generated types for the "switchboard.v1.BatchService" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Switchboard_V1_BatchService: Sendable {
+    /// Service descriptor for the "switchboard.v1.BatchService" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "CreateBatch" metadata.
+        public enum CreateBatch: Sendable {
+            /// Request type for "CreateBatch".
+            public typealias Input = Switchboard_V1_CreateBatchRequest
+            /// Response type for "CreateBatch".
+            public typealias Output = Switchboard_V1_CreateBatchResponse
+            /// Descriptor for "CreateBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "CreateBatch",
+                type: .clientStreaming
+            )
+        }
+        /// Namespace for "GetBatch" metadata.
+        public enum GetBatch: Sendable {
+            /// Request type for "GetBatch".
+            public typealias Input = Switchboard_V1_BatchRequest
+            /// Response type for "GetBatch".
+            public typealias Output = Switchboard_V1_BatchResponse
+            /// Descriptor for "GetBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "GetBatch",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListBatches" metadata.
+        public enum ListBatches: Sendable {
+            /// Request type for "ListBatches".
+            public typealias Input = Switchboard_V1_ListBatchesRequest
+            /// Response type for "ListBatches".
+            public typealias Output = Switchboard_V1_ListBatchesResponse
+            /// Descriptor for "ListBatches".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "ListBatches",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetBatchMetrics" metadata.
+        public enum GetBatchMetrics: Sendable {
+            /// Request type for "GetBatchMetrics".
+            public typealias Input = Switchboard_V1_BatchRequest
+            /// Response type for "GetBatchMetrics".
+            public typealias Output = Switchboard_V1_BatchMetricsResponse
+            /// Descriptor for "GetBatchMetrics".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "GetBatchMetrics",
+                type: .unary
+            )
+        }
+        /// Namespace for "PauseBatch" metadata.
+        public enum PauseBatch: Sendable {
+            /// Request type for "PauseBatch".
+            public typealias Input = Switchboard_V1_BatchRequest
+            /// Response type for "PauseBatch".
+            public typealias Output = Switchboard_V1_BatchResponse
+            /// Descriptor for "PauseBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "PauseBatch",
+                type: .unary
+            )
+        }
+        /// Namespace for "ResumeBatch" metadata.
+        public enum ResumeBatch: Sendable {
+            /// Request type for "ResumeBatch".
+            public typealias Input = Switchboard_V1_BatchRequest
+            /// Response type for "ResumeBatch".
+            public typealias Output = Switchboard_V1_BatchResponse
+            /// Descriptor for "ResumeBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "ResumeBatch",
+                type: .unary
+            )
+        }
+        /// Namespace for "CancelBatch" metadata.
+        public enum CancelBatch: Sendable {
+            /// Request type for "CancelBatch".
+            public typealias Input = Switchboard_V1_BatchRequest
+            /// Response type for "CancelBatch".
+            public typealias Output = Switchboard_V1_BatchResponse
+            /// Descriptor for "CancelBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService"),
+                method: "CancelBatch",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "switchboard.v1.BatchService" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            CreateBatch.descriptor,
+            GetBatch.descriptor,
+            ListBatches.descriptor,
+            GetBatchMetrics.descriptor,
+            PauseBatch.descriptor,
+            ResumeBatch.descriptor,
+            CancelBatch.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "switchboard.v1.BatchService" service.
+    public static let switchboard_v1_BatchService = GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.BatchService")
+}
+
+// MARK: switchboard.v1.BatchService (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService {
+    /// Streaming variant of the service protocol for the "switchboard.v1.BatchService" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Batch calls (campaigns): each recipient becomes its own conversation chain, dispatched at the
+    /// > batch's pace. Mirrors `POST /v1/batch-call` and `/v1/batch-calls`. Every RPC needs the tenant's
+    /// > API key as `authorization: Bearer sk_...` metadata.
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "CreateBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A header message first, then recipients in any number of messages (each within the message
+        /// > size limit), so a large batch never sits in one message. Answered when the client closes
+        /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_CreateBatchResponse` messages.
+        func createBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_CreateBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_CreateBatchResponse>
+
+        /// Handle the "GetBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_BatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_BatchResponse` messages.
+        func getBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse>
+
+        /// Handle the "ListBatches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Newest first. Mirrors `GET /v1/batch-calls`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_ListBatchesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_ListBatchesResponse` messages.
+        func listBatches(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_ListBatchesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_ListBatchesResponse>
+
+        /// Handle the "GetBatchMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_BatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_BatchMetricsResponse` messages.
+        func getBatchMetrics(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchMetricsResponse>
+
+        /// Handle the "PauseBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_BatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_BatchResponse` messages.
+        func pauseBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse>
+
+        /// Handle the "ResumeBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_BatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_BatchResponse` messages.
+        func resumeBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse>
+
+        /// Handle the "CancelBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_BatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_BatchResponse` messages.
+        func cancelBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse>
+    }
+
+    /// Service protocol for the "switchboard.v1.BatchService" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Batch calls (campaigns): each recipient becomes its own conversation chain, dispatched at the
+    /// > batch's pace. Mirrors `POST /v1/batch-call` and `/v1/batch-calls`. Every RPC needs the tenant's
+    /// > API key as `authorization: Bearer sk_...` metadata.
+    public protocol ServiceProtocol: Switchboard_V1_BatchService.StreamingServiceProtocol {
+        /// Handle the "CreateBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A header message first, then recipients in any number of messages (each within the message
+        /// > size limit), so a large batch never sits in one message. Answered when the client closes
+        /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_CreateBatchResponse` message.
+        func createBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_CreateBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_CreateBatchResponse>
+
+        /// Handle the "GetBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_BatchResponse` message.
+        func getBatch(
+            request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>
+
+        /// Handle the "ListBatches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Newest first. Mirrors `GET /v1/batch-calls`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_ListBatchesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_ListBatchesResponse` message.
+        func listBatches(
+            request: GRPCCore.ServerRequest<Switchboard_V1_ListBatchesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_ListBatchesResponse>
+
+        /// Handle the "GetBatchMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_BatchMetricsResponse` message.
+        func getBatchMetrics(
+            request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchMetricsResponse>
+
+        /// Handle the "PauseBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_BatchResponse` message.
+        func pauseBatch(
+            request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>
+
+        /// Handle the "ResumeBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_BatchResponse` message.
+        func resumeBatch(
+            request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>
+
+        /// Handle the "CancelBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_BatchResponse` message.
+        func cancelBatch(
+            request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>
+    }
+
+    /// Simple service protocol for the "switchboard.v1.BatchService" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Batch calls (campaigns): each recipient becomes its own conversation chain, dispatched at the
+    /// > batch's pace. Mirrors `POST /v1/batch-call` and `/v1/batch-calls`. Every RPC needs the tenant's
+    /// > API key as `authorization: Bearer sk_...` metadata.
+    public protocol SimpleServiceProtocol: Switchboard_V1_BatchService.ServiceProtocol {
+        /// Handle the "CreateBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A header message first, then recipients in any number of messages (each within the message
+        /// > size limit), so a large batch never sits in one message. Answered when the client closes
+        /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_CreateBatchResponse` to respond with.
+        func createBatch(
+            request: GRPCCore.RPCAsyncSequence<Switchboard_V1_CreateBatchRequest, any Swift.Error>,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_CreateBatchResponse
+
+        /// Handle the "GetBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_BatchResponse` to respond with.
+        func getBatch(
+            request: Switchboard_V1_BatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_BatchResponse
+
+        /// Handle the "ListBatches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Newest first. Mirrors `GET /v1/batch-calls`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_ListBatchesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_ListBatchesResponse` to respond with.
+        func listBatches(
+            request: Switchboard_V1_ListBatchesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_ListBatchesResponse
+
+        /// Handle the "GetBatchMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_BatchMetricsResponse` to respond with.
+        func getBatchMetrics(
+            request: Switchboard_V1_BatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_BatchMetricsResponse
+
+        /// Handle the "PauseBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_BatchResponse` to respond with.
+        func pauseBatch(
+            request: Switchboard_V1_BatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_BatchResponse
+
+        /// Handle the "ResumeBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_BatchResponse` to respond with.
+        func resumeBatch(
+            request: Switchboard_V1_BatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_BatchResponse
+
+        /// Handle the "CancelBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_BatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_BatchResponse` to respond with.
+        func cancelBatch(
+            request: Switchboard_V1_BatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_BatchResponse
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.CreateBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_CreateBatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_CreateBatchResponse>(),
+            handler: { request, context in
+                try await self.createBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.GetBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchResponse>(),
+            handler: { request, context in
+                try await self.getBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.ListBatches.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_ListBatchesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_ListBatchesResponse>(),
+            handler: { request, context in
+                try await self.listBatches(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.GetBatchMetrics.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchMetricsResponse>(),
+            handler: { request, context in
+                try await self.getBatchMetrics(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.PauseBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchResponse>(),
+            handler: { request, context in
+                try await self.pauseBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.ResumeBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchResponse>(),
+            handler: { request, context in
+                try await self.resumeBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_BatchService.Method.CancelBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchResponse>(),
+            handler: { request, context in
+                try await self.cancelBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService.ServiceProtocol {
+    public func createBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_CreateBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_CreateBatchResponse> {
+        let response = try await self.createBatch(
+            request: request,
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse> {
+        let response = try await self.getBatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listBatches(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_ListBatchesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_ListBatchesResponse> {
+        let response = try await self.listBatches(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getBatchMetrics(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchMetricsResponse> {
+        let response = try await self.getBatchMetrics(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func pauseBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse> {
+        let response = try await self.pauseBatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func resumeBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse> {
+        let response = try await self.resumeBatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func cancelBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_BatchResponse> {
+        let response = try await self.cancelBatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService.SimpleServiceProtocol {
+    public func createBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_CreateBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_CreateBatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_CreateBatchResponse>(
+            message: try await self.createBatch(
+                request: request.messages,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getBatch(
+        request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>(
+            message: try await self.getBatch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listBatches(
+        request: GRPCCore.ServerRequest<Switchboard_V1_ListBatchesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_ListBatchesResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_ListBatchesResponse>(
+            message: try await self.listBatches(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getBatchMetrics(
+        request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchMetricsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_BatchMetricsResponse>(
+            message: try await self.getBatchMetrics(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func pauseBatch(
+        request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>(
+            message: try await self.pauseBatch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func resumeBatch(
+        request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>(
+            message: try await self.resumeBatch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func cancelBatch(
+        request: GRPCCore.ServerRequest<Switchboard_V1_BatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_BatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_BatchResponse>(
+            message: try await self.cancelBatch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: switchboard.v1.BatchService (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService {
+    /// Generated client protocol for the "switchboard.v1.BatchService" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Batch calls (campaigns): each recipient becomes its own conversation chain, dispatched at the
+    /// > batch's pace. Mirrors `POST /v1/batch-call` and `/v1/batch-calls`. Every RPC needs the tenant's
+    /// > API key as `authorization: Bearer sk_...` metadata.
+    public protocol ClientProtocol: Sendable {
+        /// Call the "CreateBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A header message first, then recipients in any number of messages (each within the message
+        /// > size limit), so a large batch never sits in one message. Answered when the client closes
+        /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - serializer: A serializer for `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_CreateBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createBatch<Result>(
+            request: GRPCCore.StreamingClientRequest<Switchboard_V1_CreateBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_CreateBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_CreateBatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CreateBatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListBatches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Newest first. Mirrors `GET /v1/batch-calls`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_ListBatchesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_ListBatchesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_ListBatchesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listBatches<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_ListBatchesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_ListBatchesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_ListBatchesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListBatchesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetBatchMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchMetricsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getBatchMetrics<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchMetricsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchMetricsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PauseBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func pauseBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ResumeBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func resumeBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CancelBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func cancelBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "switchboard.v1.BatchService" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Batch calls (campaigns): each recipient becomes its own conversation chain, dispatched at the
+    /// > batch's pace. Mirrors `POST /v1/batch-call` and `/v1/batch-calls`. Every RPC needs the tenant's
+    /// > API key as `authorization: Bearer sk_...` metadata.
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "CreateBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A header message first, then recipients in any number of messages (each within the message
+        /// > size limit), so a large batch never sits in one message. Answered when the client closes
+        /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - serializer: A serializer for `Switchboard_V1_CreateBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_CreateBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createBatch<Result>(
+            request: GRPCCore.StreamingClientRequest<Switchboard_V1_CreateBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_CreateBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_CreateBatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CreateBatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.clientStreaming(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.CreateBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.GetBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListBatches" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Newest first. Mirrors `GET /v1/batch-calls`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_ListBatchesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_ListBatchesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_ListBatchesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listBatches<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_ListBatchesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_ListBatchesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_ListBatchesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListBatchesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.ListBatches.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetBatchMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchMetricsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getBatchMetrics<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchMetricsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchMetricsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.GetBatchMetrics.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "PauseBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func pauseBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.PauseBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ResumeBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func resumeBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.ResumeBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CancelBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_BatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_BatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func cancelBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_BatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_BatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_BatchService.Method.CancelBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService.ClientProtocol {
+    /// Call the "CreateBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A header message first, then recipients in any number of messages (each within the message
+    /// > size limit), so a large batch never sits in one message. Answered when the client closes
+    /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Switchboard_V1_CreateBatchRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createBatch<Result>(
+        request: GRPCCore.StreamingClientRequest<Switchboard_V1_CreateBatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CreateBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_CreateBatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_CreateBatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Mirrors `GET /v1/batch-calls/{id}`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListBatches" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Newest first. Mirrors `GET /v1/batch-calls`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_ListBatchesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listBatches<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_ListBatchesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListBatchesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listBatches(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_ListBatchesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_ListBatchesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetBatchMetrics" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getBatchMetrics<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchMetricsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getBatchMetrics(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchMetricsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PauseBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pauseBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.pauseBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResumeBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resumeBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.resumeBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_BatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.cancelBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_BatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_BatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_BatchService.ClientProtocol {
+    /// Call the "CreateBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A header message first, then recipients in any number of messages (each within the message
+    /// > size limit), so a large batch never sits in one message. Answered when the client closes
+    /// > the stream and every recipient is written. Mirrors `POST /v1/batch-call`.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createBatch<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Switchboard_V1_CreateBatchRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CreateBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Switchboard_V1_CreateBatchRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.createBatch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Mirrors `GET /v1/batch-calls/{id}`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getBatch<Result>(
+        _ message: Switchboard_V1_BatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getBatch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListBatches" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Newest first. Mirrors `GET /v1/batch-calls`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listBatches<Result>(
+        _ message: Switchboard_V1_ListBatchesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListBatchesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_ListBatchesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listBatches(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetBatchMetrics" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Mirrors `GET /v1/batch-calls/{id}/metrics`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getBatchMetrics<Result>(
+        _ message: Switchboard_V1_BatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchMetricsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getBatchMetrics(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PauseBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > No new dispatch once answered; calls in flight finish. Mirrors `POST /v1/batch-calls/{id}/pause`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pauseBatch<Result>(
+        _ message: Switchboard_V1_BatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.pauseBatch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResumeBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Mirrors `POST /v1/batch-calls/{id}/resume`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resumeBatch<Result>(
+        _ message: Switchboard_V1_BatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.resumeBatch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CancelBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Every attempt not yet dispatched ends canceled. Mirrors `POST /v1/batch-calls/{id}/cancel`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func cancelBatch<Result>(
+        _ message: Switchboard_V1_BatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_BatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_BatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.cancelBatch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}

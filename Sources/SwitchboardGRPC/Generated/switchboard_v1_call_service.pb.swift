@@ -102,6 +102,56 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
 
 }
 
+public nonisolated enum Switchboard_V1_BatchStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case pending // = 1
+  case running // = 2
+  case paused // = 3
+  case completed // = 4
+  case canceled // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .pending
+    case 2: self = .running
+    case 3: self = .paused
+    case 4: self = .completed
+    case 5: self = .canceled
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .pending: return 1
+    case .running: return 2
+    case .paused: return 3
+    case .completed: return 4
+    case .canceled: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Switchboard_V1_BatchStatus] = [
+    .unspecified,
+    .pending,
+    .running,
+    .paused,
+    .completed,
+    .canceled,
+  ]
+
+}
+
 /// One `{name, value}` call parameter; `customer_phone` is the destination.
 public nonisolated struct Switchboard_V1_Parameter: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -429,6 +479,16 @@ public nonisolated struct Switchboard_V1_CallAttempt: @unchecked Sendable {
   /// Clears the value of `durationSeconds`. Subsequent reads from it will return its default value.
   public mutating func clearDurationSeconds() {_uniqueStorage()._durationSeconds = nil}
 
+  /// The batch that placed the attempt; unset for single calls.
+  public var batchID: Int64 {
+    get {_storage._batchID ?? 0}
+    set {_uniqueStorage()._batchID = newValue}
+  }
+  /// Returns true if `batchID` has been explicitly set.
+  public var hasBatchID: Bool {_storage._batchID != nil}
+  /// Clears the value of `batchID`. Subsequent reads from it will return its default value.
+  public mutating func clearBatchID() {_uniqueStorage()._batchID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -568,6 +628,16 @@ public nonisolated struct Switchboard_V1_Conversation: Sendable {
   /// Filled by GetConversation, empty in ListConversations.
   public var attempts: [Switchboard_V1_CallAttempt] = []
 
+  /// The batch that created the chain; unset for single calls.
+  public var batchID: Int64 {
+    get {_batchID ?? 0}
+    set {_batchID = newValue}
+  }
+  /// Returns true if `batchID` has been explicitly set.
+  public var hasBatchID: Bool {self._batchID != nil}
+  /// Clears the value of `batchID`. Subsequent reads from it will return its default value.
+  public mutating func clearBatchID() {self._batchID = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -575,6 +645,7 @@ public nonisolated struct Switchboard_V1_Conversation: Sendable {
   fileprivate var _state: Switchboard_V1_ThreadedState? = nil
   fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _batchID: Int64? = nil
 }
 
 public nonisolated struct Switchboard_V1_GetConversationRequest: Sendable {
@@ -623,6 +694,9 @@ public nonisolated struct Switchboard_V1_ListConversationsRequest: Sendable {
   public var limit: Int32 = 0
 
   public var offset: Int32 = 0
+
+  /// 0 lists chains of every batch and none.
+  public var batchID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -770,12 +844,367 @@ public nonisolated struct Switchboard_V1_ConversationUpdate: Sendable {
   fileprivate var _attempt: Switchboard_V1_CallAttempt? = nil
 }
 
+public nonisolated struct Switchboard_V1_CreateBatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var part: Switchboard_V1_CreateBatchRequest.OneOf_Part? = nil
+
+  /// The first message, and only the first.
+  public var header: Switchboard_V1_BatchHeader {
+    get {
+      if case .header(let v)? = part {return v}
+      return Switchboard_V1_BatchHeader()
+    }
+    set {part = .header(newValue)}
+  }
+
+  /// Every later message.
+  public var recipients: Switchboard_V1_BatchRecipients {
+    get {
+      if case .recipients(let v)? = part {return v}
+      return Switchboard_V1_BatchRecipients()
+    }
+    set {part = .recipients(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Part: Equatable, Sendable {
+    /// The first message, and only the first.
+    case header(Switchboard_V1_BatchHeader)
+    /// Every later message.
+    case recipients(Switchboard_V1_BatchRecipients)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_BatchHeader: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required, > 0.
+  public var agentID: Int64 = 0
+
+  /// Required.
+  public var name: String = String()
+
+  /// When the batch starts, within 30 days; unset: at once.
+  public var scheduledFor: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_scheduledFor ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_scheduledFor = newValue}
+  }
+  /// Returns true if `scheduledFor` has been explicitly set.
+  public var hasScheduledFor: Bool {self._scheduledFor != nil}
+  /// Clears the value of `scheduledFor`. Subsequent reads from it will return its default value.
+  public mutating func clearScheduledFor() {self._scheduledFor = nil}
+
+  /// At most this many of the batch's attempts active at once; 0: only the tenant's limits.
+  public var maxConcurrency: Int32 = 0
+
+  /// Optional; also accepted as `idempotency-key` metadata.
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _scheduledFor: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Switchboard_V1_BatchRecipients: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var recipients: [Switchboard_V1_BatchRecipient] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One contact: a call's parameters (`customer_phone` among them), as in MakeCall.
+public nonisolated struct Switchboard_V1_BatchRecipient: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var parameters: [Switchboard_V1_Parameter] = []
+
+  public var metadata: String {
+    get {_metadata ?? String()}
+    set {_metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  public var hasMetadata: Bool {self._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  public mutating func clearMetadata() {self._metadata = nil}
+
+  public var retryContext: Switchboard_V1_RetryContext {
+    get {_retryContext ?? Switchboard_V1_RetryContext()}
+    set {_retryContext = newValue}
+  }
+  /// Returns true if `retryContext` has been explicitly set.
+  public var hasRetryContext: Bool {self._retryContext != nil}
+  /// Clears the value of `retryContext`. Subsequent reads from it will return its default value.
+  public mutating func clearRetryContext() {self._retryContext = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _metadata: String? = nil
+  fileprivate var _retryContext: Switchboard_V1_RetryContext? = nil
+}
+
+public nonisolated struct Switchboard_V1_Batch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var name: String = String()
+
+  public var agentID: Int64 = 0
+
+  public var status: Switchboard_V1_BatchStatus = .unspecified
+
+  public var totalRecipients: Int32 = 0
+
+  public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createdAt = newValue}
+  }
+  /// Returns true if `createdAt` has been explicitly set.
+  public var hasCreatedAt: Bool {self._createdAt != nil}
+  /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCreatedAt() {self._createdAt = nil}
+
+  public var scheduledFor: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_scheduledFor ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_scheduledFor = newValue}
+  }
+  /// Returns true if `scheduledFor` has been explicitly set.
+  public var hasScheduledFor: Bool {self._scheduledFor != nil}
+  /// Clears the value of `scheduledFor`. Subsequent reads from it will return its default value.
+  public mutating func clearScheduledFor() {self._scheduledFor = nil}
+
+  public var maxConcurrency: Int32 {
+    get {_maxConcurrency ?? 0}
+    set {_maxConcurrency = newValue}
+  }
+  /// Returns true if `maxConcurrency` has been explicitly set.
+  public var hasMaxConcurrency: Bool {self._maxConcurrency != nil}
+  /// Clears the value of `maxConcurrency`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxConcurrency() {self._maxConcurrency = nil}
+
+  /// When it completed or was canceled.
+  public var completedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_completedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_completedAt = newValue}
+  }
+  /// Returns true if `completedAt` has been explicitly set.
+  public var hasCompletedAt: Bool {self._completedAt != nil}
+  /// Clears the value of `completedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCompletedAt() {self._completedAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _scheduledFor: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _maxConcurrency: Int32? = nil
+  fileprivate var _completedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// A recipient left out of the batch: its position (counted from 1) and why.
+public nonisolated struct Switchboard_V1_RejectedRow: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var line: Int32 = 0
+
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_CreateBatchResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var data: Switchboard_V1_Batch {
+    get {_data ?? Switchboard_V1_Batch()}
+    set {_data = newValue}
+  }
+  /// Returns true if `data` has been explicitly set.
+  public var hasData: Bool {self._data != nil}
+  /// Clears the value of `data`. Subsequent reads from it will return its default value.
+  public mutating func clearData() {self._data = nil}
+
+  public var totalRejected: Int32 = 0
+
+  /// The first 100.
+  public var rejectedRows: [Switchboard_V1_RejectedRow] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _data: Switchboard_V1_Batch? = nil
+}
+
+public nonisolated struct Switchboard_V1_BatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var batchID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_BatchResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var data: Switchboard_V1_Batch {
+    get {_data ?? Switchboard_V1_Batch()}
+    set {_data = newValue}
+  }
+  /// Returns true if `data` has been explicitly set.
+  public var hasData: Bool {self._data != nil}
+  /// Clears the value of `data`. Subsequent reads from it will return its default value.
+  public mutating func clearData() {self._data = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _data: Switchboard_V1_Batch? = nil
+}
+
+public nonisolated struct Switchboard_V1_ListBatchesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 0 lists every agent's batches.
+  public var agentID: Int64 = 0
+
+  /// 1...100; 0 means 20.
+  public var limit: Int32 = 0
+
+  public var offset: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_ListBatchesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var data: [Switchboard_V1_Batch] = []
+
+  public var hasMore_p: Bool = false
+
+  public var total: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Contacts counted by their chain's latest attempt.
+public nonisolated struct Switchboard_V1_BatchMetrics: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var avgDurationSeconds: Double = 0
+
+  public var busyCount: Int32 = 0
+
+  public var completedCount: Int32 = 0
+
+  public var failedCount: Int32 = 0
+
+  public var inProgressCount: Int32 = 0
+
+  public var noAnswerCount: Int32 = 0
+
+  public var pendingRetryCount: Int32 = 0
+
+  public var socketFailureCount: Int32 = 0
+
+  public var successCount: Int32 = 0
+
+  /// A percentage.
+  public var successRate: Double = 0
+
+  public var totalProcessed: Int32 = 0
+
+  public var unreachableCount: Int32 = 0
+
+  public var canceledCount: Int32 = 0
+
+  public var waitingCount: Int32 = 0
+
+  public var totalRecipients: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_BatchMetricsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var data: Switchboard_V1_BatchMetrics {
+    get {_data ?? Switchboard_V1_BatchMetrics()}
+    set {_data = newValue}
+  }
+  /// Returns true if `data` has been explicitly set.
+  public var hasData: Bool {self._data != nil}
+  /// Clears the value of `data`. Subsequent reads from it will return its default value.
+  public mutating func clearData() {self._data = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _data: Switchboard_V1_BatchMetrics? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "switchboard.v1"
 
 nonisolated extension Switchboard_V1_CallStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALL_STATUS_UNSPECIFIED\0\u{1}CALL_STATUS_SCHEDULED\0\u{1}CALL_STATUS_INITIATED\0\u{1}CALL_STATUS_DISPATCHING\0\u{1}CALL_STATUS_DISPATCHED\0\u{1}CALL_STATUS_RINGING\0\u{1}CALL_STATUS_IN_PROGRESS\0\u{1}CALL_STATUS_COMPLETED\0\u{1}CALL_STATUS_NO_ANSWER\0\u{1}CALL_STATUS_BUSY\0\u{1}CALL_STATUS_FAILED\0\u{1}CALL_STATUS_UNREACHABLE\0\u{1}CALL_STATUS_CANCELED\0")
+}
+
+nonisolated extension Switchboard_V1_BatchStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0BATCH_STATUS_UNSPECIFIED\0\u{1}BATCH_STATUS_PENDING\0\u{1}BATCH_STATUS_RUNNING\0\u{1}BATCH_STATUS_PAUSED\0\u{1}BATCH_STATUS_COMPLETED\0\u{1}BATCH_STATUS_CANCELED\0")
 }
 
 nonisolated extension Switchboard_V1_Parameter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1021,7 +1450,7 @@ nonisolated extension Switchboard_V1_MakeCallResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CallAttempt"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0")
 
   fileprivate class _StorageClass {
     var _traceID: String = String()
@@ -1043,6 +1472,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
     var _failureReason: String? = nil
     var _results: SwiftProtobuf.Google_Protobuf_Struct? = nil
     var _durationSeconds: Double? = nil
+    var _batchID: Int64? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1072,6 +1502,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       _failureReason = source._failureReason
       _results = source._results
       _durationSeconds = source._durationSeconds
+      _batchID = source._batchID
     }
   }
 
@@ -1109,6 +1540,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._failureReason) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._results) }()
         case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._durationSeconds) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._batchID) }()
         default: break
         }
       }
@@ -1178,6 +1610,9 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       try { if let v = _storage._durationSeconds {
         try visitor.visitSingularDoubleField(value: v, fieldNumber: 19)
       } }()
+      try { if let v = _storage._batchID {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 20)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1206,6 +1641,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         if _storage._failureReason != rhs_storage._failureReason {return false}
         if _storage._results != rhs_storage._results {return false}
         if _storage._durationSeconds != rhs_storage._durationSeconds {return false}
+        if _storage._batchID != rhs_storage._batchID {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1355,7 +1791,7 @@ nonisolated extension Switchboard_V1_ThreadedState: SwiftProtobuf.Message, Swift
 
 nonisolated extension Switchboard_V1_Conversation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Conversation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}conversation_id\0\u{3}agent_id\0\u{3}customer_phone\0\u{3}attempt_count\0\u{1}state\0\u{3}latest_status\0\u{3}created_at\0\u{3}updated_at\0\u{1}attempts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}conversation_id\0\u{3}agent_id\0\u{3}customer_phone\0\u{3}attempt_count\0\u{1}state\0\u{3}latest_status\0\u{3}created_at\0\u{3}updated_at\0\u{1}attempts\0\u{3}batch_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1372,6 +1808,7 @@ nonisolated extension Switchboard_V1_Conversation: SwiftProtobuf.Message, SwiftP
       case 7: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._updatedAt) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.attempts) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self._batchID) }()
       default: break
       }
     }
@@ -1409,6 +1846,9 @@ nonisolated extension Switchboard_V1_Conversation: SwiftProtobuf.Message, SwiftP
     if !self.attempts.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.attempts, fieldNumber: 9)
     }
+    try { if let v = self._batchID {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1422,6 +1862,7 @@ nonisolated extension Switchboard_V1_Conversation: SwiftProtobuf.Message, SwiftP
     if lhs._createdAt != rhs._createdAt {return false}
     if lhs._updatedAt != rhs._updatedAt {return false}
     if lhs.attempts != rhs.attempts {return false}
+    if lhs._batchID != rhs._batchID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1493,7 +1934,7 @@ nonisolated extension Switchboard_V1_GetConversationResponse: SwiftProtobuf.Mess
 
 nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListConversationsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0\u{3}batch_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1504,6 +1945,7 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.offset) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.batchID) }()
       default: break
       }
     }
@@ -1519,6 +1961,9 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
     if self.offset != 0 {
       try visitor.visitSingularInt32Field(value: self.offset, fieldNumber: 3)
     }
+    if self.batchID != 0 {
+      try visitor.visitSingularInt64Field(value: self.batchID, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1526,6 +1971,7 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
     if lhs.agentID != rhs.agentID {return false}
     if lhs.limit != rhs.limit {return false}
     if lhs.offset != rhs.offset {return false}
+    if lhs.batchID != rhs.batchID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1738,6 +2184,632 @@ nonisolated extension Switchboard_V1_ConversationUpdate: SwiftProtobuf.Message, 
 
   public static func ==(lhs: Switchboard_V1_ConversationUpdate, rhs: Switchboard_V1_ConversationUpdate) -> Bool {
     if lhs._attempt != rhs._attempt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_CreateBatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateBatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}recipients\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Switchboard_V1_BatchHeader?
+        var hadOneofValue = false
+        if let current = self.part {
+          hadOneofValue = true
+          if case .header(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.part = .header(v)
+        }
+      }()
+      case 2: try {
+        var v: Switchboard_V1_BatchRecipients?
+        var hadOneofValue = false
+        if let current = self.part {
+          hadOneofValue = true
+          if case .recipients(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.part = .recipients(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.part {
+    case .header?: try {
+      guard case .header(let v)? = self.part else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .recipients?: try {
+      guard case .recipients(let v)? = self.part else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_CreateBatchRequest, rhs: Switchboard_V1_CreateBatchRequest) -> Bool {
+    if lhs.part != rhs.part {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchHeader"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}name\0\u{3}scheduled_for\0\u{3}max_concurrency\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._scheduledFor) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.maxConcurrency) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.agentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._scheduledFor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if self.maxConcurrency != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxConcurrency, fieldNumber: 4)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchHeader, rhs: Switchboard_V1_BatchHeader) -> Bool {
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._scheduledFor != rhs._scheduledFor {return false}
+    if lhs.maxConcurrency != rhs.maxConcurrency {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchRecipients: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchRecipients"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recipients\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.recipients) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.recipients.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.recipients, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchRecipients, rhs: Switchboard_V1_BatchRecipients) -> Bool {
+    if lhs.recipients != rhs.recipients {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchRecipient: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchRecipient"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}parameters\0\u{1}metadata\0\u{3}retry_context\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.parameters) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._metadata) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._retryContext) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.parameters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.parameters, fieldNumber: 1)
+    }
+    try { if let v = self._metadata {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._retryContext {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchRecipient, rhs: Switchboard_V1_BatchRecipient) -> Bool {
+    if lhs.parameters != rhs.parameters {return false}
+    if lhs._metadata != rhs._metadata {return false}
+    if lhs._retryContext != rhs._retryContext {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_Batch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Batch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}agent_id\0\u{1}status\0\u{3}total_recipients\0\u{3}created_at\0\u{3}scheduled_for\0\u{3}max_concurrency\0\u{3}completed_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.totalRecipients) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._scheduledFor) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self._maxConcurrency) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._completedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.agentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 3)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 4)
+    }
+    if self.totalRecipients != 0 {
+      try visitor.visitSingularInt32Field(value: self.totalRecipients, fieldNumber: 5)
+    }
+    try { if let v = self._createdAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._scheduledFor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._maxConcurrency {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._completedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_Batch, rhs: Switchboard_V1_Batch) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.totalRecipients != rhs.totalRecipients {return false}
+    if lhs._createdAt != rhs._createdAt {return false}
+    if lhs._scheduledFor != rhs._scheduledFor {return false}
+    if lhs._maxConcurrency != rhs._maxConcurrency {return false}
+    if lhs._completedAt != rhs._completedAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_RejectedRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RejectedRow"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}line\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.line) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.line != 0 {
+      try visitor.visitSingularInt32Field(value: self.line, fieldNumber: 1)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_RejectedRow, rhs: Switchboard_V1_RejectedRow) -> Bool {
+    if lhs.line != rhs.line {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_CreateBatchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateBatchResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0\u{3}total_rejected\0\u{3}rejected_rows\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._data) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.totalRejected) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.rejectedRows) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._data {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.totalRejected != 0 {
+      try visitor.visitSingularInt32Field(value: self.totalRejected, fieldNumber: 2)
+    }
+    if !self.rejectedRows.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rejectedRows, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_CreateBatchResponse, rhs: Switchboard_V1_CreateBatchResponse) -> Bool {
+    if lhs._data != rhs._data {return false}
+    if lhs.totalRejected != rhs.totalRejected {return false}
+    if lhs.rejectedRows != rhs.rejectedRows {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}batch_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.batchID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.batchID != 0 {
+      try visitor.visitSingularInt64Field(value: self.batchID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchRequest, rhs: Switchboard_V1_BatchRequest) -> Bool {
+    if lhs.batchID != rhs.batchID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._data) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._data {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchResponse, rhs: Switchboard_V1_BatchResponse) -> Bool {
+    if lhs._data != rhs._data {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_ListBatchesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListBatchesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.offset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.agentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
+    }
+    if self.offset != 0 {
+      try visitor.visitSingularInt32Field(value: self.offset, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_ListBatchesRequest, rhs: Switchboard_V1_ListBatchesRequest) -> Bool {
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.offset != rhs.offset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_ListBatchesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListBatchesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0\u{3}has_more\0\u{1}total\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.data) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.hasMore_p) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.total) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.data.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.data, fieldNumber: 1)
+    }
+    if self.hasMore_p != false {
+      try visitor.visitSingularBoolField(value: self.hasMore_p, fieldNumber: 2)
+    }
+    if self.total != 0 {
+      try visitor.visitSingularInt64Field(value: self.total, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_ListBatchesResponse, rhs: Switchboard_V1_ListBatchesResponse) -> Bool {
+    if lhs.data != rhs.data {return false}
+    if lhs.hasMore_p != rhs.hasMore_p {return false}
+    if lhs.total != rhs.total {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchMetrics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.avgDurationSeconds) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.busyCount) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.completedCount) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.failedCount) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.inProgressCount) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.noAnswerCount) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.pendingRetryCount) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.socketFailureCount) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.successCount) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.successRate) }()
+      case 11: try { try decoder.decodeSingularInt32Field(value: &self.totalProcessed) }()
+      case 12: try { try decoder.decodeSingularInt32Field(value: &self.unreachableCount) }()
+      case 13: try { try decoder.decodeSingularInt32Field(value: &self.canceledCount) }()
+      case 14: try { try decoder.decodeSingularInt32Field(value: &self.waitingCount) }()
+      case 15: try { try decoder.decodeSingularInt32Field(value: &self.totalRecipients) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.avgDurationSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.avgDurationSeconds, fieldNumber: 1)
+    }
+    if self.busyCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.busyCount, fieldNumber: 2)
+    }
+    if self.completedCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.completedCount, fieldNumber: 3)
+    }
+    if self.failedCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.failedCount, fieldNumber: 4)
+    }
+    if self.inProgressCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.inProgressCount, fieldNumber: 5)
+    }
+    if self.noAnswerCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.noAnswerCount, fieldNumber: 6)
+    }
+    if self.pendingRetryCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.pendingRetryCount, fieldNumber: 7)
+    }
+    if self.socketFailureCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.socketFailureCount, fieldNumber: 8)
+    }
+    if self.successCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.successCount, fieldNumber: 9)
+    }
+    if self.successRate.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.successRate, fieldNumber: 10)
+    }
+    if self.totalProcessed != 0 {
+      try visitor.visitSingularInt32Field(value: self.totalProcessed, fieldNumber: 11)
+    }
+    if self.unreachableCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.unreachableCount, fieldNumber: 12)
+    }
+    if self.canceledCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.canceledCount, fieldNumber: 13)
+    }
+    if self.waitingCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.waitingCount, fieldNumber: 14)
+    }
+    if self.totalRecipients != 0 {
+      try visitor.visitSingularInt32Field(value: self.totalRecipients, fieldNumber: 15)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchMetrics, rhs: Switchboard_V1_BatchMetrics) -> Bool {
+    if lhs.avgDurationSeconds != rhs.avgDurationSeconds {return false}
+    if lhs.busyCount != rhs.busyCount {return false}
+    if lhs.completedCount != rhs.completedCount {return false}
+    if lhs.failedCount != rhs.failedCount {return false}
+    if lhs.inProgressCount != rhs.inProgressCount {return false}
+    if lhs.noAnswerCount != rhs.noAnswerCount {return false}
+    if lhs.pendingRetryCount != rhs.pendingRetryCount {return false}
+    if lhs.socketFailureCount != rhs.socketFailureCount {return false}
+    if lhs.successCount != rhs.successCount {return false}
+    if lhs.successRate != rhs.successRate {return false}
+    if lhs.totalProcessed != rhs.totalProcessed {return false}
+    if lhs.unreachableCount != rhs.unreachableCount {return false}
+    if lhs.canceledCount != rhs.canceledCount {return false}
+    if lhs.waitingCount != rhs.waitingCount {return false}
+    if lhs.totalRecipients != rhs.totalRecipients {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_BatchMetricsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchMetricsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._data) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._data {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_BatchMetricsResponse, rhs: Switchboard_V1_BatchMetricsResponse) -> Bool {
+    if lhs._data != rhs._data {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
