@@ -16,6 +16,16 @@ public enum JSONValue: Sendable, Hashable {
   }
 
   /// The string, or `nil` when this is not a string.
+  public var integerValue: Int64? {
+    if case .integer(let value) = self { return value }
+    return nil
+  }
+
+  public var arrayValue: [JSONValue]? {
+    if case .array(let items) = self { return items }
+    return nil
+  }
+
   public var stringValue: String? {
     if case .string(let text) = self { return text }
     return nil

@@ -240,3 +240,56 @@ extension TestTenant {
     guard revoked else { throw TestFailure("key was not live") }
   }
 }
+
+package func withBatchService<T: Sendable>(
+  _ body: (Switchboard_V1_BatchService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+) async throws -> T {
+  let environment = try await TestEnvironment.shared.get()
+  return try await withGRPCClient(
+    transport: .http2NIOPosix(
+      target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
+  ) { client in
+    try await body(Switchboard_V1_BatchService.Client(wrapping: client))
+  }
+}
+
+/// `multipart/form-data` as a browser or `curl -F` sends it.
+package struct MultipartForm: Sendable {
+  package static let boundary = "----switchboard-test-7MA4YWxkTrZu0gW"
+  package var parts: [(name: String, filename: String?, bytes: [UInt8])] = []
+
+  package init(_ fields: [String: String] = [:]) {
+    for (name, value) in fields.sorted(by: { $0.key < $1.key }) { parts.append((name, nil, Array(value.utf8))) }
+  }
+
+  package mutating func file(_ bytes: [UInt8], name: String = "file", filename: String = "contacts.csv") {
+    parts.append((name, filename, bytes))
+  }
+
+  package var contentType: String { "multipart/form-data; boundary=\(Self.boundary)" }
+
+  package var body: [UInt8] {
+    var out: [UInt8] = []
+    for part in parts {
+      var head = "--\(Self.boundary)\r\nContent-Disposition: form-data; name=\"\(part.name)\""
+      if let filename = part.filename { head += "; filename=\"\(filename)\"\r\nContent-Type: text/csv" }
+      head += "\r\n\r\n"
+      out += Array(head.utf8) + part.bytes + Array("\r\n".utf8)
+    }
+    return out + Array("--\(Self.boundary)--\r\n".utf8)
+  }
+}
+
+extension GatewayClient {
+  /// `POST /v1/batch-call` with a form: `fields` and a CSV `file` (none when `csv` is `nil`).
+  package static func uploadBatch(
+    _ tenant: TestTenant, fields: [String: String], csv: String?, headers: [String: String] = [:]
+  ) async throws -> HTTPResult {
+    var form = MultipartForm(fields)
+    if let csv { form.file(Array(csv.utf8)) }
+    var headers = headers
+    headers["Content-Type"] = form.contentType
+    return try await send(
+      .POST, "/v1/batch-call", authorization: tenant.authorization, rawBody: form.body, headers: headers)
+  }
+}
