@@ -208,15 +208,19 @@ public enum OutcomeEnvelope {
   }
 }
 
-/// The envelope of a batch's own event: `{event_id, event_type: "batch.completed", timestamp,
-/// data: {batch, metrics}}`.
+/// The envelope of a batch's own events: `{event_id, event_type, timestamp, data: {batch,
+/// metrics}}`, `batch.completed` when every chain is final, `batch.canceled` when the client
+/// cancels it (one event for the batch, not one per contact).
 public enum BatchEnvelope {
   public static let completed = "batch.completed"
+  public static let canceled = "batch.canceled"
 
-  public static func make(eventID: UUID, batch: Batch, metrics: BatchMetrics, at time: Date) -> JSONValue {
+  public static func make(
+    eventID: UUID, type: String, batch: Batch, metrics: BatchMetrics, at time: Date
+  ) -> JSONValue {
     [
       "event_id": .string(eventID.lowercased),
-      "event_type": .string(completed),
+      "event_type": .string(type),
       "timestamp": .string(Timestamp.format(time)),
       "data": ["batch": batch.json, "metrics": metrics.json],
     ]

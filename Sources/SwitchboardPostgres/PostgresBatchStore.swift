@@ -245,6 +245,15 @@ public struct PostgresBatchStore: BatchStore {
         RETURNING conversation_id
         """, logger: logger)
       for try await chain in canceled.decode(UUID.self) { chains.append(chain) }
+      // One event for the batch: a campaign's cancel is not one webhook per contact.
+      let canceledBatch = try await batch()
+      if let metrics = try await Self.metrics(id, tenantID: tenantID, on: connection, logger: logger) {
+        let outbox = OutboxWriter(connection: connection, logger: logger)
+        try await outbox.enqueue(
+          BatchEnvelope.canceled, canceledBatch, metrics: metrics, tenantID: tenantID,
+          webhook: try await outbox.webhook(tenantID: tenantID, agentID: canceledBatch.agentID))
+      }
+      return (.done(canceledBatch), chains)
     }
     return (.done(try await batch()), chains)
   }

@@ -231,15 +231,18 @@ struct OutboxWriter {
 }
 
 extension OutboxWriter {
-  /// `batch.completed`, when the agent's webhook subscribes to it.
-  func enqueue(_ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhook: AgentWebhook?) async throws {
-    guard let webhook, webhook.wants(BatchEnvelope.completed) else { return }
+  /// A batch's event (``BatchEnvelope``), when the agent's webhook subscribes to it.
+  func enqueue(
+    _ type: String, _ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhook: AgentWebhook?
+  ) async throws {
+    guard let webhook, webhook.wants(type) else { return }
     let deliveryID = UUID.v7()
-    let payload = BatchEnvelope.make(eventID: deliveryID, batch: batch, metrics: metrics, at: Date()).encoded()
+    let payload = BatchEnvelope.make(eventID: deliveryID, type: type, batch: batch, metrics: metrics, at: Date())
+      .encoded()
     try await connection.query(
       """
       INSERT INTO event_deliveries (tenant_id, delivery_id, batch_id, event_type, target_url, payload, agent_id)
-      VALUES (\(tenantID), \(deliveryID), \(batch.id), \(BatchEnvelope.completed), \(webhook.url),
+      VALUES (\(tenantID), \(deliveryID), \(batch.id), \(type), \(webhook.url),
         \(payload)::jsonb, \(webhook.agentID))
       """, logger: logger)
   }

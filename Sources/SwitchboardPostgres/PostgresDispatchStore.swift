@@ -134,7 +134,8 @@ public struct PostgresDispatchStore: DispatchStore {
           else { continue }
           let outbox = OutboxWriter(connection: connection, logger: logger)
           let webhook = try await outbox.webhook(tenantID: tenant, agentID: batch.agentID)
-          try await outbox.enqueue(batch, metrics: metrics, tenantID: tenant, webhook: webhook)
+          try await outbox.enqueue(
+            BatchEnvelope.completed, batch, metrics: metrics, tenantID: tenant, webhook: webhook)
         }
         return completed.count
       }

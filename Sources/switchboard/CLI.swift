@@ -546,7 +546,8 @@ struct Agents: AsyncParsableCommand {
     var callingWindow: String?
     @Option(help: "URL that receives outcome events.") var webhookURL: String?
     @Option(help: "Secret that signs outcome events (HMAC-SHA256).") var webhookSecret: String?
-    @Option(help: "Comma-separated event types to deliver (default: all), e.g. call.completed,call.failed.")
+    @Option(
+      help: "Comma-separated event types to deliver (default: all), e.g. call.completed,batch.completed.")
     var webhookEvents: String?
 
     func validate() throws {

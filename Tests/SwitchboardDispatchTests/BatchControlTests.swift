@@ -74,7 +74,8 @@ struct BatchControlTests {
   func cancel() async {
     await traced {
       let database = try await IsolatedDatabase.make(prefix: "control")
-      let tenant = try await database.tenant()
+      let tenant = try await database.tenant(
+        agent: .init(phoneNumber: "+14155550123", webhookURL: "http://127.0.0.1:9/hooks", webhookSecret: "whsec"))
       let (batch, operations) = try await batch(database, tenant, size: 200, maxConcurrency: 5)
       let dialer = TimedDialer(operations: database.operations, callLength: .milliseconds(100))
       try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
@@ -96,6 +97,12 @@ struct BatchControlTests {
       #expect(dialed < 200)
       let metrics = try await operations.metrics(String(batch.id), tenant: tenant)
       #expect(metrics.canceledCount == 200 - dialed && metrics.totalProcessed == 200)
+      // One batch.canceled event for the webhook, no call.canceled per contact.
+      #expect(
+        try await database.count(
+          "SELECT count(*) FROM event_deliveries WHERE event_type = 'batch.canceled' AND batch_id = \(batch.id)") == 1)
+      #expect(
+        try await database.count("SELECT count(*) FROM event_deliveries WHERE event_type = 'call.canceled'") == 0)
     }
   }
 

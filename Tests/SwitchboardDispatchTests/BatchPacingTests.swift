@@ -56,6 +56,36 @@ struct BatchPacingTests {
     #expect(await dialer.dials == 60, "each contact dialed once")
   }
 
+  @Test("the tenant's concurrent-call limit defers a batch's attempts (never drops them)")
+  func tenantLimit() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "pacing")
+    let id = try await database.accounts.createTenant(
+      name: "limited", settings: .init(numberRateLimit: 0, maxConcurrentCalls: 3))
+    try await database.accounts.saveAgent(
+      tenantID: id, agentID: 7, settings: .init(phoneNumber: "+14155550123"), update: false)
+    let tenant = Tenant(id: id, name: "limited")
+    let batch = try await batch(database, tenant, size: 15)
+    let dialer = CompletingDialer(operations: database.operations)
+    let active = """
+      SELECT count(*) FROM call_attempts WHERE tenant_id = \(id)
+        AND status = ANY(switchboard_active_statuses()) AND (status <> 'dispatching' OR limits_charged_at IS NOT NULL)
+      """
+    let highest = Mutex(0)
+    let finished = try await whileRunning([
+      database.dispatcher("a", dialer: dialer), database.dispatcher("b", dialer: dialer),
+    ]) {
+      try await database.eventually {
+        let now = try await database.count(active)
+        highest.withLock { $0 = max($0, now) }
+        return try await database.count(
+          "SELECT count(*) FROM call_attempts WHERE batch_id = \(batch.id) AND status = 'completed'") == 15
+      }
+    }
+    #expect(finished, "every contact was called, none refused")
+    #expect(highest.withLock { $0 } <= 3)
+    #expect(await dialer.dials == 15)
+  }
+
   @Test("a single call is claimed before a batch's due attempts")
   func singleFirst() async throws {
     let database = try await IsolatedDatabase.make(prefix: "pacing")

@@ -25,8 +25,8 @@ COMMENT ON COLUMN batch_idempotency_keys.expires_at IS 'After this, the key may 
 ALTER TABLE event_deliveries ALTER COLUMN trace_id DROP NOT NULL;
 ALTER TABLE event_deliveries ADD COLUMN batch_id bigint;
 COMMENT ON COLUMN event_deliveries.trace_id IS 'The attempt the event is about; NULL for a batch event.';
-COMMENT ON COLUMN event_deliveries.batch_id IS 'For batch.completed, the batch; NULL for call events.';
-COMMENT ON COLUMN event_deliveries.event_type IS 'call.completed, call.no_answer, call.busy, call.failed, call.unreachable, call.canceled or batch.completed.';
+COMMENT ON COLUMN event_deliveries.batch_id IS 'For batch.completed and batch.canceled, the batch; NULL for call events.';
+COMMENT ON COLUMN event_deliveries.event_type IS 'call.completed, call.no_answer, call.busy, call.failed, call.unreachable, call.canceled, batch.completed or batch.canceled.';
 
 -- The batch write as 0008 wrote it, with the upload's idempotency key claimed first (concurrent
 -- uploads with one key wait on its unique index; all but one find it taken, name its batch and
