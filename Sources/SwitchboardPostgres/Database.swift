@@ -90,19 +90,25 @@ public struct Database: Sendable {
   /// commit), then runs `readBack`. `.written` with what it found; `.notWritten` when it found
   /// nothing and the process is gone; `.unknown` when the database cannot tell in time.
   func resolve<T: Sendable>(
-    backend: Int32?, _ readBack: @escaping @Sendable (PostgresConnection, Logger) async throws -> T?
+    backend: Backend?, _ readBack: @escaping @Sendable (PostgresConnection, Logger) async throws -> T?
   ) async -> Resolution<T> {
     do {
       return try await run(until: .now + Self.resolveBudget) { connection, logger in
         var gone = false
         if let backend {
           // Waits up to 500 ms for the process to exit (true once it has left the process array,
-          // its transaction ended). A process already gone, the usual case when its connection
-          // broke, answers false with a warning, and is no longer listed.
+          // its transaction ended). The process is named by its pid and its start to the
+          // microsecond: once it is gone (the usual case when its connection broke) its pid may
+          // belong to a new backend, another replica's, which must not be stopped. No such
+          // process: it is gone, and its transaction with it.
           let rows = try await connection.query(
             """
-            WITH stopped AS MATERIALIZED (SELECT pg_terminate_backend(\(backend), 500) AS done)
-            SELECT done OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = \(backend)) FROM stopped
+            WITH this AS MATERIALIZED (
+              SELECT pid FROM pg_stat_activity WHERE pid = \(backend.pid)
+                AND (extract(epoch FROM backend_start) * 1000000)::bigint = \(backend.startMicroseconds)
+            ), stopped AS MATERIALIZED (SELECT pg_terminate_backend(pid, 500) AS done FROM this)
+            SELECT coalesce((SELECT bool_and(done) FROM stopped), true)
+              OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid IN (SELECT pid FROM this))
             """, logger: logger)
           for try await exited in rows.decode(Bool.self) { gone = exited }
         }
@@ -173,7 +179,7 @@ enum WriteFailure: Error {
   case notWritten(SwitchboardError)
   /// The statement was sent and its answer never came (deadline, broken connection): PostgreSQL may
   /// have committed it. `backend` is the server process that ran it.
-  case unknown(backend: Int32?, cause: any Error)
+  case unknown(backend: Backend?, cause: any Error)
 
   /// The error a caller sees when the outcome stays unknown: 503, like any unavailability.
   var error: SwitchboardError {
@@ -201,7 +207,7 @@ private final class Race<T: Sendable>: Sendable {
   private enum Phase {
     case leasing
     case leased(PostgresConnection)
-    case sent(PostgresConnection, backend: Int32?)
+    case sent(PostgresConnection, backend: Backend?)
   }
 
   private struct State {
@@ -243,7 +249,7 @@ private final class Race<T: Sendable>: Sendable {
   }
 
   /// The work is about to send its statements; false if the caller has already been answered.
-  func sending(backend: Int32?) -> Bool {
+  func sending(backend: Backend?) -> Bool {
     state.withLock { state in
       guard state.outcome == nil, case .leased(let connection) = state.phase else { return false }
       state.phase = .sent(connection, backend: backend)
@@ -302,7 +308,7 @@ private final class Race<T: Sendable>: Sendable {
 
   /// What `error`, thrown by the work, means for a write.
   private func interruption(by error: any Error) -> Interrupted {
-    let sent: (Bool, Int32?) = state.withLock { state in
+    let sent: (Bool, Backend?) = state.withLock { state in
       if case .sent(_, let backend) = state.phase { return (true, backend) }
       return (false, nil)
     }
@@ -331,17 +337,30 @@ private final class AbandonedConnections: Sendable {
   }
 }
 
-/// Server process ids of pooled connections, learned once per connection: the process to stop
+/// The server process behind a connection: its pid, and when it started, in microseconds since
+/// 1970 (as PostgreSQL keeps it; a pid alone may name another process once this one is gone).
+struct Backend: Sendable, Hashable {
+  let pid: Int32
+  let startMicroseconds: Int64
+}
+
+/// Server processes of pooled connections, learned once per connection: the process to stop
 /// when a write on that connection is abandoned.
 private final class BackendIDs: Sendable {
-  private let ids = Mutex<[PostgresConnection.ID: Int32]>([:])
+  private let ids = Mutex<[PostgresConnection.ID: Backend]>([:])
 
-  func id(of connection: PostgresConnection, logger: Logger) async throws -> Int32 {
+  func id(of connection: PostgresConnection, logger: Logger) async throws -> Backend {
     if let id = ids.withLock({ $0[connection.id] }) { return id }
-    var id: Int32 = 0
-    for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) {
-      id = pid
+    let rows = try await connection.query(
+      """
+      SELECT pid, (extract(epoch FROM backend_start) * 1000000)::bigint FROM pg_stat_activity
+      WHERE pid = pg_backend_pid()
+      """, logger: logger)
+    var found: Backend?
+    for try await (pid, started) in rows.decode((Int32, Int64).self) {
+      found = Backend(pid: pid, startMicroseconds: started)
     }
+    guard let id = found else { throw SwitchboardError.internalError() }
     ids.withLock { ids in
       // Closed connections are never told of; a pool holds tens at once.
       if ids.count >= 1024 { ids.removeAll() }

@@ -23,12 +23,13 @@ public struct PostgresBatchStore: BatchStore {
     self.chainChanges = chainChanges
   }
 
-  /// Writes the batch, a chain and a first attempt per call, or nothing. Each chain starts from
-  /// its request's context (``ThreadedState/threading(_:)``), as a single call's would.
+  /// Writes the batch, a chain and a first attempt per call, or nothing: one transaction, the
+  /// recipients in chunks of ``chunkSize`` (a 100,000-row batch as one JSON document cost the
+  /// service some 400 MB of memory to build and send). Each chain starts from its request's
+  /// context (``ThreadedState/threading(_:)``), as a single call's would.
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
     guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
     let firstTrace = UUID.v7()
-    let recipients = Self.recipientsJSON(batch.calls, firstTrace: firstTrace)
     let seconds = Int(Self.writeDeadline.components.seconds)
     return try await database.write(until: .now + Self.writeDeadline) { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
@@ -38,46 +39,65 @@ public struct PostgresBatchStore: BatchStore {
           SELECT outcome, batch_id FROM switchboard_create_batch(
             p_tenant_id => \(tenantID), p_agent_id => \(batch.agentID), p_name => \(batch.name),
             p_max_concurrency => \(batch.maxConcurrency)::integer, p_scheduled_for => \(batch.scheduledFor)::timestamptz,
-            p_recipients => \(recipients)::jsonb, p_idempotency_key => \(batch.idempotencyKey)::text,
+            p_total_recipients => \(batch.calls.count)::integer, p_idempotency_key => \(batch.idempotencyKey)::text,
             p_idempotency_ttl_seconds => \(Self.idempotencyTTLSeconds)::integer)
           """, logger: logger)
-        for try await (outcome, id) in rows.decode((String, Int64?).self) {
-          switch outcome {
-          case "agent_not_found": return .agentNotFound
-          case "agent_has_no_phone": return .agentHasNoPhone
-          default:
-            guard let id, let found = try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger)
-            else { throw SwitchboardError.internalError() }
-            return outcome == "duplicate" ? .duplicate(found) : .created(found)
+        var decided: (outcome: String, id: Int64?)?
+        for try await (outcome, id) in rows.decode((String, Int64?).self) { decided = (outcome, id) }
+        guard let decided else { throw SwitchboardError.internalError() }
+        switch decided.outcome {
+        case "agent_not_found": return .agentNotFound
+        case "agent_has_no_phone": return .agentHasNoPhone
+        default: break
+        }
+        guard let id = decided.id else { throw SwitchboardError.internalError() }
+        if decided.outcome == "created" {
+          var start = 0
+          while start < batch.calls.count {
+            let end = min(start + Self.chunkSize, batch.calls.count)
+            let chunk = Self.recipientsJSON(batch.calls[start..<end], firstTrace: start == 0 ? firstTrace : nil)
+            try await connection.query(
+              """
+              SELECT switchboard_add_batch_recipients(
+                p_tenant_id => \(tenantID), p_batch_id => \(id), p_recipients => \(chunk)::jsonb)
+              """, logger: logger)
+            start = end
           }
         }
-        throw SwitchboardError.internalError()
+        guard let found = try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger) else {
+          throw SwitchboardError.internalError()
+        }
+        return decided.outcome == "duplicate" ? .duplicate(found) : .created(found)
       }
     } readingBack: { connection, logger -> BatchCreateOutcome? in
       // The first recipient's attempt names the batch the lost answer was about.
       let rows = try await connection.query(
         "SELECT batch_id FROM call_attempts WHERE tenant_id = \(tenantID) AND trace_id = \(firstTrace)", logger: logger)
-      for try await id in rows.decode(Int64?.self) {
-        guard let id else { return nil }
-        return try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger).map { .created($0) }
-      }
-      return nil
+      var written: Int64?
+      for try await id in rows.decode(Int64?.self) { written = id }
+      guard let written else { return nil }
+      return try await Self.batch(written, tenantID: tenantID, on: connection, logger: logger).map { .created($0) }
     } unknown: { cause in
       .outcomeUnknown(traceID: firstTrace, cause: cause)
     }
   }
 
-  /// The recipients as `switchboard_create_batch` reads them, with their ids; the first
-  /// attempt's trace id is `firstTrace`.
-  static func recipientsJSON(_ calls: [CallRequest], firstTrace: UUID) -> String {
+  /// Recipients per statement of a batch write.
+  static let chunkSize = 5_000
+
+  /// The recipients as `switchboard_add_batch_recipients` reads them, with their ids; the first
+  /// attempt's trace id is `firstTrace` when given.
+  static func recipientsJSON(_ calls: ArraySlice<CallRequest>, firstTrace: UUID?) -> String {
     JSONValue.array(
-      calls.enumerated().map { index, call in
+      calls.indices.map { index in
+        let call = calls[index]
         let effective = ThreadedState().threading(call.retryContext).effectiveContext(
           initialMessage: call.retryContext?.initialMessage)
+        let trace = index == calls.startIndex ? firstTrace ?? UUID.v7() : UUID.v7()
         var members: [String: JSONValue] = [
-          "trace_id": .string((index == 0 ? firstTrace : UUID.v7()).uuidString),
-          "conversation_id": .string(UUID.v7().uuidString), "customer_phone": .string(call.customerPhone),
-          "parameters": .array(call.parameters.map(\.json)), "effective_retry_context": effective.json,
+          "trace_id": .string(trace.uuidString), "conversation_id": .string(UUID.v7().uuidString),
+          "customer_phone": .string(call.customerPhone), "parameters": .array(call.parameters.map(\.json)),
+          "effective_retry_context": effective.json,
         ]
         if let metadata = call.metadata { members["metadata"] = .string(metadata) }
         if let context = call.retryContext { members["retry_context"] = context.json }

@@ -121,7 +121,7 @@ public struct PostgresCallStore: CallStore, Service {
 
   /// What became of calls whose statement's answer was lost: each one's attempt, if it exists.
   private static func resolve(
-    _ calls: [IntakeCall], backend: Int32?, cause: any Error, database: Database
+    _ calls: [IntakeCall], backend: Backend?, cause: any Error, database: Database
   ) async -> [Result<AcceptCallsStatement.Row, SwitchboardError>] {
     let traceIDs = calls.map(\.traceID)
     let keyHashes = Array(Set(calls.map(\.keyHash)))

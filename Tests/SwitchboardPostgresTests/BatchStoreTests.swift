@@ -78,6 +78,24 @@ struct BatchStoreTests {
     #expect(try await database.count("SELECT count(*) FROM conversations") == 0)
   }
 
+  @Test("a batch larger than one write chunk is written whole, in one transaction")
+  func chunks() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "batch")
+    let tenant = try await database.tenant()
+    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let size = 2 * 5_000 + 17
+    let phones = (0..<size).map { "+9197\(String(format: "%08d", $0))" }
+    guard
+      case .created(let batch) = try await store.create(
+        BatchCreation(agentID: 7, name: "big", calls: try calls(phones)), tenantID: tenant.id)
+    else { throw TestFailure("not created") }
+    #expect(batch.totalRecipients == size)
+    #expect(try await database.count("SELECT count(*) FROM call_attempts WHERE batch_id = \(batch.id)") == size)
+    #expect(
+      try await database.count("SELECT count(DISTINCT customer_phone) FROM conversations WHERE batch_id = \(batch.id)")
+        == size)
+  }
+
   @Test("another tenant's batch is not found")
   func isolation() async throws {
     let database = try await IsolatedDatabase.make(prefix: "batch")

@@ -28,20 +28,21 @@ COMMENT ON COLUMN event_deliveries.trace_id IS 'The attempt the event is about; 
 COMMENT ON COLUMN event_deliveries.batch_id IS 'For batch.completed and batch.canceled, the batch; NULL for call events.';
 COMMENT ON COLUMN event_deliveries.event_type IS 'call.completed, call.no_answer, call.busy, call.failed, call.unreachable, call.canceled, batch.completed or batch.canceled.';
 
--- The batch write as 0008 wrote it, with the upload's idempotency key claimed first (concurrent
--- uploads with one key wait on its unique index; all but one find it taken, name its batch and
--- write nothing).
+-- The batch write, in steps of one transaction: switchboard_create_batch writes the batch row
+-- (claiming the upload's idempotency key first: concurrent uploads with one key wait on its
+-- unique index; all but one find it taken, name its batch and write nothing), then
+-- switchboard_add_batch_recipients writes the recipients a chunk at a time, so that no statement
+-- (and no buffer in the service) holds 100,000 of them at once. 0008's one-statement function goes.
 DROP FUNCTION switchboard_create_batch(bigint, bigint, text, integer, timestamptz, jsonb);
 CREATE FUNCTION switchboard_create_batch(
   p_tenant_id bigint, p_agent_id bigint, p_name text, p_max_concurrency integer, p_scheduled_for timestamptz,
-  p_recipients jsonb, p_idempotency_key text, p_idempotency_ttl_seconds integer
+  p_total_recipients integer, p_idempotency_key text, p_idempotency_ttl_seconds integer
 ) RETURNS TABLE (outcome text, batch_id bigint)
 LANGUAGE plpgsql
 AS $function$
 DECLARE
   v_phone text;
   v_batch bigint;
-  v_start timestamptz := coalesce(p_scheduled_for, now());
 BEGIN
   SELECT a.phone_number INTO v_phone FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
   IF NOT FOUND THEN
@@ -69,30 +70,48 @@ BEGIN
   END IF;
 
   INSERT INTO batches (tenant_id, batch_id, agent_id, name, max_concurrency, scheduled_for, total_recipients)
-  VALUES (p_tenant_id, v_batch, p_agent_id, p_name, p_max_concurrency, p_scheduled_for,
-    jsonb_array_length(p_recipients));
+  VALUES (p_tenant_id, v_batch, p_agent_id, p_name, p_max_concurrency, p_scheduled_for, p_total_recipients);
+  RETURN QUERY SELECT 'created', v_batch;
+END
+$function$;
+COMMENT ON FUNCTION switchboard_create_batch IS 'Writes a batch''s row (its recipients follow, switchboard_add_batch_recipients, in the same transaction); or says why not (the agent; an idempotency key already used, naming its batch).';
 
+-- A chunk of a batch's recipients: a chain and a first attempt each. The rows come checked,
+-- with their ids and their effective context made by the service (Core's ThreadedState: a new
+-- chain is the request's context). Attempts go in scheduled at the batch's start, so that
+-- dispatch admission applies the tenant's limits to them: deferred, never refused.
+CREATE FUNCTION switchboard_add_batch_recipients(p_tenant_id bigint, p_batch_id bigint, p_recipients jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_batch batches%ROWTYPE;
+  v_start timestamptz;
+  v_count integer;
+BEGIN
+  SELECT * INTO STRICT v_batch FROM batches b WHERE b.tenant_id = p_tenant_id AND b.batch_id = p_batch_id;
+  v_start := coalesce(v_batch.scheduled_for, v_batch.created_at);
   WITH r AS (
     SELECT * FROM jsonb_to_recordset(p_recipients) AS x(trace_id uuid, conversation_id uuid, customer_phone text,
       parameters jsonb, metadata text, retry_context jsonb, effective_retry_context jsonb)
   ), chains AS (
     INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
       collected_data, language, stage_id, batch_id)
-    SELECT p_tenant_id, r.conversation_id, p_agent_id, r.customer_phone, 1,
+    SELECT p_tenant_id, r.conversation_id, v_batch.agent_id, r.customer_phone, 1,
       r.effective_retry_context -> 'collected_data', r.effective_retry_context ->> 'retry_language',
-      r.effective_retry_context ->> 'retry_stage_id', v_batch
+      r.effective_retry_context ->> 'retry_stage_id', p_batch_id
     FROM r
   )
   INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
     parameters, metadata, retry_context, effective_retry_context, status, scheduled_for, due_at, batch_id)
-  SELECT p_tenant_id, r.trace_id, r.conversation_id, 1, p_agent_id, r.customer_phone, r.parameters, r.metadata,
-    r.retry_context, r.effective_retry_context, 'scheduled', v_start, v_start, v_batch
+  SELECT p_tenant_id, r.trace_id, r.conversation_id, 1, v_batch.agent_id, r.customer_phone, r.parameters,
+    r.metadata, r.retry_context, r.effective_retry_context, 'scheduled', v_start, v_start, p_batch_id
   FROM r;
-
-  RETURN QUERY SELECT 'created', v_batch;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  RETURN v_count;
 END
 $function$;
-COMMENT ON FUNCTION switchboard_create_batch IS 'Writes a batch, a chain and a first attempt per recipient, in one statement; or says why not (the agent; an idempotency key already used, naming its batch).';
+COMMENT ON FUNCTION switchboard_add_batch_recipients IS 'Writes a chunk of a batch''s recipients: a chain and a scheduled first attempt each, at the batch''s start.';
 
 -- The batch's contacts by their chain's latest attempt, as 0008 wrote it, plus what the metrics
 -- route answers besides: contacts waiting for a retry, and the average call length.
