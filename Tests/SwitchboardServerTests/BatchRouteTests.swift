@@ -309,6 +309,19 @@ struct BatchRouteTests {
         #expect(error.code == .notFound && error.message == "batch not found")
       }
       #expect(try await service.listBatches(list, metadata: other.metadata).total == 0)
+      for action in BatchAction.allCases {
+        do {
+          switch action {
+          case .pause: _ = try await service.pauseBatch(request, metadata: other.metadata)
+          case .resume: _ = try await service.resumeBatch(request, metadata: other.metadata)
+          case .cancel: _ = try await service.cancelBatch(request, metadata: other.metadata)
+          }
+          Issue.record("another tenant could \(action) the batch")
+        } catch let error as RPCError {
+          #expect(error.code == .notFound, "\(action)")
+        }
+      }
+      #expect(try await service.getBatch(request, metadata: tenant.metadata).data.status == .canceled)
 
       // Recipients before the header: nothing written.
       do {
