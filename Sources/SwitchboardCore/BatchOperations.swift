@@ -66,13 +66,10 @@ public struct BatchOperations: Sendable {
   ) async throws(SwitchboardError)
     -> BatchPage
   {
-    let limit = limit ?? 20
-    let offset = offset ?? 0
-    guard (1...100).contains(limit) else { throw .invalid("limit must be between 1 and 100") }
-    guard offset >= 0 else { throw .invalid("offset must not be negative") }
+    let page = try PageBounds.checked(limit: limit, offset: offset)
     if let agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
     return try await CallOperations.mapped {
-      try await store.batches(tenantID: tenant.id, agentID: agentID, limit: limit, offset: offset)
+      try await store.batches(tenantID: tenant.id, agentID: agentID, limit: page.limit, offset: page.offset)
     }
   }
 

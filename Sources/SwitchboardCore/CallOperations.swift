@@ -132,14 +132,11 @@ public struct CallOperations: Sendable {
   )
     async throws(SwitchboardError) -> ConversationPage
   {
-    let limit = limit ?? 20
-    let offset = offset ?? 0
-    guard (1...100).contains(limit) else { throw .invalid("limit must be between 1 and 100") }
-    guard offset >= 0 else { throw .invalid("offset must not be negative") }
+    let page = try PageBounds.checked(limit: limit, offset: offset)
     if let agentID = filter.agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
     if let batchID = filter.batchID, batchID <= 0 { throw .invalid("batch_id must be a positive integer") }
     return try await Self.mapped {
-      try await store.conversations(tenantID: tenant.id, filter: filter, limit: limit, offset: offset)
+      try await store.conversations(tenantID: tenant.id, filter: filter, limit: page.limit, offset: page.offset)
     }
   }
 

@@ -175,6 +175,19 @@ public struct ConversationFilter: Sendable, Hashable {
   }
 }
 
+/// `limit` and `offset` of a listing: 1…100 (default 20), and ≥ 0.
+public struct PageBounds: Sendable, Hashable {
+  public var limit: Int
+  public var offset: Int
+
+  public static func checked(limit: Int?, offset: Int?) throws(SwitchboardError) -> PageBounds {
+    let bounds = PageBounds(limit: limit ?? 20, offset: offset ?? 0)
+    guard (1...100).contains(bounds.limit) else { throw .invalid("limit must be between 1 and 100") }
+    guard bounds.offset >= 0 else { throw .invalid("offset must not be negative") }
+    return bounds
+  }
+}
+
 /// One page of `ListConversations`.
 public struct ConversationPage: Sendable, Hashable {
   public var conversations: [ConversationChain]

@@ -29,14 +29,13 @@ struct BatchPacingTests {
     return batch
   }
 
-  @Test("two dispatchers never hold more of a batch active than its max_concurrency, and finish it")
-  func maxConcurrency() async throws {
-    let database = try await IsolatedDatabase.make(prefix: "pacing")
-    let tenant = try await database.tenant()
-    let batch = try await batch(database, tenant, size: 60, maxConcurrency: 5)
-    let dialer = CompletingDialer(operations: database.operations)
+  /// Runs two dispatchers until every contact of `batch` completed; whether they did, and the
+  /// most attempts holding a line at once among the rows `counting` selects, sampled from PostgreSQL.
+  func runUntilCompleted(
+    _ database: IsolatedDatabase, _ batch: Batch, dialer: CompletingDialer, counting rows: String
+  ) async throws -> (finished: Bool, highest: Int) {
     let active = """
-      SELECT count(*) FROM call_attempts WHERE tenant_id = \(tenant.id) AND batch_id = \(batch.id)
+      SELECT count(*) FROM call_attempts WHERE \(rows)
         AND status = ANY(switchboard_active_statuses()) AND (status <> 'dispatching' OR limits_charged_at IS NOT NULL)
       """
     let highest = Mutex(0)
@@ -47,12 +46,24 @@ struct BatchPacingTests {
         let now = try await database.count(active)
         highest.withLock { $0 = max($0, now) }
         return try await database.count(
-          "SELECT count(*) FROM call_attempts WHERE batch_id = \(batch.id) AND status = 'completed'") == 60
+          "SELECT count(*) FROM call_attempts WHERE batch_id = \(batch.id) AND status = 'completed'")
+          == batch.totalRecipients
       }
     }
+    return (finished, highest.withLock { $0 })
+  }
+
+  @Test("two dispatchers never hold more of a batch active than its max_concurrency, and finish it")
+  func maxConcurrency() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "pacing")
+    let tenant = try await database.tenant()
+    let batch = try await batch(database, tenant, size: 60, maxConcurrency: 5)
+    let dialer = CompletingDialer(operations: database.operations)
+    let (finished, highest) = try await runUntilCompleted(
+      database, batch, dialer: dialer, counting: "tenant_id = \(tenant.id) AND batch_id = \(batch.id)")
     #expect(finished, "every contact was called")
-    #expect(highest.withLock { $0 } <= 5, "sampled from PostgreSQL while it ran")
-    #expect(highest.withLock { $0 } >= 2, "it did run several at once")
+    #expect(highest <= 5, "sampled from PostgreSQL while it ran")
+    #expect(highest >= 2, "it did run several at once")
     #expect(await dialer.dials == 60, "each contact dialed once")
   }
 
@@ -66,23 +77,10 @@ struct BatchPacingTests {
     let tenant = Tenant(id: id, name: "limited")
     let batch = try await batch(database, tenant, size: 15)
     let dialer = CompletingDialer(operations: database.operations)
-    let active = """
-      SELECT count(*) FROM call_attempts WHERE tenant_id = \(id)
-        AND status = ANY(switchboard_active_statuses()) AND (status <> 'dispatching' OR limits_charged_at IS NOT NULL)
-      """
-    let highest = Mutex(0)
-    let finished = try await whileRunning([
-      database.dispatcher("a", dialer: dialer), database.dispatcher("b", dialer: dialer),
-    ]) {
-      try await database.eventually {
-        let now = try await database.count(active)
-        highest.withLock { $0 = max($0, now) }
-        return try await database.count(
-          "SELECT count(*) FROM call_attempts WHERE batch_id = \(batch.id) AND status = 'completed'") == 15
-      }
-    }
+    let (finished, highest) = try await runUntilCompleted(
+      database, batch, dialer: dialer, counting: "tenant_id = \(id)")
     #expect(finished, "every contact was called, none refused")
-    #expect(highest.withLock { $0 } <= 3)
+    #expect(highest <= 3)
     #expect(await dialer.dials == 15)
   }
 

@@ -203,16 +203,21 @@ package enum GatewayClient {
 }
 
 /// Runs `body` with a gRPC client of the shared server.
-package func withCallService<T: Sendable>(
-  _ body: (Switchboard_V1_CallService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+package func withSharedServerClient<T: Sendable>(
+  _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
 ) async throws -> T {
   let environment = try await TestEnvironment.shared.get()
   return try await withGRPCClient(
     transport: .http2NIOPosix(
-      target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
-  ) { client in
-    try await body(Switchboard_V1_CallService.Client(wrapping: client))
-  }
+      target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext),
+    handleClient: body)
+}
+
+/// Runs `body` with a `CallService` client of the shared server.
+package func withCallService<T: Sendable>(
+  _ body: (Switchboard_V1_CallService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+) async throws -> T {
+  try await withSharedServerClient { try await body(Switchboard_V1_CallService.Client(wrapping: $0)) }
 }
 
 extension TestTenant {
@@ -241,16 +246,11 @@ extension TestTenant {
   }
 }
 
+/// Runs `body` with a `BatchService` client of the shared server.
 package func withBatchService<T: Sendable>(
   _ body: (Switchboard_V1_BatchService.Client<HTTP2ClientTransport.Posix>) async throws -> T
 ) async throws -> T {
-  let environment = try await TestEnvironment.shared.get()
-  return try await withGRPCClient(
-    transport: .http2NIOPosix(
-      target: .ipv4(address: "127.0.0.1", port: environment.grpcPort), transportSecurity: .plaintext)
-  ) { client in
-    try await body(Switchboard_V1_BatchService.Client(wrapping: client))
-  }
+  try await withSharedServerClient { try await body(Switchboard_V1_BatchService.Client(wrapping: $0)) }
 }
 
 /// `multipart/form-data` as a browser or `curl -F` sends it.
