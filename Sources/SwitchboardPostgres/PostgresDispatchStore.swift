@@ -42,7 +42,7 @@ public struct PostgresDispatchStore: DispatchStore {
           OR (status = 'dispatching' AND lease_expires_at <= now() AND (batch_id IS NULL OR EXISTS (
             -- A paused or canceled batch's lapsed claim waits for resume, or cancel ends it.
             SELECT 1 FROM batches b WHERE b.tenant_id = call_attempts.tenant_id
-              AND b.batch_id = call_attempts.batch_id AND b.status IN ('pending', 'running'))))
+              AND b.batch_id = call_attempts.batch_id AND b.status = ANY(switchboard_open_batch_statuses()))))
         ORDER BY due_at LIMIT \(limit)
         FOR UPDATE SKIP LOCKED
       ), batched AS (
@@ -60,7 +60,7 @@ public struct PostgresDispatchStore: DispatchStore {
               AND n.status = ANY(switchboard_active_statuses()))) END
           FOR UPDATE SKIP LOCKED
         ) x
-        WHERE b.status IN ('pending', 'running') AND coalesce(b.scheduled_for, b.created_at) <= now()
+        WHERE b.status = ANY(switchboard_open_batch_statuses()) AND coalesce(b.scheduled_for, b.created_at) <= now()
         LIMIT greatest(0, \(limit) - (SELECT count(*) FROM single))
       ), started AS (
         -- A batch is running from its first claim.
@@ -114,7 +114,7 @@ public struct PostgresDispatchStore: DispatchStore {
           """
           WITH done AS (
             SELECT b.tenant_id, b.batch_id FROM batches b
-            WHERE b.status IN ('pending', 'running') AND coalesce(b.scheduled_for, b.created_at) <= now()
+            WHERE b.status = ANY(switchboard_open_batch_statuses()) AND coalesce(b.scheduled_for, b.created_at) <= now()
               AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
                 AND a.status = ANY(switchboard_due_statuses()))
               AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id

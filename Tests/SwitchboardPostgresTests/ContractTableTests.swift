@@ -28,6 +28,10 @@ struct ContractTableTests {
       for try await statuses in rows.decode([String].self) { stored = statuses }
       #expect(stored == CallStatus.allCases.filter(member).map(\.rawValue), "\(function)")
     }
+    let open = try await environment.client.query("SELECT switchboard_open_batch_statuses()")
+    for try await statuses in open.decode([String].self) {
+      #expect(statuses == BatchStatus.allCases.filter(\.isOpen).map(\.rawValue))
+    }
     // The column's check admits exactly the known statuses.
     let check = try await environment.client.query(
       """
@@ -59,6 +63,15 @@ struct ContractTableTests {
       (
         "SELECT count(*) FROM call_attempts a WHERE a.tenant_id = 1 AND a.status = ANY (switchboard_active_statuses())",
         "call_attempts_active"
+      ),
+      (
+        "SELECT 1 FROM batches b WHERE b.status = ANY(switchboard_open_batch_statuses())", "batches_open"
+      ),
+      (
+        """
+        SELECT count(*) FROM call_attempts a WHERE a.tenant_id = 1 AND a.batch_id = 2
+          AND a.status = ANY(switchboard_active_statuses())
+        """, "call_attempts_batch_active"
       ),
     ]
     let logger = Logger(label: "plans")

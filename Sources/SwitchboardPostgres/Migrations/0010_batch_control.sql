@@ -1,6 +1,15 @@
 -- Batch calls (#10), the client's side: idempotent uploads, pause/resume/cancel, completion and
 -- its webhook, and the metrics' extra counts.
 
+-- A batch whose attempts may be dispatched (Core: BatchStatus.isOpen), spelled once, as 0007
+-- spells the attempt status sets. The partial index of open batches is made with it.
+CREATE FUNCTION switchboard_open_batch_statuses() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $function$ SELECT ARRAY['pending', 'running']::text[] $function$;
+COMMENT ON FUNCTION switchboard_open_batch_statuses IS 'Batch statuses whose attempts may be dispatched (once the batch''s start has come).';
+DROP INDEX batches_open;
+CREATE INDEX batches_open ON batches (tenant_id, batch_id) WHERE status = ANY (switchboard_open_batch_statuses());
+
 -- An upload's idempotency key, kept as a call's is (24 h, per agent).
 CREATE TABLE batch_idempotency_keys (
   tenant_id bigint NOT NULL,
@@ -178,7 +187,7 @@ BEGIN
       WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id AND a.status = 'dispatching';
       RETURN now();
     END IF;
-    IF v_batch.status NOT IN ('pending', 'running') THEN
+    IF v_batch.status <> ALL (switchboard_open_batch_statuses()) THEN
       RETURN now() + interval '5 seconds';
     END IF;
     IF v_batch.max_concurrency IS NOT NULL THEN
