@@ -30,6 +30,10 @@ struct BatchRouteTests {
     #expect(data["created_at"]?.stringValue.flatMap(Timestamp.parse) != nil)
     #expect(try await tenant.count("conversations", where: "batch_id = \(id)") == 2)
     #expect(try await tenant.count("call_attempts", where: "batch_id = \(id) AND status = 'scheduled'") == 2)
+    // Counted in /metrics.
+    let metrics = try await GatewayClient.fetch("/metrics", port: try await TestEnvironment.shared.get().httpPort)
+    #expect(metrics.text.contains("switchboard_batches_created_total"))
+    #expect(metrics.text.contains("switchboard_batch_recipients_total"))
     // Every other column is a parameter of its row, quotes and commas kept.
     #expect(
       try await tenant.count(
