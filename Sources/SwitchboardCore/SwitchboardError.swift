@@ -97,9 +97,11 @@ extension SwitchboardError {
 /// answer was a 503 with `"outcome": "unknown"` was recorded.
 public struct UnknownOutcome: Sendable, Hashable {
   /// The attempt the write created or changed (`GET /v1/calls/{trace_id}`).
-  public var traceID: UUID
+  public var traceID: UUID?
   /// For an event report, the event (`call_events`).
   public var eventID: String?
+  /// For a batch's pause, resume or cancel, the batch (`GET /v1/batch-calls/{id}`).
+  public var batchID: Int64?
 }
 
 extension SwitchboardError {
@@ -119,6 +121,12 @@ extension SwitchboardError {
   public static func outcomeUnknown(traceID: UUID, eventID: String? = nil, cause: (any Error)? = nil) -> Self {
     var error = unavailable(cause: cause)
     error.unknownOutcome = UnknownOutcome(traceID: traceID, eventID: eventID)
+    return error
+  }
+  /// The same for a change to a batch: `GET /v1/batch-calls/{id}` tells.
+  public static func outcomeUnknown(batchID: Int64, cause: (any Error)? = nil) -> Self {
+    var error = unavailable(cause: cause)
+    error.unknownOutcome = UnknownOutcome(batchID: batchID)
     return error
   }
   public static func internalError(cause: (any Error)? = nil) -> Self {

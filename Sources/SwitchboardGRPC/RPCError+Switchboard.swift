@@ -53,7 +53,8 @@ extension SwitchboardError {
       details.append(.retryInfo(delay: .seconds(seconds)))
       if let unknown = unknownOutcome {
         info["outcome"] = "unknown"
-        info["trace_id"] = unknown.traceID.lowercased
+        if let trace = unknown.traceID { info["trace_id"] = trace.lowercased }
+        if let batch = unknown.batchID { info["batch_id"] = String(batch) }
         if let event = unknown.eventID { info["event_id"] = event }
       }
     case .internal: code = .internalError

@@ -51,7 +51,8 @@ struct JSONResponse: ResponseGenerator {
       headers[.retryAfter] = String(seconds)
       if let unknown = error.unknownOutcome {
         envelope["outcome"] = "unknown"
-        envelope["trace_id"] = .string(unknown.traceID.lowercased)
+        if let trace = unknown.traceID { envelope["trace_id"] = .string(trace.lowercased) }
+        if let batch = unknown.batchID { envelope["batch_id"] = .integer(batch) }
         if let event = unknown.eventID { envelope["event_id"] = .string(event) }
       }
     case .internal: status = .internalServerError

@@ -10,8 +10,12 @@ public struct PostgresBatchStore: BatchStore {
   let logger: Logger
   /// Where the chains a cancel ends are posted, for watchers on every replica.
   let chainChanges: Notifier?
-  /// A 100,000-row batch is one statement: it gets longer than a call's deadline.
-  static let writeDeadline: Duration = .seconds(60)
+  /// A 100,000-row batch takes seconds to write (about 5 on 2 cores), a cancel of it about one:
+  /// they get this many times the database deadline (`--database-timeout`, 5 s by default), not
+  /// a call's. Their lost answers are waited for that long.
+  static let writeDeadlineFactor = 12
+  static let cancelDeadlineFactor = 4
+  var writeDeadline: Duration { database.timeout * Self.writeDeadlineFactor }
   /// How long a pause waits for attempts already admitted to reach the dialer.
   static let pauseSettleDeadline: Duration = .seconds(5)
   /// An upload's idempotency key names its batch this long, as a call's does.
@@ -30,8 +34,8 @@ public struct PostgresBatchStore: BatchStore {
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
     guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
     let firstTrace = UUID.v7()
-    let seconds = Int(Self.writeDeadline.components.seconds)
-    return try await database.write(until: .now + Self.writeDeadline) { connection, logger in
+    let seconds = max(1, Int(writeDeadline.components.seconds))
+    return try await database.write(until: .now + writeDeadline) { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
         try await connection.query("SET LOCAL statement_timeout = '\(unescaped: String(seconds))s'", logger: logger)
         let rows = try await connection.query(
@@ -200,14 +204,26 @@ public struct PostgresBatchStore: BatchStore {
     return nil
   }
 
+  /// A write: its answer, when lost, is read back from the batch's status. A cancel ends every
+  /// waiting attempt of the batch in one statement, so it gets a longer deadline.
   public func control(_ action: BatchAction, batch id: Int64, tenantID: Int64) async throws -> BatchControlOutcome {
-    let (outcome, canceledChains) = try await database.run { connection, logger in
+    let budget = action == .cancel ? database.timeout * Self.cancelDeadlineFactor : database.timeout
+    let seconds = max(1, Int(budget.components.seconds))
+    let (outcome, canceledChains) = try await database.write(until: .now + budget) { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
-        try await Self.control(action, batch: id, tenantID: tenantID, on: connection, logger: logger)
+        try await connection.query("SET LOCAL statement_timeout = '\(unescaped: String(seconds))s'", logger: logger)
+        return try await Self.control(action, batch: id, tenantID: tenantID, on: connection, logger: logger)
       }
+    } readingBack: { connection, logger -> (BatchControlOutcome, [UUID])? in
+      guard let batch = try await Self.batch(id, tenantID: tenantID, on: connection, logger: logger),
+        action.done.contains(batch.status)
+      else { return nil }
+      return (.done(batch), [])
+    } unknown: { cause in
+      .outcomeUnknown(batchID: id, cause: cause)
     }
     chainChanges?.post(chains: canceledChains)
-    if action == .pause, case .done = outcome { try await settle(batch: id, tenantID: tenantID) }
+    if action == .pause, case .done = outcome { await settle(batch: id, tenantID: tenantID) }
     return outcome
   }
 
@@ -281,21 +297,28 @@ public struct PostgresBatchStore: BatchStore {
   /// Waits until no attempt of the batch is between admission and the dialer (admitted before
   /// the pause, its dial starting now), so that no dial starts after the pause is answered. An
   /// attempt still there after ``pauseSettleDeadline`` is with a dialer that has not answered.
-  private func settle(batch id: Int64, tenantID: Int64) async throws {
+  /// The pause is written either way: a failure to look is logged, not answered as a 503.
+  private func settle(batch id: Int64, tenantID: Int64) async {
     let deadline = ContinuousClock.now + Self.pauseSettleDeadline
     while ContinuousClock.now < deadline {
-      let admitted = try await database.run { connection, logger in
-        let rows = try await connection.query(
-          """
-          SELECT count(*) FROM call_attempts
-          WHERE tenant_id = \(tenantID) AND batch_id = \(id) AND status = ANY(switchboard_active_statuses())
-            AND status = 'dispatching' AND limits_charged_at IS NOT NULL AND lease_expires_at > now()
-          """, logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+      let admitted: Int
+      do {
+        admitted = try await database.run(until: deadline) { connection, logger in
+          let rows = try await connection.query(
+            """
+            SELECT count(*) FROM call_attempts
+            WHERE tenant_id = \(tenantID) AND batch_id = \(id) AND status = ANY(switchboard_active_statuses())
+              AND status = 'dispatching' AND limits_charged_at IS NOT NULL AND lease_expires_at > now()
+            """, logger: logger)
+          for try await count in rows.decode(Int.self) { return count }
+          return 0
+        }
+      } catch {
+        logger.warning("paused batch: could not check for dials starting", metadata: ["error": "\(error)"])
+        return
       }
       if admitted == 0 { return }
-      try await Task.sleep(for: .milliseconds(5))
+      do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
     }
     logger.notice("paused batch still has dials starting", metadata: ["batch_id": "\(id)"])
   }

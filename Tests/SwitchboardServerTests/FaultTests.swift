@@ -147,6 +147,37 @@ extension OneAtATime {
       for try await count in rows.decode(Int.self) { #expect(count == 1) }
     }
 
+    @Test("a batch cancel whose COMMIT answer is lost is read back: 200, and every waiting attempt is canceled")
+    func lostBatchCancelReply() async throws {
+      let (fixture, proxy, replica, _) = try await Self.proxied(timeout: .seconds(1), maxConnections: 2)
+      defer { Task { await proxy.stop() } }
+      defer { replica.stop() }
+      let recipients: [JSONValue] = (0..<20).map { index in
+        ["parameters": [["name": "customer_phone", "value": .string("+9198765432\(10 + index)")]]]
+      }
+      let created = try await GatewayClient.send(
+        .POST, "/v1/batch-call", authorization: "Bearer \(fixture.key)",
+        body: [
+          "agent_id": 1, "name": "lost", "recipients": .array(recipients),
+          "scheduled_for": .string(Timestamp.format(Date().addingTimeInterval(3600))),
+        ], port: replica.httpPort)
+      let id = try #require(created.data?["id"]?.integerValue, "\(created.body)")
+
+      proxy.set(.droppingRepliesAfter("COMMIT"))
+      let cancel = try await GatewayClient.send(
+        .POST, "/v1/batch-calls/\(id)/cancel", authorization: "Bearer \(fixture.key)", port: replica.httpPort)
+      #expect(proxy.droppedBytes > 0, "the COMMIT's answer was lost")
+      #expect(cancel.status == 200, "\(cancel.body)")
+      #expect(cancel.data?["status"] == "canceled")
+      proxy.set(.forwarding)
+      let rows = try await fixture.client.query(
+        """
+        SELECT count(*) FROM call_attempts WHERE tenant_id = \(fixture.tenantID) AND batch_id = \(id)
+          AND status = 'canceled'
+        """)
+      for try await count in rows.decode(Int.self) { #expect(count == 20) }
+    }
+
     @Test("unknown outcomes: a 503 that says so names the trace id; over gRPC, in ErrorInfo")
     func unknownOutcomeEnvelope() async throws {
       let (fixture, proxy, replica, load) = try await Self.proxied(timeout: .seconds(1), maxConnections: 1)
