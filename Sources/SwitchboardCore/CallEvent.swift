@@ -9,6 +9,11 @@ public struct CallEventInput: Sendable {
   public var results: [String: JSONValue]?
   public var durationSeconds: Double?
   public var failureReason: String?
+  /// As sent: validated by ``RecordContract/transcript(_:)``.
+  public var transcript: JSONValue?
+  public var recordingURL: String?
+  public var answeredBy: String?
+  public var failureType: String?
   /// Set by the service only, never from the wire: record the event only if the attempt still
   /// has this status (the reaper's guard against a report that arrived meanwhile).
   public var onlyIfStatus: CallStatus?
@@ -38,6 +43,11 @@ public struct CallEvent: Sendable, Hashable {
   public var results: [String: JSONValue]?
   public var durationSeconds: Double?
   public var failureReason: String?
+  public var transcript: [TranscriptTurn]?
+  public var recordingURL: String?
+  public var answeredBy: AnsweredBy?
+  /// Only with status `failed`.
+  public var failureType: FailureType?
   /// Record only if the attempt still has this status (see ``CallEventInput/onlyIfStatus``).
   public var onlyIfStatus: CallStatus?
 
@@ -87,6 +97,21 @@ public struct CallEvent: Sendable, Hashable {
       eventID: eventID, status: status, collectedData: input.collectedData, stageID: input.stageID,
       results: input.results, durationSeconds: input.durationSeconds, failureReason: input.failureReason)
     event.onlyIfStatus = input.onlyIfStatus
+    event.transcript = try input.transcript.map(RecordContract.transcript)
+    event.recordingURL = try input.recordingURL.map(RecordContract.recordingURL)
+    if let text = input.answeredBy {
+      guard let answeredBy = AnsweredBy(rawValue: text) else {
+        throw .invalid("answered_by must be human, machine or unknown")
+      }
+      event.answeredBy = answeredBy
+    }
+    if let text = input.failureType {
+      guard let failureType = FailureType(rawValue: text) else {
+        throw .invalid("failure_type must be socket_failure, telephony_failed or other")
+      }
+      guard status == .failed else { throw .invalid("failure_type is only reported with status failed") }
+      event.failureType = failureType
+    }
     return event
   }
 }

@@ -118,6 +118,16 @@ public struct CallOperations: Sendable {
     return chain
   }
 
+  /// Where the recording of attempt n (`<id>_<n>`), or of the chain's latest attempt, is.
+  public func recordingURL(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> String {
+    let chain = try await conversation(id, tenant: tenant)
+    let number = ConversationReference(id)?.attemptNumber ?? chain.attemptCount
+    guard let url = chain.attempts.first(where: { $0.attemptNumber == number })?.recordingURL else {
+      throw .recordingNotFound
+    }
+    return url
+  }
+
   /// Every attempt of the chain, then each attempt again whenever it changes (see
   /// ``ConversationWatchers``), until the caller stops reading.
   public func watchConversation(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> AsyncStream<CallAttempt>

@@ -155,6 +155,10 @@ extension CallAttempt {
       "results": results.map(JSONValue.object) ?? .null,
       "duration_seconds": durationSeconds.map(JSONValue.double) ?? .null,
       "batch_id": batchID.map(JSONValue.integer) ?? .null,
+      "transcript": transcript.map { .array($0.map(\.json)) } ?? .null,
+      "recording_url": text(recordingURL),
+      "answered_by": text(answeredBy?.rawValue),
+      "failure_type": text(failureType?.rawValue),
     ])
   }
 }

@@ -87,6 +87,12 @@ public struct CallAttempt: Sendable, Hashable {
   public var durationSeconds: Double?
   /// The batch that placed the attempt (its first, or a retry of it); `nil` for single calls.
   public var batchID: Int64?
+  /// What the voice runtime reported of the call: the conversation, where its recording is, who
+  /// answered, and why it failed.
+  public var transcript: [TranscriptTurn]?
+  public var recordingURL: String?
+  public var answeredBy: AnsweredBy?
+  public var failureType: FailureType?
 
   public init(
     traceID: UUID, conversationID: UUID, attemptNumber: Int, agentID: Int64, status: CallStatus,

@@ -111,6 +111,7 @@ extension SwitchboardError {
   public static let conversationNotFound = Self(.notFound, "conversation not found")
   public static let callNotFound = Self(.notFound, "call not found")
   public static let batchNotFound = Self(.notFound, "batch not found")
+  public static let recordingNotFound = Self(.notFound, "recording not found")
   public static let agentHasNoPhone = Self(.failedPrecondition, "agent has no phone number configured")
   public static let bodyTooLarge = Self(.payloadTooLarge, "request body must be at most 262144 bytes")
   public static func unavailable(cause: (any Error)? = nil) -> Self {

@@ -84,7 +84,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   ) async throws -> ServerResponse<Switchboard_V1_ReportCallEventResponse> {
     let tenant = try await reporter(request.metadata)
     let message = request.message
-    let input = CallEventInput(
+    var input = CallEventInput(
       eventID: message.eventID.isEmpty ? nil : message.eventID,
       status: message.status == .unspecified ? nil : CallStatus(message.status)?.rawValue,
       collectedData: message.hasCollectedData ? [String: JSONValue](message.collectedData) : nil,
@@ -92,6 +92,13 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
       results: message.hasResults ? [String: JSONValue](message.results) : nil,
       durationSeconds: message.hasDurationSeconds ? message.durationSeconds : nil,
       failureReason: message.hasFailureReason ? message.failureReason : nil)
+    if !message.transcript.isEmpty {
+      input.transcript = .array(
+        message.transcript.map { ["role": .string($0.role), "message": .string($0.message)] })
+    }
+    input.recordingURL = message.hasRecordingURL ? message.recordingURL : nil
+    input.answeredBy = message.hasAnsweredBy ? message.answeredBy : nil
+    input.failureType = message.hasFailureType ? message.failureType : nil
     let (attempt, duplicate) = try await operations.reportEvent(traceID: message.traceID, input, tenant: tenant)
     var response = Switchboard_V1_ReportCallEventResponse()
     response.data = Switchboard_V1_CallAttempt(attempt)

@@ -104,6 +104,10 @@ extension Switchboard_V1_CallAttempt {
     if let results = attempt.results { self.results = Google_Protobuf_Struct(results) }
     if let durationSeconds = attempt.durationSeconds { self.durationSeconds = durationSeconds }
     if let batchID = attempt.batchID { self.batchID = batchID }
+    transcript = (attempt.transcript ?? []).map(Switchboard_V1_TranscriptTurn.init)
+    if let url = attempt.recordingURL { recordingURL = url }
+    if let answeredBy = attempt.answeredBy { self.answeredBy = answeredBy.rawValue }
+    if let failureType = attempt.failureType { self.failureType = failureType.rawValue }
   }
 }
 
@@ -236,5 +240,13 @@ extension Google_Protobuf_Value {
       kind = .listValue(list)
     case .object(let members): kind = .structValue(Google_Protobuf_Struct(members))
     }
+  }
+}
+
+extension Switchboard_V1_TranscriptTurn {
+  init(_ turn: TranscriptTurn) {
+    self.init()
+    role = turn.role.rawValue
+    message = turn.message
   }
 }

@@ -62,6 +62,11 @@ public struct Gateway: Sendable {
       let id = context.parameters.get("conversation_id") ?? ""
       return JSONResponse.ok(["data": try await operations.conversation(id, tenant: tenant).json(withAttempts: true)])
     }
+    router.get("/v1/conversations/:conversation_id/recording") { request, context in
+      let tenant = try await tenant(request)
+      let url = try await operations.recordingURL(context.parameters.get("conversation_id") ?? "", tenant: tenant)
+      return Response(status: .found, headers: [.location: url])
+    }
     router.get("/v1/conversations") { request, _ in
       let tenant = try await tenant(request)
       let query = request.uri.queryParameters
@@ -98,6 +103,7 @@ public struct Gateway: Sendable {
   static let routes: [EnvelopeMiddleware<Context>.Route] = [
     .init("/openapi.yaml", [.get]), .init("/v1/call", [.post]), .init("/v1/calls/:trace_id", [.get, .delete]),
     .init("/v1/calls/:trace_id/events", [.post]), .init("/v1/conversations/:conversation_id", [.get]),
+    .init("/v1/conversations/:conversation_id/recording", [.get]),
     .init("/v1/conversations", [.get]),
   ]
   /// What every role serves, with no key: nothing in them is a tenant's.
@@ -205,10 +211,15 @@ public struct Gateway: Sendable {
     case .double(let value)?: duration = value
     default: throw .invalid("duration_seconds must be a number")
     }
-    return CallEventInput(
+    var input = CallEventInput(
       eventID: try text("event_id"), status: try text("status"), collectedData: try object("collected_data"),
       stageID: try text("stage_id"), results: try object("results"), durationSeconds: duration,
       failureReason: try text("failure_reason"))
+    if let transcript = body["transcript"], transcript != .null { input.transcript = transcript }
+    input.recordingURL = try text("recording_url")
+    input.answeredBy = try text("answered_by")
+    input.failureType = try text("failure_type")
+    return input
   }
 
   /// A query parameter's integer; absent is `nil`, present but empty is a 400.

@@ -73,7 +73,11 @@ struct EventRecorder {
           results = coalesce(\(event.results.map { JSONValue.object($0).encoded() })::jsonb, results),
           duration_seconds = coalesce(\(event.durationSeconds), duration_seconds),
           failure_reason = coalesce(\(event.failureReason), failure_reason),
-          lease_owner = NULL, lease_expires_at = NULL
+          lease_owner = NULL, lease_expires_at = NULL,
+          transcript = coalesce(\(event.transcriptJSON)::jsonb, transcript),
+          recording_url = coalesce(\(event.recordingURL), recording_url),
+          answered_by = coalesce(\(event.answeredBy?.rawValue), answered_by),
+          failure_type = coalesce(\(event.failureType?.rawValue), failure_type)
         WHERE tenant_id = \(tenantID) AND trace_id = \(traceID)
         """, logger: logger)
     }
@@ -135,10 +139,12 @@ struct EventRecorder {
     try await connection.query(
       """
       INSERT INTO call_events (tenant_id, trace_id, event_id, status, collected_data, stage_id, results,
-        duration_seconds, failure_reason)
+        duration_seconds, failure_reason, transcript, recording_url, answered_by, failure_type)
       VALUES (\(tenantID), \(traceID), \(event.eventID), \(event.status.rawValue),
         \(event.collectedData.map { JSONValue.object($0).encoded() })::jsonb, \(event.stageID),
-        \(event.results.map { JSONValue.object($0).encoded() })::jsonb, \(event.durationSeconds), \(event.failureReason))
+        \(event.results.map { JSONValue.object($0).encoded() })::jsonb, \(event.durationSeconds), \(event.failureReason),
+        \(event.transcriptJSON)::jsonb, \(event.recordingURL), \(event.answeredBy?.rawValue),
+        \(event.failureType?.rawValue))
       """, logger: logger)
   }
 
@@ -258,4 +264,9 @@ extension OutboxWriter {
     }
     return nil
   }
+}
+
+extension CallEvent {
+  /// The transcript as stored.
+  var transcriptJSON: String? { transcript.map { JSONValue.array($0.map(\.json)).encoded() } }
 }

@@ -8,7 +8,7 @@ enum AttemptRow {
     a.trace_id, a.conversation_id, a.attempt_number, a.agent_id, a.status, a.customer_phone, a.parameters::text,
     a.metadata, a.idempotency_key, a.retry_context::text, a.effective_retry_context::text, a.scheduled_for,
     a.created_at, a.updated_at, a.dispatched_at, a.ended_at, a.failure_reason, a.results::text, a.duration_seconds,
-    a.batch_id
+    a.batch_id, a.transcript::text, a.recording_url, a.answered_by, a.failure_type
     """
 
   /// One attempt of one tenant.
@@ -33,16 +33,34 @@ enum AttemptRow {
       let results = try columns[17].decode(String?.self)
       let duration = try columns[18].decode(Double?.self)
       let batch = try columns[19].decode(Int64?.self)
-      attempts.append(
-        CallAttempt(
-          traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
-          status: try CallStatus(stored: status), customerPhone: phone,
-          parameters: try Self.parameters(from: parameters), metadata: metadata, idempotencyKey: key,
-          retryContext: try retryContext.map { try RetryContext(json: JSONValue.decode($0)) },
-          effectiveRetryContext: try RetryContext(json: JSONValue.decode(effective)), scheduledFor: scheduledFor,
-          createdAt: createdAt, updatedAt: updatedAt, dispatchedAt: dispatchedAt, endedAt: endedAt,
-          failureReason: failureReason, results: try results.flatMap { try JSONValue.decode($0).objectValue },
-          durationSeconds: duration, batchID: batch))
+      let transcript = try columns[20].decode(String?.self)
+      let recordingURL = try columns[21].decode(String?.self)
+      let answeredBy = try columns[22].decode(String?.self)
+      let failureType = try columns[23].decode(String?.self)
+      var attempt = CallAttempt(
+        traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
+        status: try CallStatus(stored: status), customerPhone: phone,
+        parameters: try Self.parameters(from: parameters), metadata: metadata, idempotencyKey: key,
+        retryContext: try retryContext.map { try RetryContext(json: JSONValue.decode($0)) },
+        effectiveRetryContext: try RetryContext(json: JSONValue.decode(effective)), scheduledFor: scheduledFor,
+        createdAt: createdAt, updatedAt: updatedAt, dispatchedAt: dispatchedAt, endedAt: endedAt,
+        failureReason: failureReason, results: try results.flatMap { try JSONValue.decode($0).objectValue },
+        durationSeconds: duration, batchID: batch)
+      attempt.transcript = try transcript.map { try RecordContract.transcript(JSONValue.decode($0)) }
+      attempt.recordingURL = recordingURL
+      attempt.answeredBy = try answeredBy.map { text in
+        guard let value = AnsweredBy(rawValue: text) else {
+          throw UnknownStoredValue(column: "answered_by", value: text)
+        }
+        return value
+      }
+      attempt.failureType = try failureType.map { text in
+        guard let value = FailureType(rawValue: text) else {
+          throw UnknownStoredValue(column: "failure_type", value: text)
+        }
+        return value
+      }
+      attempts.append(attempt)
     }
     return attempts
   }

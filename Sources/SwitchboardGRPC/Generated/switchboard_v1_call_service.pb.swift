@@ -489,11 +489,62 @@ public nonisolated struct Switchboard_V1_CallAttempt: @unchecked Sendable {
   /// Clears the value of `batchID`. Subsequent reads from it will return its default value.
   public mutating func clearBatchID() {_uniqueStorage()._batchID = nil}
 
+  /// The conversation as the voice runtime reported it.
+  public var transcript: [Switchboard_V1_TranscriptTurn] {
+    get {_storage._transcript}
+    set {_uniqueStorage()._transcript = newValue}
+  }
+
+  /// Where the call's recording is (https).
+  public var recordingURL: String {
+    get {_storage._recordingURL ?? String()}
+    set {_uniqueStorage()._recordingURL = newValue}
+  }
+  /// Returns true if `recordingURL` has been explicitly set.
+  public var hasRecordingURL: Bool {_storage._recordingURL != nil}
+  /// Clears the value of `recordingURL`. Subsequent reads from it will return its default value.
+  public mutating func clearRecordingURL() {_uniqueStorage()._recordingURL = nil}
+
+  /// "human", "machine" or "unknown".
+  public var answeredBy: String {
+    get {_storage._answeredBy ?? String()}
+    set {_uniqueStorage()._answeredBy = newValue}
+  }
+  /// Returns true if `answeredBy` has been explicitly set.
+  public var hasAnsweredBy: Bool {_storage._answeredBy != nil}
+  /// Clears the value of `answeredBy`. Subsequent reads from it will return its default value.
+  public mutating func clearAnsweredBy() {_uniqueStorage()._answeredBy = nil}
+
+  /// For a failed call: "socket_failure", "telephony_failed" or "other".
+  public var failureType: String {
+    get {_storage._failureType ?? String()}
+    set {_uniqueStorage()._failureType = newValue}
+  }
+  /// Returns true if `failureType` has been explicitly set.
+  public var hasFailureType: Bool {_storage._failureType != nil}
+  /// Clears the value of `failureType`. Subsequent reads from it will return its default value.
+  public mutating func clearFailureType() {_uniqueStorage()._failureType = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Switchboard_V1_TranscriptTurn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "agent" or "human".
+  public var role: String = String()
+
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Switchboard_V1_GetCallRequest: Sendable {
@@ -776,6 +827,39 @@ public nonisolated struct Switchboard_V1_ReportCallEventRequest: Sendable {
   /// Clears the value of `failureReason`. Subsequent reads from it will return its default value.
   public mutating func clearFailureReason() {self._failureReason = nil}
 
+  /// Replaces the attempt's transcript when sent.
+  public var transcript: [Switchboard_V1_TranscriptTurn] = []
+
+  /// https only.
+  public var recordingURL: String {
+    get {_recordingURL ?? String()}
+    set {_recordingURL = newValue}
+  }
+  /// Returns true if `recordingURL` has been explicitly set.
+  public var hasRecordingURL: Bool {self._recordingURL != nil}
+  /// Clears the value of `recordingURL`. Subsequent reads from it will return its default value.
+  public mutating func clearRecordingURL() {self._recordingURL = nil}
+
+  /// "human", "machine" or "unknown".
+  public var answeredBy: String {
+    get {_answeredBy ?? String()}
+    set {_answeredBy = newValue}
+  }
+  /// Returns true if `answeredBy` has been explicitly set.
+  public var hasAnsweredBy: Bool {self._answeredBy != nil}
+  /// Clears the value of `answeredBy`. Subsequent reads from it will return its default value.
+  public mutating func clearAnsweredBy() {self._answeredBy = nil}
+
+  /// With status FAILED only: "socket_failure", "telephony_failed" or "other".
+  public var failureType: String {
+    get {_failureType ?? String()}
+    set {_failureType = newValue}
+  }
+  /// Returns true if `failureType` has been explicitly set.
+  public var hasFailureType: Bool {self._failureType != nil}
+  /// Clears the value of `failureType`. Subsequent reads from it will return its default value.
+  public mutating func clearFailureType() {self._failureType = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -785,6 +869,9 @@ public nonisolated struct Switchboard_V1_ReportCallEventRequest: Sendable {
   fileprivate var _results: SwiftProtobuf.Google_Protobuf_Struct? = nil
   fileprivate var _durationSeconds: Double? = nil
   fileprivate var _failureReason: String? = nil
+  fileprivate var _recordingURL: String? = nil
+  fileprivate var _answeredBy: String? = nil
+  fileprivate var _failureType: String? = nil
 }
 
 public nonisolated struct Switchboard_V1_ReportCallEventResponse: Sendable {
@@ -1450,7 +1537,7 @@ nonisolated extension Switchboard_V1_MakeCallResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CallAttempt"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0")
 
   fileprivate class _StorageClass {
     var _traceID: String = String()
@@ -1473,6 +1560,10 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
     var _results: SwiftProtobuf.Google_Protobuf_Struct? = nil
     var _durationSeconds: Double? = nil
     var _batchID: Int64? = nil
+    var _transcript: [Switchboard_V1_TranscriptTurn] = []
+    var _recordingURL: String? = nil
+    var _answeredBy: String? = nil
+    var _failureType: String? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1503,6 +1594,10 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       _results = source._results
       _durationSeconds = source._durationSeconds
       _batchID = source._batchID
+      _transcript = source._transcript
+      _recordingURL = source._recordingURL
+      _answeredBy = source._answeredBy
+      _failureType = source._failureType
     }
   }
 
@@ -1541,6 +1636,10 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._results) }()
         case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._durationSeconds) }()
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._batchID) }()
+        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._transcript) }()
+        case 22: try { try decoder.decodeSingularStringField(value: &_storage._recordingURL) }()
+        case 23: try { try decoder.decodeSingularStringField(value: &_storage._answeredBy) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._failureType) }()
         default: break
         }
       }
@@ -1613,6 +1712,18 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       try { if let v = _storage._batchID {
         try visitor.visitSingularInt64Field(value: v, fieldNumber: 20)
       } }()
+      if !_storage._transcript.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._transcript, fieldNumber: 21)
+      }
+      try { if let v = _storage._recordingURL {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 22)
+      } }()
+      try { if let v = _storage._answeredBy {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 23)
+      } }()
+      try { if let v = _storage._failureType {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 24)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1642,10 +1753,49 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         if _storage._results != rhs_storage._results {return false}
         if _storage._durationSeconds != rhs_storage._durationSeconds {return false}
         if _storage._batchID != rhs_storage._batchID {return false}
+        if _storage._transcript != rhs_storage._transcript {return false}
+        if _storage._recordingURL != rhs_storage._recordingURL {return false}
+        if _storage._answeredBy != rhs_storage._answeredBy {return false}
+        if _storage._failureType != rhs_storage._failureType {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_TranscriptTurn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TranscriptTurn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.role) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.role.isEmpty {
+      try visitor.visitSingularStringField(value: self.role, fieldNumber: 1)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_TranscriptTurn, rhs: Switchboard_V1_TranscriptTurn) -> Bool {
+    if lhs.role != rhs.role {return false}
+    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2019,7 +2169,7 @@ nonisolated extension Switchboard_V1_ListConversationsResponse: SwiftProtobuf.Me
 
 nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReportCallEventRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}event_id\0\u{1}status\0\u{3}collected_data\0\u{3}stage_id\0\u{1}results\0\u{3}duration_seconds\0\u{3}failure_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}event_id\0\u{1}status\0\u{3}collected_data\0\u{3}stage_id\0\u{1}results\0\u{3}duration_seconds\0\u{3}failure_reason\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2035,6 +2185,10 @@ nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Messa
       case 6: try { try decoder.decodeSingularMessageField(value: &self._results) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self._durationSeconds) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self._failureReason) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.transcript) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self._recordingURL) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self._answeredBy) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self._failureType) }()
       default: break
       }
     }
@@ -2069,6 +2223,18 @@ nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Messa
     try { if let v = self._failureReason {
       try visitor.visitSingularStringField(value: v, fieldNumber: 8)
     } }()
+    if !self.transcript.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.transcript, fieldNumber: 9)
+    }
+    try { if let v = self._recordingURL {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._answeredBy {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 11)
+    } }()
+    try { if let v = self._failureType {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 12)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2081,6 +2247,10 @@ nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Messa
     if lhs._results != rhs._results {return false}
     if lhs._durationSeconds != rhs._durationSeconds {return false}
     if lhs._failureReason != rhs._failureReason {return false}
+    if lhs.transcript != rhs.transcript {return false}
+    if lhs._recordingURL != rhs._recordingURL {return false}
+    if lhs._answeredBy != rhs._answeredBy {return false}
+    if lhs._failureType != rhs._failureType {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
