@@ -29,7 +29,7 @@ public struct RetryPolicy: Sendable, Hashable {
     if case .array(let items)? = members["retry_on"] {
       for item in items {
         guard let status = item.stringValue.flatMap(CallStatus.init(rawValue:)), status.isRetryable else {
-          throw .invalid("retry policy retry_on takes no_answer, busy, failed or unreachable")
+          throw .invalid("retry policy retry_on takes no_answer, busy, failed, unreachable or voicemail")
         }
         retryOn.insert(status)
       }

@@ -205,7 +205,10 @@ public struct BatchMetrics: Sendable, Hashable {
   public var failedCount = 0
   public var unreachableCount = 0
   public var canceledCount = 0
-  /// Failed because the dialer could not be reached: counted once attempts report a failure type.
+  /// A machine answered.
+  public var voicemailCount = 0
+  /// Failed because the dialer could not be reached (`failure_type` `socket_failure`; also in
+  /// ``failedCount``).
   public var socketFailureCount = 0
   /// Average duration of the latest calls that reported one.
   public var averageDurationSeconds: Double?
@@ -214,7 +217,7 @@ public struct BatchMetrics: Sendable, Hashable {
 
   /// Contacts whose chain is final.
   public var totalProcessed: Int {
-    completedCount + noAnswerCount + busyCount + failedCount + unreachableCount + canceledCount
+    completedCount + noAnswerCount + busyCount + failedCount + unreachableCount + voicemailCount + canceledCount
   }
 
   /// A contact succeeded when its call completed.

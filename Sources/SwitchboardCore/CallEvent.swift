@@ -54,7 +54,7 @@ public struct CallEvent: Sendable, Hashable {
   /// Statuses a dialer or voice runtime may report; `scheduled`, `initiated` and `dispatching`
   /// are Switchboard's own, and `canceled` comes from CancelCall.
   public static let reportable: Set<CallStatus> = [
-    .dispatched, .ringing, .inProgress, .completed, .noAnswer, .busy, .failed, .unreachable,
+    .dispatched, .ringing, .inProgress, .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail,
   ]
 
   public init(

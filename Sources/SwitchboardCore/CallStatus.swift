@@ -16,12 +16,14 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
   case busy
   case failed
   case unreachable
+  /// The call reached a machine (voicemail, an answering service). Retryable by `retry_on`.
+  case voicemail
   case canceled
 
   /// Final: nothing moves the attempt again (`switchboard_terminal_statuses()`).
   public var isTerminal: Bool {
     switch self {
-    case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: true
+    case .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled: true
     default: false
     }
   }
@@ -59,7 +61,7 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
     case .dispatched: 3
     case .ringing: 4
     case .inProgress: 5
-    case .completed, .noAnswer, .busy, .failed, .unreachable, .canceled: 6
+    case .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled: 6
     }
   }
 }

@@ -289,6 +289,7 @@ extension BatchMetrics {
       "total_processed": count(totalProcessed),
       "unreachable_count": count(unreachableCount),
       "canceled_count": count(canceledCount),
+      "voicemail_count": count(voicemailCount),
       "waiting_count": count(waitingCount),
       "total_recipients": count(totalRecipients),
     ])

@@ -5,7 +5,7 @@ import SwitchboardCore
 
 /// The development dialer: takes every call and plays it out as a voice runtime would, reporting
 /// ringing → in_progress → an outcome through the same event path. Call parameters drive it:
-/// `sim_outcome` (completed, no_answer, busy, failed, unreachable; default completed),
+/// `sim_outcome` (completed, no_answer, busy, failed, unreachable, voicemail; default completed),
 /// `sim_collected` (a JSON object reported as collected data), `sim_stage`, `sim_duration_ms`
 /// (default 200).
 ///
@@ -49,7 +49,7 @@ public final class SimulatedDialer: Dialer, Service {
   public func dial(_ request: DialRequest) async -> DialResult {
     let outcome = request.parameter("sim_outcome") ?? "completed"
     guard let status = CallStatus(rawValue: outcome), status.isTerminal, status != .canceled else {
-      return .failed(reason: "sim_outcome must be completed, no_answer, busy, failed or unreachable")
+      return .failed(reason: "sim_outcome must be completed, no_answer, busy, failed, unreachable or voicemail")
     }
     let collected = request.parameter("sim_collected").flatMap { try? JSONValue.decode($0).objectValue }
     let stage = request.parameter("sim_stage")
@@ -71,12 +71,12 @@ public final class SimulatedDialer: Dialer, Service {
         request.tenantID, request.traceID,
         CallEventInput(eventID: "\(id)-in_progress", status: "in_progress", stageID: stage))
       try? await Task.sleep(for: step)
-      await report(
-        request.tenantID, request.traceID,
-        CallEventInput(
-          eventID: "\(id)-\(outcome)", status: outcome, collectedData: collected, stageID: stage,
-          results: ["simulated": true, "outcome": .string(outcome)], durationSeconds: Double(duration) / 1000,
-          failureReason: status == .failed ? "simulated failure" : nil))
+      var final = CallEventInput(
+        eventID: "\(id)-\(outcome)", status: outcome, collectedData: collected, stageID: stage,
+        results: ["simulated": true, "outcome": .string(outcome)], durationSeconds: Double(duration) / 1000,
+        failureReason: status == .failed ? "simulated failure" : nil)
+      final.answeredBy = status == .voicemail ? AnsweredBy.machine.rawValue : AnsweredBy.human.rawValue
+      await report(request.tenantID, request.traceID, final)
     }
     guard case .enqueued = queued else { return .failed(reason: "the simulated dialer has stopped") }
     return .accepted

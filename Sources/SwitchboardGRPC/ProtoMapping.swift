@@ -64,6 +64,7 @@ extension Switchboard_V1_CallStatus {
       case .busy: .busy
       case .failed: .failed
       case .unreachable: .unreachable
+      case .voicemail: .voicemail
       case .canceled: .canceled
       }
   }
@@ -190,6 +191,7 @@ extension Switchboard_V1_BatchMetrics {
     canceledCount = Int32(clamping: metrics.canceledCount)
     waitingCount = Int32(clamping: metrics.waitingCount)
     totalRecipients = Int32(clamping: metrics.totalRecipients)
+    voicemailCount = Int32(clamping: metrics.voicemailCount)
   }
 }
 

@@ -181,7 +181,8 @@ public struct PostgresBatchStore: BatchStore {
     let rows = try await connection.query(
       """
       SELECT total_recipients, waiting_count, pending_retry_count, in_progress_count, completed_count,
-        no_answer_count, busy_count, failed_count, unreachable_count, canceled_count, avg_duration_seconds::float8
+        no_answer_count, busy_count, failed_count, unreachable_count, canceled_count, avg_duration_seconds::float8,
+        voicemail_count, socket_failure_count
       FROM batch_progress WHERE tenant_id = \(tenantID) AND batch_id = \(id)
       """, logger: logger)
     for try await row in rows {
@@ -198,7 +199,10 @@ public struct PostgresBatchStore: BatchStore {
       metrics.failedCount = failed
       metrics.unreachableCount = unreachable
       metrics.canceledCount = canceled
-      metrics.averageDurationSeconds = try row.makeRandomAccess()[10].decode(Double?.self)
+      let columns = row.makeRandomAccess()
+      metrics.averageDurationSeconds = try columns[10].decode(Double?.self)
+      metrics.voicemailCount = try columns[11].decode(Int.self)
+      metrics.socketFailureCount = try columns[12].decode(Int.self)
       return metrics
     }
     return nil

@@ -54,12 +54,12 @@ struct CallLifecycleTests {
   @Test("status classes partition the lifecycle as the contract says")
   func classes() {
     let all = CallStatus.allCases  // in lifecycle order
-    #expect(all.filter(\.isTerminal) == [.completed, .noAnswer, .busy, .failed, .unreachable, .canceled])
+    #expect(all.filter(\.isTerminal) == [.completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled])
     #expect(all.filter(\.isActive) == [.initiated, .dispatching, .dispatched, .ringing, .inProgress])
     #expect(all.filter(\.isAwaitingDispatch) == [.scheduled, .initiated])
     #expect(all.filter(\.isWithDialer) == [.dispatched, .ringing, .inProgress])
     #expect(all.filter(\.isCancelable) == [.scheduled, .initiated])
-    #expect(all.filter(\.isRetryable) == [.noAnswer, .busy, .failed, .unreachable])
+    #expect(all.filter(\.isRetryable) == [.noAnswer, .busy, .failed, .unreachable, .voicemail])
     // Every status is exactly one of: waiting, active-not-waiting, or final.
     for status in all {
       #expect([status == .scheduled, status.isActive, status.isTerminal].filter { $0 }.count == 1, "\(status)")
@@ -91,6 +91,13 @@ struct CallLifecycleTests {
     #expect(plan == .init(maxAttempts: max, delaySeconds: delay, isFinalAttempt: final))
   }
 
+  @Test("voicemail earns a retry when the policy names it")
+  func voicemailRetry() throws {
+    let policy = try RetryPolicy(json: ["max_attempts": 2, "retry_on": ["voicemail"], "delays_seconds": [600]])
+    let plan = CallLifecycle.retryPlan(after: .voicemail, attemptNumber: 1, isLatestInChain: true, policy: policy)
+    #expect(plan == .init(maxAttempts: 2, delaySeconds: 600, isFinalAttempt: false))
+  }
+
   @Test("without a policy every attempt is its chain's last")
   func noPolicy() {
     let plan = CallLifecycle.retryPlan(after: .noAnswer, attemptNumber: 2, isLatestInChain: true, policy: nil)
@@ -112,7 +119,10 @@ struct CallLifecycleTests {
     #expect(try RetryPolicy(json: policy.json) == policy)
     let refusals: [(JSONValue, String)] = [
       (["max_attempts": 0], "max_attempts must be an integer from 1 to 20"),
-      (["max_attempts": 2, "retry_on": ["completed"]], "retry_on takes no_answer, busy, failed or unreachable"),
+      (
+        ["max_attempts": 2, "retry_on": ["completed"]],
+        "retry_on takes no_answer, busy, failed, unreachable or voicemail"
+      ),
       (["max_attempts": 2, "retry_on": "busy"], "retry_on must be an array of statuses"),
       (["max_attempts": 2, "delays_seconds": [-1]], "delays_seconds must be whole seconds, at most 30 days"),
     ]

@@ -117,7 +117,9 @@ struct BatchControlTests {
           phoneNumber: "+14155550123",
           retryPolicy: RetryPolicy(maxAttempts: 2, retryOn: [.busy], delaysSeconds: [0]),
           webhookURL: "http://127.0.0.1:9/hooks", webhookSecret: "whsec"))
-      let outcomes = ["completed", "completed", "completed", "no_answer", "no_answer", "busy", "failed", "unreachable"]
+      let outcomes = [
+        "completed", "completed", "completed", "no_answer", "no_answer", "busy", "failed", "unreachable", "voicemail",
+      ]
       let (batch, operations) = try await batch(database, tenant, size: outcomes.count, maxConcurrency: 3) { index in
         [
           CallParameter(name: "sim_outcome", value: outcomes[index]),
@@ -137,8 +139,9 @@ struct BatchControlTests {
         #expect(completed)
       }
       let metrics = try await operations.metrics(String(batch.id), tenant: tenant)
-      #expect(metrics.totalRecipients == 8 && metrics.totalProcessed == 8)
-      #expect(metrics.completedCount == 3 && metrics.successCount == 3 && metrics.successRate == 37.5)
+      #expect(metrics.totalRecipients == 9 && metrics.totalProcessed == 9)
+      #expect(metrics.completedCount == 3 && metrics.successCount == 3 && metrics.successRate == 33.33)
+      #expect(metrics.voicemailCount == 1)
       #expect(metrics.noAnswerCount == 2 && metrics.busyCount == 1 && metrics.failedCount == 1)
       #expect(metrics.unreachableCount == 1 && metrics.inProgressCount == 0 && metrics.pendingRetryCount == 0)
       #expect(metrics.averageDurationSeconds == 0.03)

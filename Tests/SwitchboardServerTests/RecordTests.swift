@@ -107,6 +107,24 @@ struct RecordTests {
     #expect(read.data?["failure_type"] == "socket_failure")
   }
 
+  @Test("voicemail: a final status a machine answered, counted as final and reported as such")
+  func voicemail() async throws {
+    let tenant = try await TestTenant.make()
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
+    let trace = try #require(call.data?["trace_id"]?.stringValue)
+    let ended = try await report(
+      tenant, trace, ["event_id": "vm", "status": "voicemail", "answered_by": "machine", "duration_seconds": 12])
+    #expect(ended.status == 200 && ended.data?["status"] == "voicemail" && ended.data?["ended_at"] != .null)
+    let late = try await report(tenant, trace, ["event_id": "late", "status": "completed"])
+    #expect(late.data?["status"] == "voicemail", "a final status stays")
+    try await withCallService { service in
+      var request = Switchboard_V1_GetCallRequest()
+      request.traceID = trace
+      let stored = try await service.getCall(request, metadata: tenant.metadata).data
+      #expect(stored.status == .voicemail)
+    }
+  }
+
   struct Bad: Sendable, CustomTestStringConvertible {
     let name: String
     let members: [String: JSONValue]

@@ -39,6 +39,9 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
   case failed // = 10
   case unreachable // = 11
   case canceled // = 12
+
+  /// The call reached a machine.
+  case voicemail // = 13
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -60,6 +63,7 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
     case 10: self = .failed
     case 11: self = .unreachable
     case 12: self = .canceled
+    case 13: self = .voicemail
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -79,6 +83,7 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
     case .failed: return 10
     case .unreachable: return 11
     case .canceled: return 12
+    case .voicemail: return 13
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -98,6 +103,7 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
     .failed,
     .unreachable,
     .canceled,
+    .voicemail,
   ]
 
 }
@@ -1256,6 +1262,8 @@ public nonisolated struct Switchboard_V1_BatchMetrics: Sendable {
 
   public var totalRecipients: Int32 = 0
 
+  public var voicemailCount: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1287,7 +1295,7 @@ public nonisolated struct Switchboard_V1_BatchMetricsResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "switchboard.v1"
 
 nonisolated extension Switchboard_V1_CallStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALL_STATUS_UNSPECIFIED\0\u{1}CALL_STATUS_SCHEDULED\0\u{1}CALL_STATUS_INITIATED\0\u{1}CALL_STATUS_DISPATCHING\0\u{1}CALL_STATUS_DISPATCHED\0\u{1}CALL_STATUS_RINGING\0\u{1}CALL_STATUS_IN_PROGRESS\0\u{1}CALL_STATUS_COMPLETED\0\u{1}CALL_STATUS_NO_ANSWER\0\u{1}CALL_STATUS_BUSY\0\u{1}CALL_STATUS_FAILED\0\u{1}CALL_STATUS_UNREACHABLE\0\u{1}CALL_STATUS_CANCELED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALL_STATUS_UNSPECIFIED\0\u{1}CALL_STATUS_SCHEDULED\0\u{1}CALL_STATUS_INITIATED\0\u{1}CALL_STATUS_DISPATCHING\0\u{1}CALL_STATUS_DISPATCHED\0\u{1}CALL_STATUS_RINGING\0\u{1}CALL_STATUS_IN_PROGRESS\0\u{1}CALL_STATUS_COMPLETED\0\u{1}CALL_STATUS_NO_ANSWER\0\u{1}CALL_STATUS_BUSY\0\u{1}CALL_STATUS_FAILED\0\u{1}CALL_STATUS_UNREACHABLE\0\u{1}CALL_STATUS_CANCELED\0\u{1}CALL_STATUS_VOICEMAIL\0")
 }
 
 nonisolated extension Switchboard_V1_BatchStatus: SwiftProtobuf._ProtoNameProviding {
@@ -2853,7 +2861,7 @@ nonisolated extension Switchboard_V1_ListBatchesResponse: SwiftProtobuf.Message,
 
 nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0\u{3}voicemail_count\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2876,6 +2884,7 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
       case 13: try { try decoder.decodeSingularInt32Field(value: &self.canceledCount) }()
       case 14: try { try decoder.decodeSingularInt32Field(value: &self.waitingCount) }()
       case 15: try { try decoder.decodeSingularInt32Field(value: &self.totalRecipients) }()
+      case 16: try { try decoder.decodeSingularInt32Field(value: &self.voicemailCount) }()
       default: break
       }
     }
@@ -2927,6 +2936,9 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
     if self.totalRecipients != 0 {
       try visitor.visitSingularInt32Field(value: self.totalRecipients, fieldNumber: 15)
     }
+    if self.voicemailCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.voicemailCount, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2946,6 +2958,7 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
     if lhs.canceledCount != rhs.canceledCount {return false}
     if lhs.waitingCount != rhs.waitingCount {return false}
     if lhs.totalRecipients != rhs.totalRecipients {return false}
+    if lhs.voicemailCount != rhs.voicemailCount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
