@@ -184,26 +184,66 @@ public struct RetryStatus: Sendable, Hashable {
 }
 
 /// The envelope subscribers receive: `{event_id, event_type, timestamp, data: {call, results,
-/// retry, retry_context}}`.
+/// retry, retry_context}}`, `data.call` shaped as the seed system's (``callFields``).
 public enum OutcomeEnvelope {
-  public static func eventType(_ status: CallStatus) -> String { "call.\(status.rawValue)" }
+  /// `call.<status>`; a failure whose `failure_type` says the dialer could not be reached or the
+  /// carrier failed is `call.socket_failure` or `call.telephony_failed`.
+  public static func eventType(_ attempt: CallAttempt) -> String {
+    switch (attempt.status, attempt.failureType) {
+    case (.failed, .socketFailure?): "call.socket_failure"
+    case (.failed, .telephonyFailed?): "call.telephony_failed"
+    default: "call.\(attempt.status.rawValue)"
+    }
+  }
 
-  public static func make(eventID: UUID, attempt: CallAttempt, retry: RetryStatus, at time: Date) -> JSONValue {
-    [
-      "event_id": .string(eventID.lowercased),
-      "event_type": .string(eventType(attempt.status)),
-      "timestamp": .string(Timestamp.format(time)),
-      "data": [
-        "call": attempt.json,
-        "results": attempt.results.map(JSONValue.object) ?? .null,
-        "retry": [
-          "attempt_number": .integer(Int64(retry.attemptNumber)),
-          "max_attempts": .integer(Int64(retry.maxAttempts)),
-          "is_final_attempt": .bool(retry.isFinalAttempt),
-          "next_retry_at": retry.nextRetryAt.map { .string(Timestamp.format($0)) } ?? .null,
-        ],
-        "retry_context": attempt.effectiveRetryContext.json,
+  /// The members of `data.call`, as the seed system sends them.
+  public static let callFields: Set<String> = [
+    "agent_id", "call_parameters", "conversation_id", "duration_seconds", "started_at", "ended_at", "failure_reason",
+    "from_phone", "to_phone", "recording_url", "status", "trace_id", "batch_id",
+  ]
+
+  /// - Parameters:
+  ///   - fromPhone: the agent's number.
+  ///   - includeTranscript: whether `data.transcript` is sent.
+  public static func make(
+    eventID: UUID, attempt: CallAttempt, retry: RetryStatus, fromPhone: String?, includeTranscript: Bool = false,
+    at time: Date
+  ) -> JSONValue {
+    func moment(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
+    func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+    let call: JSONValue = [
+      "agent_id": .integer(attempt.agentID),
+      "call_parameters": .object(
+        Dictionary(attempt.parameters.map { ($0.name, JSONValue.string($0.value)) }, uniquingKeysWith: { $1 })),
+      "conversation_id": .string("\(attempt.conversationID.lowercased)_\(attempt.attemptNumber)"),
+      "duration_seconds": attempt.durationSeconds.map(JSONValue.double) ?? .null,
+      "started_at": moment(attempt.dispatchedAt),
+      "ended_at": moment(attempt.endedAt),
+      "failure_reason": text(attempt.failureReason),
+      "from_phone": text(fromPhone),
+      "to_phone": .string(attempt.customerPhone),
+      "recording_url": text(attempt.recordingURL),
+      "status": .string(attempt.status.rawValue),
+      "trace_id": .string(attempt.traceID.lowercased),
+      "batch_id": attempt.batchID.map(JSONValue.integer) ?? .null,
+    ]
+    var data: [String: JSONValue] = [
+      "call": call,
+      "results": attempt.results.map(JSONValue.object) ?? .null,
+      "retry": [
+        "attempt_number": .integer(Int64(retry.attemptNumber)),
+        "max_attempts": .integer(Int64(retry.maxAttempts)),
+        "is_final_attempt": .bool(retry.isFinalAttempt),
+        "next_retry_at": retry.nextRetryAt.map { .string(Timestamp.format($0)) } ?? .null,
       ],
+      "retry_context": attempt.effectiveRetryContext.json,
+    ]
+    if includeTranscript { data["transcript"] = attempt.transcript.map { .array($0.map(\.json)) } ?? .array([]) }
+    return [
+      "event_id": .string(eventID.lowercased),
+      "event_type": .string(eventType(attempt)),
+      "timestamp": .string(Timestamp.format(time)),
+      "data": .object(data),
     ]
   }
 }

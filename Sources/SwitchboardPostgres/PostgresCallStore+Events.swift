@@ -117,20 +117,21 @@ struct EventRecorder {
     let rows = try await connection.query(
       """
       SELECT a.status, a.attempt_number, a.conversation_id, a.attempt_number = c.attempt_count,
-        g.retry_policy::text, g.agent_id, g.webhook_url, g.webhook_events
+        g.retry_policy::text, g.agent_id, g.webhook_url, g.webhook_events, g.phone_number
       FROM call_attempts a
       JOIN conversations c ON c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id
       LEFT JOIN agents g ON g.tenant_id = a.tenant_id AND g.agent_id = a.agent_id
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
       FOR UPDATE OF a
       """, logger: logger)
-    for try await (status, number, conversation, latest, policy, agent, url, events) in rows.decode(
-      (String, Int, UUID, Bool, String?, Int64?, String?, [String]?).self)
-    {
+    for try await row in rows {
+      let (status, number, conversation, latest, policy, agent, url, events) = try row.decode(
+        (String, Int, UUID, Bool, String?, Int64?, String?, [String]?).self)
+      let phone = try row.makeRandomAccess()[8].decode(String?.self)
       return Current(
         status: try CallStatus(stored: status), attemptNumber: number, conversationID: conversation,
         isLatest: latest, policy: try policy.map { try RetryPolicy(json: JSONValue.decode($0)) },
-        webhook: AgentWebhook(agentID: agent, url: url, events: events))
+        webhook: AgentWebhook(agentID: agent, url: url, events: events, phone: phone))
     }
     return nil
   }
@@ -206,12 +207,15 @@ struct AgentWebhook: Sendable {
   var url: String
   /// Event types delivered; `nil` means all.
   var events: [String]?
+  /// The agent's number: the `from_phone` of its calls' events.
+  var phone: String?
 
-  init?(agentID: Int64?, url: String?, events: [String]?) {
+  init?(agentID: Int64?, url: String?, events: [String]?, phone: String?) {
     guard let agentID, let url, !url.isEmpty else { return nil }
     self.agentID = agentID
     self.url = url
     self.events = events
+    self.phone = phone
   }
 
   func wants(_ eventType: String) -> Bool { events?.contains(eventType) ?? true }
@@ -223,10 +227,12 @@ struct OutboxWriter {
   let logger: Logger
 
   func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhook: AgentWebhook?) async throws {
-    let eventType = OutcomeEnvelope.eventType(attempt.status)
+    let eventType = OutcomeEnvelope.eventType(attempt)
     guard let webhook, webhook.wants(eventType) else { return }
     let deliveryID = UUID.v7()
-    let payload = OutcomeEnvelope.make(eventID: deliveryID, attempt: attempt, retry: retry, at: Date()).encoded()
+    let payload = OutcomeEnvelope.make(
+      eventID: deliveryID, attempt: attempt, retry: retry, fromPhone: webhook.phone, at: Date()
+    ).encoded()
     try await connection.query(
       """
       INSERT INTO event_deliveries (tenant_id, delivery_id, trace_id, event_type, target_url, payload, agent_id)
@@ -257,10 +263,11 @@ extension OutboxWriter {
   func webhook(tenantID: Int64, agentID: Int64) async throws -> AgentWebhook? {
     let rows = try await connection.query(
       """
-      SELECT agent_id, webhook_url, webhook_events FROM agents WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)
+      SELECT agent_id, webhook_url, webhook_events, phone_number FROM agents
+      WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)
       """, logger: logger)
-    for try await (agent, url, events) in rows.decode((Int64, String?, [String]?).self) {
-      return AgentWebhook(agentID: agent, url: url, events: events)
+    for try await (agent, url, events, phone) in rows.decode((Int64, String?, [String]?, String?).self) {
+      return AgentWebhook(agentID: agent, url: url, events: events, phone: phone)
     }
     return nil
   }

@@ -47,4 +47,34 @@ struct FieldListTests {
     }
     #expect(Set(declared) == CallAttempt.fields)
   }
+
+  @Test("the outcome webhook's data.call carries the seed system's fields, each set")
+  func webhookCall() throws {
+    var attempt = CallAttempt.full
+    attempt.status = .failed
+    let envelope = OutcomeEnvelope.make(
+      eventID: UUID(), attempt: attempt, retry: .final(attemptNumber: 2), fromPhone: "+14155550100",
+      includeTranscript: true, at: Date())
+    let call = try #require(envelope["data"]?["call"]?.objectValue)
+    let seed: Set<String> = [
+      "agent_id", "call_parameters", "conversation_id", "duration_seconds", "started_at", "ended_at",
+      "failure_reason", "from_phone", "to_phone", "recording_url", "status", "trace_id", "batch_id",
+    ]
+    #expect(Set(call.keys) == seed && OutcomeEnvelope.callFields == seed)
+    #expect(!call.values.contains(.null))
+    #expect(call["conversation_id"] == .string("\(attempt.conversationID.lowercased)_2"))
+    #expect(call["call_parameters"] == ["customer_phone": "+919876543210", "n": "v"])
+    #expect(
+      Set(envelope["data"]?.objectValue?.keys.map { $0 } ?? []) == [
+        "call", "results", "retry", "retry_context", "transcript",
+      ])
+    // The failure's type names the event; `other` stays call.failed.
+    #expect(envelope["event_type"] == "call.failed")
+    attempt.failureType = .socketFailure
+    #expect(OutcomeEnvelope.eventType(attempt) == "call.socket_failure")
+    attempt.failureType = .telephonyFailed
+    #expect(OutcomeEnvelope.eventType(attempt) == "call.telephony_failed")
+    attempt.status = .voicemail
+    #expect(OutcomeEnvelope.eventType(attempt) == "call.voicemail")
+  }
 }
