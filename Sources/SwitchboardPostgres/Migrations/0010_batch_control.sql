@@ -1,5 +1,5 @@
--- Batch calls (#10), the client's side: idempotent uploads, pause/resume/cancel, completion and
--- its webhook, and the metrics' extra counts.
+-- Batch calls (#10), the client's side: idempotent uploads in chunks, pause/resume/cancel, and
+-- completion and its webhook. (The metrics' extra counts are in batch_progress as 0012 writes it.)
 
 -- A batch whose attempts may be dispatched (Core: BatchStatus.isOpen), spelled once, as 0007
 -- spells the attempt status sets. The partial index of open batches is made with it.
@@ -121,42 +121,6 @@ BEGIN
 END
 $function$;
 COMMENT ON FUNCTION switchboard_add_batch_recipients IS 'Writes a chunk of a batch''s recipients: a chain and a scheduled first attempt each, at the batch''s start.';
-
--- The batch's contacts by their chain's latest attempt, as 0008 wrote it, plus what the metrics
--- route answers besides: contacts waiting for a retry, and the average call length.
-CREATE OR REPLACE VIEW batch_progress AS
-SELECT
-  b.tenant_id,
-  b.batch_id,
-  b.agent_id,
-  b.name,
-  b.status AS batch_status,
-  b.total_recipients,
-  count(a.trace_id) FILTER (WHERE a.status IN ('scheduled', 'initiated')) AS waiting_count,
-  count(a.trace_id) FILTER (WHERE a.status IN ('dispatching', 'dispatched', 'ringing', 'in_progress')) AS in_progress_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'completed') AS completed_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'no_answer') AS no_answer_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'busy') AS busy_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'failed') AS failed_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'unreachable') AS unreachable_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'canceled') AS canceled_count,
-  count(a.trace_id) FILTER (WHERE a.status = ANY (switchboard_terminal_statuses())) AS finished_count,
-  round(100.0 * count(a.trace_id) FILTER (WHERE a.status = 'completed')
-    / nullif(count(a.trace_id) FILTER (WHERE a.status = ANY (switchboard_terminal_statuses())), 0), 2) AS success_rate,
-  (SELECT min(d.dispatched_at) FROM call_attempts d WHERE d.tenant_id = b.tenant_id AND d.batch_id = b.batch_id)
-    AS first_dial_at,
-  (SELECT max(d.dispatched_at) FROM call_attempts d WHERE d.tenant_id = b.tenant_id AND d.batch_id = b.batch_id)
-    AS last_dial_at,
-  b.created_at,
-  count(a.trace_id) FILTER (WHERE a.status IN ('scheduled', 'initiated') AND a.attempt_number > 1) AS pending_retry_count,
-  round(avg(a.duration_seconds)::numeric, 2) AS avg_duration_seconds
-FROM batches b
-LEFT JOIN conversations c ON c.tenant_id = b.tenant_id AND c.batch_id = b.batch_id
-LEFT JOIN call_attempts a
-  ON a.tenant_id = c.tenant_id AND a.conversation_id = c.conversation_id AND a.attempt_number = c.attempt_count
-GROUP BY b.tenant_id, b.batch_id;
-COMMENT ON COLUMN batch_progress.pending_retry_count IS 'Contacts waiting for an automatic retry (their latest attempt is a retry not yet dialed); also counted in waiting_count.';
-COMMENT ON COLUMN batch_progress.avg_duration_seconds IS 'Average duration of the contacts'' latest calls that reported one.';
 
 -- switchboard_admit_dispatch as 0009 wrote it, except that an attempt of a canceled batch is
 -- canceled here (a claim may have taken it just before the cancel): nothing else would end it.

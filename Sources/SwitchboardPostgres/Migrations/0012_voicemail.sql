@@ -9,7 +9,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $function$ SELECT ARRAY['completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled']::text[] $function$;
 COMMENT ON COLUMN call_attempts.status IS 'scheduled, initiated, dispatching, dispatched, ringing, in_progress, or a final status: completed, no_answer, busy, failed, unreachable, voicemail (a machine answered), canceled.';
 
--- batch_progress as 0010 wrote it, with the contacts a machine answered.
+-- batch_progress as 0008 wrote it, with what the metrics route answers besides: contacts waiting
+-- for a retry, the average call length, contacts a machine answered, and socket failures.
 CREATE OR REPLACE VIEW batch_progress AS
 SELECT
   b.tenant_id,
@@ -43,5 +44,7 @@ LEFT JOIN conversations c ON c.tenant_id = b.tenant_id AND c.batch_id = b.batch_
 LEFT JOIN call_attempts a
   ON a.tenant_id = c.tenant_id AND a.conversation_id = c.conversation_id AND a.attempt_number = c.attempt_count
 GROUP BY b.tenant_id, b.batch_id;
+COMMENT ON COLUMN batch_progress.pending_retry_count IS 'Contacts waiting for an automatic retry (their latest attempt is a retry not yet dialed); also counted in waiting_count.';
+COMMENT ON COLUMN batch_progress.avg_duration_seconds IS 'Average duration of the contacts'' latest calls that reported one.';
 COMMENT ON COLUMN batch_progress.voicemail_count IS 'Contacts whose latest attempt reached a machine.';
 COMMENT ON COLUMN batch_progress.socket_failure_count IS 'Contacts whose latest attempt failed because the dialer could not be reached (failure_type socket_failure).';
