@@ -122,14 +122,11 @@ public struct BatchOptions: Sendable, Hashable {
     if let cap = input.maxConcurrency, !(1...BatchContract.maxConcurrencyLimit).contains(cap) {
       throw .invalid("max_concurrency must be between 1 and \(BatchContract.maxConcurrencyLimit)")
     }
-    // A call with a placeholder number states the call contract's rules for the rest.
-    let probe = MakeCallInput(
-      agentID: agentID, parameters: [CallParameter(name: "customer_phone", value: "+10000000000")],
-      idempotencyKey: input.idempotencyKey, scheduledFor: input.scheduledFor)
-    let checked = try CallRequest.validate(probe, now: now)
+    let key = try CallRequest.checkIdempotencyKey(input.idempotencyKey)
+    try CallRequest.checkSchedule(input.scheduledFor, now: now)
     return BatchOptions(
-      agentID: agentID, name: name, scheduledFor: checked.scheduledFor, maxConcurrency: input.maxConcurrency,
-      idempotencyKey: checked.idempotencyKey)
+      agentID: agentID, name: name, scheduledFor: input.scheduledFor, maxConcurrency: input.maxConcurrency,
+      idempotencyKey: key)
   }
 }
 

@@ -78,4 +78,14 @@ public enum RecordContract {
 
 extension TranscriptTurn {
   public var json: JSONValue { ["role": .string(role.rawValue), "message": .string(message)] }
+
+  /// A transcript as stored (checked when it was reported): the turns it holds.
+  public static func stored(_ value: JSONValue) -> [TranscriptTurn] {
+    (value.arrayValue ?? []).compactMap { item in
+      guard let members = item.objectValue, let role = members["role"]?.stringValue.flatMap(Role.init(rawValue:)),
+        let message = members["message"]?.stringValue
+      else { return nil }
+      return TranscriptTurn(role: role, message: message)
+    }
+  }
 }

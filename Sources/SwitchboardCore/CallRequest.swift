@@ -113,24 +113,13 @@ extension CallRequest {
     }
     guard PhoneNumber.isE164(phone) else { throw .invalid("customer_phone must be an E.164 phone number") }
 
-    let idempotencyKey = input.idempotencyKey.flatMap { $0.isEmpty ? nil : $0 }
-    if let idempotencyKey, idempotencyKey.count > CallContract.maxIdempotencyKeyLength {
-      throw .invalid("idempotency_key must be at most \(CallContract.maxIdempotencyKeyLength) characters")
-    }
-    if idempotencyKey?.containsNUL == true { throw .invalid("idempotency_key must not contain NUL characters") }
+    let idempotencyKey = try checkIdempotencyKey(input.idempotencyKey)
     if let metadata = input.metadata, metadata.utf8.count > CallContract.maxMetadataBytes {
       throw .invalid("metadata must be at most \(CallContract.maxMetadataBytes) bytes")
     }
     if input.metadata?.containsNUL == true { throw .invalid("metadata must not contain NUL characters") }
     let retryContext = try input.retryContext.flatMap(checkRetryContext)
-    if let scheduledFor = input.scheduledFor {
-      if scheduledFor < now.addingTimeInterval(-CallContract.scheduleSkewSeconds) {
-        throw .invalid("scheduled_for must be in the future")
-      }
-      if scheduledFor > now.addingTimeInterval(CallContract.maxScheduleAheadSeconds) {
-        throw .invalid("scheduled_for must be within the next 30 days")
-      }
-    }
+    try checkSchedule(input.scheduledFor, now: now)
     var conversation: ConversationReference?
     if let raw = input.conversationID, !raw.isEmpty {
       guard let reference = ConversationReference(raw) else { throw .conversationNotFound }
@@ -141,6 +130,27 @@ extension CallRequest {
       idempotencyKey: idempotencyKey, metadata: input.metadata, retryContext: retryContext,
       scheduledFor: input.scheduledFor, traceparent: TraceParent.valid(input.traceparent)
     )
+  }
+
+  /// An idempotency key as sent: empty is none; at most 255 characters, no NUL.
+  static func checkIdempotencyKey(_ key: String?) throws(SwitchboardError) -> String? {
+    guard let key, !key.isEmpty else { return nil }
+    if key.count > CallContract.maxIdempotencyKeyLength {
+      throw .invalid("idempotency_key must be at most \(CallContract.maxIdempotencyKeyLength) characters")
+    }
+    if key.containsNUL { throw .invalid("idempotency_key must not contain NUL characters") }
+    return key
+  }
+
+  /// `scheduled_for`: not in the past (a minute's skew allowed), within the next 30 days.
+  static func checkSchedule(_ scheduledFor: Date?, now: Date) throws(SwitchboardError) {
+    guard let scheduledFor else { return }
+    if scheduledFor < now.addingTimeInterval(-CallContract.scheduleSkewSeconds) {
+      throw .invalid("scheduled_for must be in the future")
+    }
+    if scheduledFor > now.addingTimeInterval(CallContract.maxScheduleAheadSeconds) {
+      throw .invalid("scheduled_for must be within the next 30 days")
+    }
   }
 
   private static func checkParameters(_ parameters: [CallParameter]) throws(SwitchboardError) {

@@ -113,7 +113,10 @@ extension SwitchboardError {
   public static let batchNotFound = Self(.notFound, "batch not found")
   public static let recordingNotFound = Self(.notFound, "recording not found")
   public static let agentHasNoPhone = Self(.failedPrecondition, "agent has no phone number configured")
-  public static let bodyTooLarge = Self(.payloadTooLarge, "request body must be at most 262144 bytes")
+  /// A body over `limit` bytes: a call's (256 KiB) unless a route allows more.
+  public static func bodyTooLarge(limit: Int = CallContract.maxBodyBytes) -> Self {
+    Self(.payloadTooLarge, "request body must be at most \(limit) bytes")
+  }
   public static func unavailable(cause: (any Error)? = nil) -> Self {
     Self(.unavailable(retryAfterSeconds: 1), "service temporarily unavailable", cause: cause)
   }

@@ -13,7 +13,7 @@ extension Gateway {
 
   func addBatchRoutes(to router: Router<Context>, _ batches: BatchOperations) {
     router.post("/v1/batch-call") { request, _ in
-      let tenant = try await batches.authenticate(authorization: request.headers[.authorization])
+      let tenant = try await tenant(request)
       var request = request
       let body = try await Self.body(&request, upTo: BatchContract.maxBodyBytes)
       let upload = try BatchUpload.decode(body, contentType: request.headers[.contentType])
@@ -25,7 +25,7 @@ extension Gateway {
       return JSONResponse.ok(["data": receipt.json])
     }
     router.get("/v1/batch-calls") { request, _ in
-      let tenant = try await batches.authenticate(authorization: request.headers[.authorization])
+      let tenant = try await tenant(request)
       let query = request.uri.queryParameters
       let page = try await batches.batches(
         agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
@@ -36,18 +36,18 @@ extension Gateway {
       ])
     }
     router.get("/v1/batch-calls/:batch_id") { request, context in
-      let tenant = try await batches.authenticate(authorization: request.headers[.authorization])
+      let tenant = try await tenant(request)
       let batch = try await batches.batch(context.parameters.get("batch_id") ?? "", tenant: tenant)
       return JSONResponse.ok(["data": batch.json])
     }
     router.get("/v1/batch-calls/:batch_id/metrics") { request, context in
-      let tenant = try await batches.authenticate(authorization: request.headers[.authorization])
+      let tenant = try await tenant(request)
       let metrics = try await batches.metrics(context.parameters.get("batch_id") ?? "", tenant: tenant)
       return JSONResponse.ok(["data": metrics.json])
     }
     for action in BatchAction.allCases {
       router.post("/v1/batch-calls/:batch_id/\(action.rawValue)") { request, context in
-        let tenant = try await batches.authenticate(authorization: request.headers[.authorization])
+        let tenant = try await tenant(request)
         let batch = try await batches.control(action, context.parameters.get("batch_id") ?? "", tenant: tenant)
         return JSONResponse.ok(["data": batch.json])
       }

@@ -159,7 +159,7 @@ public struct Gateway: Sendable {
   }
 
   /// The tenant whose API key the request carries.
-  private func tenant(_ request: Request) async throws(SwitchboardError) -> Tenant {
+  func tenant(_ request: Request) async throws(SwitchboardError) -> Tenant {
     try await operations.authenticate(authorization: request.headers[.authorization])
   }
 
@@ -170,8 +170,7 @@ public struct Gateway: Sendable {
     do {
       return try await request.collectBody(upTo: limit)
     } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-      throw limit == CallContract.maxBodyBytes
-        ? .bodyTooLarge : SwitchboardError(.payloadTooLarge, "request body must be at most \(limit) bytes")
+      throw .bodyTooLarge(limit: limit)
     } catch {
       throw .invalid("request body could not be read")
     }

@@ -34,10 +34,10 @@ public struct PostgresBatchStore: BatchStore {
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
     guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
     let firstTrace = UUID.v7()
-    let seconds = max(1, Int(writeDeadline.components.seconds))
-    return try await database.write(until: .now + writeDeadline) { connection, logger in
+    let budget = writeDeadline
+    return try await database.write(until: .now + budget) { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
-        try await connection.query("SET LOCAL statement_timeout = '\(unescaped: String(seconds))s'", logger: logger)
+        try await Self.allow(budget, on: connection, logger: logger)
         let rows = try await connection.query(
           """
           SELECT outcome, batch_id FROM switchboard_create_batch(
@@ -84,6 +84,13 @@ public struct PostgresBatchStore: BatchStore {
     } unknown: { cause in
       .outcomeUnknown(traceID: firstTrace, cause: cause)
     }
+  }
+
+  /// Lets this transaction's statements run for `budget` (the connection's own limit is the
+  /// database deadline, shorter than a batch write's).
+  private static func allow(_ budget: Duration, on connection: PostgresConnection, logger: Logger) async throws {
+    let seconds = max(1, Int(budget.components.seconds))
+    try await connection.query("SET LOCAL statement_timeout = '\(unescaped: String(seconds))s'", logger: logger)
   }
 
   /// Recipients per statement of a batch write.
@@ -212,10 +219,9 @@ public struct PostgresBatchStore: BatchStore {
   /// waiting attempt of the batch in one statement, so it gets a longer deadline.
   public func control(_ action: BatchAction, batch id: Int64, tenantID: Int64) async throws -> BatchControlOutcome {
     let budget = action == .cancel ? database.timeout * Self.cancelDeadlineFactor : database.timeout
-    let seconds = max(1, Int(budget.components.seconds))
     let (outcome, canceledChains) = try await database.write(until: .now + budget) { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
-        try await connection.query("SET LOCAL statement_timeout = '\(unescaped: String(seconds))s'", logger: logger)
+        try await Self.allow(budget, on: connection, logger: logger)
         return try await Self.control(action, batch: id, tenantID: tenantID, on: connection, logger: logger)
       }
     } readingBack: { connection, logger -> (BatchControlOutcome, [UUID])? in

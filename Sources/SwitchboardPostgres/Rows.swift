@@ -46,7 +46,7 @@ enum AttemptRow {
         createdAt: createdAt, updatedAt: updatedAt, dispatchedAt: dispatchedAt, endedAt: endedAt,
         failureReason: failureReason, results: try results.flatMap { try JSONValue.decode($0).objectValue },
         durationSeconds: duration, batchID: batch)
-      attempt.transcript = try transcript.map { try RecordContract.transcript(JSONValue.decode($0)) }
+      attempt.transcript = try transcript.map { TranscriptTurn.stored(try JSONValue.decode($0)) }
       attempt.recordingURL = recordingURL
       attempt.answeredBy = try answeredBy.map { text in
         guard let value = AnsweredBy(rawValue: text) else {
