@@ -118,13 +118,19 @@ public struct CallOperations: Sendable {
     return chain
   }
 
-  /// Where the recording of attempt n (`<id>_<n>`), or of the chain's latest attempt, is.
-  public func recordingURL(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> String {
+  /// Attempt n of a chain named `<id>_<n>`, or the chain's latest attempt when the name has no `_<n>`.
+  public func conversationAttempt(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> CallAttempt {
     let chain = try await conversation(id, tenant: tenant)
     let number = ConversationReference(id)?.attemptNumber ?? chain.attemptCount
-    guard let url = chain.attempts.first(where: { $0.attemptNumber == number })?.recordingURL else {
-      throw .recordingNotFound
+    guard let attempt = chain.attempts.first(where: { $0.attemptNumber == number }) else {
+      throw .conversationNotFound
     }
+    return attempt
+  }
+
+  /// Where the recording of attempt n (`<id>_<n>`), or of the chain's latest attempt, is.
+  public func recordingURL(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> String {
+    guard let url = try await conversationAttempt(id, tenant: tenant).recordingURL else { throw .recordingNotFound }
     return url
   }
 
@@ -136,18 +142,12 @@ public struct CallOperations: Sendable {
     return watchers.watch(chain.conversationID, tenant: tenant)
   }
 
-  /// A page of chains; `limit` 1…100 (default 20), `offset` ≥ 0, ids > 0 when given.
+  /// A page of chains, newest first, by `offset` or by the `cursor` of the page before.
   public func conversations(
-    _ filter: ConversationFilter, limit: Int?, offset: Int?, tenant: Tenant
-  )
-    async throws(SwitchboardError) -> ConversationPage
-  {
-    let page = try PageBounds.checked(limit: limit, offset: offset)
-    if let agentID = filter.agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
-    if let batchID = filter.batchID, batchID <= 0 { throw .invalid("batch_id must be a positive integer") }
-    return try await Self.mapped {
-      try await store.conversations(tenantID: tenant.id, filter: filter, limit: page.limit, offset: page.offset)
-    }
+    _ filter: ConversationFilter, paging: ConversationPaging, tenant: Tenant
+  ) async throws(SwitchboardError) -> ConversationPage {
+    let filter = try filter.validated()
+    return try await Self.mapped { try await store.conversations(tenantID: tenant.id, filter: filter, paging: paging) }
   }
 
   /// Records a dialer's or voice runtime's report. A repeat of an `event_id` and a report about a

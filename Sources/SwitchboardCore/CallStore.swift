@@ -41,9 +41,9 @@ public protocol CallStore: Sendable {
 
   func conversation(_ reference: ConversationReference, tenantID: Int64) async throws -> ConversationChain?
 
-  /// Chains newest first.
+  /// Chains newest first (by creation time, then id), each with its latest attempt.
   func conversations(
-    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
+    tenantID: Int64, filter: ConversationFilter, paging: ConversationPaging
   ) async throws -> ConversationPage
 
   /// Records a progress or outcome report: the event log, the attempt's status, the chain's

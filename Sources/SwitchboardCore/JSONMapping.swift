@@ -159,8 +159,23 @@ extension CallAttempt {
       "recording_url": text(recordingURL),
       "answered_by": text(answeredBy?.rawValue),
       "failure_type": text(failureType?.rawValue),
+      // The seed system's names for what the fields above also say.
+      "contact_number": .string(customerPhone),
+      "start_timestamp": startTimestamp.map(JSONValue.integer) ?? .null,
+      "end_timestamp": endTimestamp.map(JSONValue.integer) ?? .null,
     ])
   }
+
+  /// The keys of ``json`` that repeat another field under the seed system's name.
+  public static let seedFields: Set<String> = ["contact_number", "start_timestamp", "end_timestamp"]
+
+  /// When the call started (the dialer took it), in milliseconds since 1970: the seed system's
+  /// `start_timestamp`.
+  public var startTimestamp: Int64? { dispatchedAt.map(Self.epochMilliseconds) }
+  /// When the call ended, in milliseconds since 1970.
+  public var endTimestamp: Int64? { endedAt.map(Self.epochMilliseconds) }
+
+  static func epochMilliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 }
 
 extension ConversationChain {
@@ -177,8 +192,17 @@ extension ConversationChain {
       "batch_id": batchID.map(JSONValue.integer) ?? .null,
     ]
     if withAttempts { members["attempts"] = .array(attempts.map(\.json)) }
+    if case .object(let attempt)? = latest?.json {
+      for key in Self.latestFields { members[key] = attempt[key] }
+    }
     return .object(members)
   }
+
+  /// What a chain shows of its latest attempt, as the seed system's conversation does.
+  public static let latestFields = [
+    "contact_number", "start_timestamp", "end_timestamp", "duration_seconds", "failure_reason", "results",
+    "transcript", "trace_id", "recording_url",
+  ]
 }
 
 /// ISO 8601 date-times as the JSON contract reads and writes them.

@@ -57,9 +57,15 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     request: ServerRequest<Switchboard_V1_GetConversationRequest>, context: ServerContext
   ) async throws -> ServerResponse<Switchboard_V1_GetConversationResponse> {
     let tenant = try await tenant(request.metadata)
+    let id = request.message.conversationID
+    let chain = try await operations.conversation(id, tenant: tenant)
     var response = Switchboard_V1_GetConversationResponse()
-    response.data = Switchboard_V1_Conversation(
-      try await operations.conversation(request.message.conversationID, tenant: tenant))
+    response.data = Switchboard_V1_Conversation(chain)
+    if let number = ConversationReference(id)?.attemptNumber,
+      let attempt = chain.attempts.first(where: { $0.attemptNumber == number })
+    {
+      response.attempt = Switchboard_V1_CallAttempt(attempt)
+    }
     return ServerResponse(message: response)
   }
 
@@ -68,14 +74,24 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
   ) async throws -> ServerResponse<Switchboard_V1_ListConversationsResponse> {
     let tenant = try await tenant(request.metadata)
     let message = request.message
-    let filter = ConversationFilter(
-      agentID: message.agentID == 0 ? nil : message.agentID, batchID: message.batchID == 0 ? nil : message.batchID)
-    let page = try await operations.conversations(
-      filter, limit: message.limit == 0 ? nil : Int(message.limit), offset: Int(message.offset), tenant: tenant)
+    var filter = ConversationFilter(
+      agentID: message.agentID == 0 ? nil : message.agentID, batchID: message.batchID == 0 ? nil : message.batchID,
+      customerPhone: message.customerPhone.isEmpty ? nil : message.customerPhone,
+      createdAfter: message.hasCreatedAfter ? message.createdAfter.date : nil,
+      createdBefore: message.hasCreatedBefore ? message.createdBefore.date : nil)
+    if message.status != .unspecified {
+      guard let status = CallStatus(message.status) else { throw SwitchboardError.invalid("status is not known") }
+      filter.status = status
+    }
+    let paging = try ConversationPaging.checked(
+      limit: message.limit == 0 ? nil : Int(message.limit), offset: Int(message.offset),
+      cursor: message.cursor.isEmpty ? nil : message.cursor)
+    let page = try await operations.conversations(filter, paging: paging, tenant: tenant)
     var response = Switchboard_V1_ListConversationsResponse()
     response.data = page.conversations.map(Switchboard_V1_Conversation.init)
     response.hasMore_p = page.hasMore
-    response.total = Int64(page.total)
+    if let total = page.total { response.total = Int64(total) }
+    if let cursor = page.nextCursor { response.nextCursor = cursor.encoded }
     return ServerResponse(message: response)
   }
 

@@ -109,6 +109,9 @@ extension Switchboard_V1_CallAttempt {
     if let url = attempt.recordingURL { recordingURL = url }
     if let answeredBy = attempt.answeredBy { self.answeredBy = answeredBy.rawValue }
     if let failureType = attempt.failureType { self.failureType = failureType.rawValue }
+    contactNumber = attempt.customerPhone
+    if let milliseconds = attempt.startTimestamp { startTimestamp = milliseconds }
+    if let milliseconds = attempt.endTimestamp { endTimestamp = milliseconds }
   }
 }
 
@@ -129,6 +132,17 @@ extension Switchboard_V1_Conversation {
     updatedAt = Google_Protobuf_Timestamp(date: chain.updatedAt)
     attempts = chain.attempts.map(Switchboard_V1_CallAttempt.init)
     if let batchID = chain.batchID { self.batchID = batchID }
+    if let latest = chain.latest {
+      contactNumber = latest.customerPhone
+      if let milliseconds = latest.startTimestamp { startTimestamp = milliseconds }
+      if let milliseconds = latest.endTimestamp { endTimestamp = milliseconds }
+      if let durationSeconds = latest.durationSeconds { self.durationSeconds = durationSeconds }
+      if let failureReason = latest.failureReason { self.failureReason = failureReason }
+      if let results = latest.results { self.results = Google_Protobuf_Struct(results) }
+      transcript = (latest.transcript ?? []).map(Switchboard_V1_TranscriptTurn.init)
+      traceID = latest.traceID.lowercased
+      if let url = latest.recordingURL { recordingURL = url }
+    }
   }
 }
 

@@ -60,6 +60,10 @@ public struct Gateway: Sendable {
     router.get("/v1/conversations/:conversation_id") { request, context in
       let tenant = try await tenant(request)
       let id = context.parameters.get("conversation_id") ?? ""
+      // `<id>_<n>` names attempt n, and answers it; a chain id answers the chain.
+      if ConversationReference(id)?.attemptNumber != nil {
+        return JSONResponse.ok(["data": try await operations.conversationAttempt(id, tenant: tenant).json])
+      }
       return JSONResponse.ok(["data": try await operations.conversation(id, tenant: tenant).json(withAttempts: true)])
     }
     router.get("/v1/conversations/:conversation_id/recording") { request, context in
@@ -70,15 +74,18 @@ public struct Gateway: Sendable {
     router.get("/v1/conversations") { request, _ in
       let tenant = try await tenant(request)
       let query = request.uri.queryParameters
-      let filter = ConversationFilter(
-        agentID: try Self.integer(query["agent_id"], "agent_id").map(Int64.init),
-        batchID: try Self.integer(query["batch_id"], "batch_id").map(Int64.init))
-      let page = try await operations.conversations(
-        filter, limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
-        tenant: tenant)
+      let filter = try ConversationFilter(
+        agentID: query["agent_id"].map(String.init), batchID: query["batch_id"].map(String.init),
+        status: query["status"].map(String.init), customerPhone: query["customer_phone"].map(String.init),
+        createdAfter: query["created_after"].map(String.init), createdBefore: query["created_before"].map(String.init))
+      let paging = try ConversationPaging.checked(
+        limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
+        cursor: query["cursor"].map(String.init))
+      let page = try await operations.conversations(filter, paging: paging, tenant: tenant)
       return JSONResponse.ok([
         "data": .array(page.conversations.map { $0.json(withAttempts: false) }),
-        "has_more": .bool(page.hasMore), "total": .integer(Int64(page.total)),
+        "has_more": .bool(page.hasMore), "total": page.total.map { .integer(Int64($0)) } ?? .null,
+        "next_cursor": page.nextCursor.map { .string($0.encoded) } ?? .null,
       ])
     }
     router.get("/openapi.yaml") { _, _ in

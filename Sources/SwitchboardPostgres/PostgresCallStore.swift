@@ -259,7 +259,7 @@ public struct PostgresCallStore: CallStore, Service {
         SELECT \(unescaped: ChainRow.columns) FROM conversations c \(unescaped: ChainRow.latestJoin)
         WHERE c.tenant_id = \(tenantID) AND c.conversation_id = \(id) AND c.attempt_count >= \(minimumAttempts)
         """, logger: logger)
-      guard var chain = try await ChainRow.decodeAll(chains).first else { return nil }
+      guard var chain = try await ChainRow.decodeAll(chains).first?.0 else { return nil }
       let attempts = try await connection.query(
         """
         SELECT \(unescaped: AttemptRow.columns) FROM call_attempts a
@@ -271,30 +271,22 @@ public struct PostgresCallStore: CallStore, Service {
   }
 
   public func conversations(
-    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
-  ) async throws
-    -> ConversationPage
-  {
-    try await database.run { connection, logger in
-      let rows = try await connection.query(
-        """
-        SELECT \(unescaped: ChainRow.columns) FROM conversations c \(unescaped: ChainRow.latestJoin)
-        WHERE c.tenant_id = \(tenantID) AND (\(filter.agentID)::bigint IS NULL OR c.agent_id = \(filter.agentID))
-          AND (\(filter.batchID)::bigint IS NULL OR c.batch_id = \(filter.batchID))
-        ORDER BY c.conversation_id DESC LIMIT \(limit + 1) OFFSET \(offset)
-        """, logger: logger)
-      var chains = try await ChainRow.decodeAll(rows)
-      let hasMore = chains.count > limit
+    tenantID: Int64, filter: ConversationFilter, paging: ConversationPaging
+  ) async throws -> ConversationPage {
+    let search = try ConversationSearch(tenantID: tenantID, filter: filter)
+    let page = try search.page(paging)
+    return try await database.run { connection, logger in
+      var chains = try await ChainRow.decodeAll(try await connection.query(page, logger: logger))
+      let hasMore = chains.count > paging.limit
       if hasMore { chains.removeLast() }
-      let counts = try await connection.query(
-        """
-        SELECT count(*) FROM conversations c
-        WHERE c.tenant_id = \(tenantID) AND (\(filter.agentID)::bigint IS NULL OR c.agent_id = \(filter.agentID))
-          AND (\(filter.batchID)::bigint IS NULL OR c.batch_id = \(filter.batchID))
-        """, logger: logger)
-      var total = 0
-      for try await count in counts.decode(Int.self) { total = count }
-      return ConversationPage(conversations: chains, hasMore: hasMore, total: total)
+      var total: Int?
+      if paging.cursor == nil {
+        for try await count in try await connection.query(search.count, logger: logger).decode(Int.self) {
+          total = count
+        }
+      }
+      return ConversationPage(
+        conversations: chains.map(\.0), hasMore: hasMore, total: total, nextCursor: hasMore ? chains.last?.1 : nil)
     }
   }
 

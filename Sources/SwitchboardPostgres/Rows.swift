@@ -4,12 +4,18 @@ import SwitchboardCore
 
 /// The columns of a call attempt and how they become a ``CallAttempt``.
 enum AttemptRow {
-  static let columns = """
-    a.trace_id, a.conversation_id, a.attempt_number, a.agent_id, a.status, a.customer_phone, a.parameters::text,
-    a.metadata, a.idempotency_key, a.retry_context::text, a.effective_retry_context::text, a.scheduled_for,
-    a.created_at, a.updated_at, a.dispatched_at, a.ended_at, a.failure_reason, a.results::text, a.duration_seconds,
-    a.batch_id, a.transcript::text, a.recording_url, a.answered_by, a.failure_type
-    """
+  static let columns = columns(of: "a")
+
+  /// The columns of the attempt that `alias` names in a query.
+  static func columns(of alias: String) -> String {
+    [
+      "trace_id", "conversation_id", "attempt_number", "agent_id", "status", "customer_phone", "parameters::text",
+      "metadata", "idempotency_key", "retry_context::text", "effective_retry_context::text", "scheduled_for",
+      "created_at", "updated_at", "dispatched_at", "ended_at", "failure_reason", "results::text", "duration_seconds",
+      "batch_id", "transcript::text", "recording_url", "answered_by", "failure_type",
+    ].map { "\(alias).\($0)" }.joined(separator: ", ")
+  }
+  static let columnCount = 24
 
   /// One attempt of one tenant.
   static func select(tenantID: Int64, traceID: UUID) -> PostgresQuery {
@@ -18,51 +24,38 @@ enum AttemptRow {
 
   static func decodeAll(_ rows: PostgresRowSequence) async throws -> [CallAttempt] {
     var attempts: [CallAttempt] = []
-    for try await row in rows {
-      let (trace, conversation, number, agent, status, phone, parameters, metadata, key) = try row.decode(
-        (UUID, UUID, Int, Int64, String, String, String, String?, String?).self)
-      let columns = row.makeRandomAccess()
-      let retryContext = try columns[9].decode(String?.self)
-      let effective = try columns[10].decode(String.self)
-      let scheduledFor = try columns[11].decode(Date?.self)
-      let createdAt = try columns[12].decode(Date.self)
-      let updatedAt = try columns[13].decode(Date.self)
-      let dispatchedAt = try columns[14].decode(Date?.self)
-      let endedAt = try columns[15].decode(Date?.self)
-      let failureReason = try columns[16].decode(String?.self)
-      let results = try columns[17].decode(String?.self)
-      let duration = try columns[18].decode(Double?.self)
-      let batch = try columns[19].decode(Int64?.self)
-      let transcript = try columns[20].decode(String?.self)
-      let recordingURL = try columns[21].decode(String?.self)
-      let answeredBy = try columns[22].decode(String?.self)
-      let failureType = try columns[23].decode(String?.self)
-      var attempt = CallAttempt(
-        traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
-        status: try CallStatus(stored: status), customerPhone: phone,
-        parameters: try Self.parameters(from: parameters), metadata: metadata, idempotencyKey: key,
-        retryContext: try retryContext.map { try RetryContext(json: JSONValue.decode($0)) },
-        effectiveRetryContext: try RetryContext(json: JSONValue.decode(effective)), scheduledFor: scheduledFor,
-        createdAt: createdAt, updatedAt: updatedAt, dispatchedAt: dispatchedAt, endedAt: endedAt,
-        failureReason: failureReason, results: try results.flatMap { try JSONValue.decode($0).objectValue },
-        durationSeconds: duration, batchID: batch)
-      attempt.transcript = try transcript.map { TranscriptTurn.stored(try JSONValue.decode($0)) }
-      attempt.recordingURL = recordingURL
-      attempt.answeredBy = try answeredBy.map { text in
-        guard let value = AnsweredBy(rawValue: text) else {
-          throw UnknownStoredValue(column: "answered_by", value: text)
-        }
-        return value
-      }
-      attempt.failureType = try failureType.map { text in
-        guard let value = FailureType(rawValue: text) else {
-          throw UnknownStoredValue(column: "failure_type", value: text)
-        }
-        return value
-      }
-      attempts.append(attempt)
-    }
+    for try await row in rows { attempts.append(try decode(row.makeRandomAccess(), from: 0)) }
     return attempts
+  }
+
+  /// The attempt whose ``columns(of:)`` start at column `start`.
+  static func decode(_ columns: PostgresRandomAccessRow, from start: Int) throws -> CallAttempt {
+    func column<T: PostgresDecodable>(_ index: Int, _: T.Type = T.self) throws -> T {
+      try columns[start + index].decode(T.self)
+    }
+    var attempt = CallAttempt(
+      traceID: try column(0), conversationID: try column(1), attemptNumber: try column(2), agentID: try column(3),
+      status: try CallStatus(stored: try column(4)), customerPhone: try column(5),
+      parameters: try Self.parameters(from: try column(6)), metadata: try column(7), idempotencyKey: try column(8),
+      retryContext: try column(9, String?.self).map { try RetryContext(json: JSONValue.decode($0)) },
+      effectiveRetryContext: try RetryContext(json: JSONValue.decode(try column(10))), scheduledFor: try column(11),
+      createdAt: try column(12), updatedAt: try column(13), dispatchedAt: try column(14), endedAt: try column(15),
+      failureReason: try column(16),
+      results: try column(17, String?.self).flatMap { try JSONValue.decode($0).objectValue },
+      durationSeconds: try column(18), batchID: try column(19))
+    attempt.transcript = try column(20, String?.self).map { TranscriptTurn.stored(try JSONValue.decode($0)) }
+    attempt.recordingURL = try column(21)
+    attempt.answeredBy = try column(22, String?.self).map { text in
+      guard let value = AnsweredBy(rawValue: text) else { throw UnknownStoredValue(column: "answered_by", value: text) }
+      return value
+    }
+    attempt.failureType = try column(23, String?.self).map { text in
+      guard let value = FailureType(rawValue: text) else {
+        throw UnknownStoredValue(column: "failure_type", value: text)
+      }
+      return value
+    }
+    return attempt
   }
 
   static func parameters(from text: String) throws -> [CallParameter] {
@@ -75,30 +68,34 @@ enum AttemptRow {
   }
 }
 
-/// The columns of a conversation chain (without its attempts).
+/// The columns of a conversation chain, then its latest attempt's (``AttemptRow``), then the
+/// chain's creation time in microseconds (for the cursor).
 enum ChainRow {
   static let columns = """
     c.conversation_id, c.agent_id, c.customer_phone, c.attempt_count, c.collected_data::text, c.language,
-    c.stage_id, latest.status, c.created_at, c.updated_at, c.batch_id
+    c.stage_id, c.created_at, c.updated_at, c.batch_id, \(AttemptRow.columns(of: "latest")),
+    (extract(epoch FROM c.created_at) * 1000000)::bigint
     """
   static let latestJoin = """
-    LEFT JOIN call_attempts latest ON latest.tenant_id = c.tenant_id
+    JOIN call_attempts latest ON latest.tenant_id = c.tenant_id
       AND latest.conversation_id = c.conversation_id AND latest.attempt_number = c.attempt_count
     """
 
-  static func decodeAll(_ rows: PostgresRowSequence) async throws -> [ConversationChain] {
-    var chains: [ConversationChain] = []
+  static func decodeAll(_ rows: PostgresRowSequence) async throws -> [(ConversationChain, ConversationCursor)] {
+    var chains: [(ConversationChain, ConversationCursor)] = []
     for try await row in rows {
-      let (id, agent, phone, count, data, language, stage, status, createdAt, updatedAt) = try row.decode(
-        (UUID, Int64, String, Int, String, String?, String?, String?, Date, Date).self)
-      let batch = try row.makeRandomAccess()[10].decode(Int64?.self)
-      chains.append(
-        ConversationChain(
-          conversationID: id, agentID: agent, customerPhone: phone, attemptCount: count,
-          state: ThreadedState(
-            collectedData: try JSONValue.decode(data).objectValue ?? [:], language: language, stageID: stage),
-          latestStatus: status.flatMap(CallStatus.init(rawValue:)) ?? .initiated, createdAt: createdAt,
-          updatedAt: updatedAt, attempts: [], batchID: batch))
+      let (id, agent, phone, count, data, language, stage, createdAt, updatedAt, batch) = try row.decode(
+        (UUID, Int64, String, Int, String, String?, String?, Date, Date, Int64?).self)
+      let columns = row.makeRandomAccess()
+      let latest = try AttemptRow.decode(columns, from: 10)
+      let micros = try columns[10 + AttemptRow.columnCount].decode(Int64.self)
+      var chain = ConversationChain(
+        conversationID: id, agentID: agent, customerPhone: phone, attemptCount: count,
+        state: ThreadedState(
+          collectedData: try JSONValue.decode(data).objectValue ?? [:], language: language, stageID: stage),
+        latestStatus: latest.status, createdAt: createdAt, updatedAt: updatedAt, attempts: [], batchID: batch)
+      chain.latest = latest
+      chains.append((chain, ConversationCursor(createdAtMicroseconds: micros, conversationID: id)))
     }
     return chains
   }

@@ -23,7 +23,7 @@ struct FieldListTests {
   @Test("the JSON mapping writes every field, and nothing else")
   func json() throws {
     let members = try #require(CallAttempt.full.json.objectValue)
-    #expect(Set(members.keys) == CallAttempt.fields)
+    #expect(Set(members.keys) == CallAttempt.fields.union(CallAttempt.seedFields))
     #expect(!members.values.contains(.null))
   }
 
@@ -33,7 +33,7 @@ struct FieldListTests {
     var options = JSONEncodingOptions()
     options.preserveProtoFieldNames = true
     let members = try #require(try JSONValue.decode(message.jsonString(options: options)).objectValue)
-    #expect(Set(members.keys) == CallAttempt.fields)
+    #expect(Set(members.keys) == CallAttempt.fields.union(CallAttempt.seedFields))
     // The schema itself: the fields `message CallAttempt` declares.
     let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(
       path: "../../proto/switchboard/v1/call_service.proto")
@@ -45,7 +45,38 @@ struct FieldListTests {
       guard let equals = words.firstIndex(of: "="), equals > words.startIndex else { return nil }
       return String(words[equals - 1])
     }
-    #expect(Set(declared) == CallAttempt.fields)
+    #expect(Set(declared) == CallAttempt.fields.union(CallAttempt.seedFields))
+  }
+
+  @Test("a chain shows its latest attempt's fields under the seed system's names, on both transports")
+  func chainLatest() throws {
+    let attempt = CallAttempt.full
+    var chain = ConversationChain(
+      conversationID: attempt.conversationID, agentID: attempt.agentID, customerPhone: attempt.customerPhone,
+      attemptCount: 2, state: ThreadedState(), latestStatus: attempt.status, createdAt: attempt.createdAt,
+      updatedAt: attempt.updatedAt, attempts: [])
+    chain.latest = attempt
+    let members = try #require(chain.json(withAttempts: false).objectValue)
+    let seed: Set<String> = [
+      "contact_number", "start_timestamp", "end_timestamp", "duration_seconds", "failure_reason", "results",
+      "transcript", "trace_id",
+    ]
+    #expect(seed.isSubset(of: Set(ConversationChain.latestFields)))
+    for key in ConversationChain.latestFields {
+      #expect(members[key] != nil && members[key] != .null, "\(key)")
+    }
+    #expect(members["contact_number"] == .string(attempt.customerPhone))
+    #expect(members["start_timestamp"] == .integer(1_796_032_801_000))
+    #expect(members["end_timestamp"] == .integer(1_796_032_890_000))
+    #expect(members["trace_id"] == .string(attempt.traceID.lowercased))
+    // The proto message carries the same, under the same names.
+    var options = JSONEncodingOptions()
+    options.preserveProtoFieldNames = true
+    let proto = try #require(
+      try JSONValue.decode(Switchboard_V1_Conversation(chain).jsonString(options: options)).objectValue)
+    for key in ConversationChain.latestFields {
+      #expect(proto[key] != nil, "\(key)")
+    }
   }
 
   @Test("the outcome webhook's data.call carries the seed system's fields, each set")

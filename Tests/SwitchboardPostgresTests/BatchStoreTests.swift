@@ -45,7 +45,7 @@ struct BatchStoreTests {
     // Each chain starts from its request's context, as a single call's does.
     let chain = try #require(
       try await database.store.conversations(
-        tenantID: tenant.id, filter: ConversationFilter(agentID: 7), limit: 1, offset: 0
+        tenantID: tenant.id, filter: ConversationFilter(agentID: 7), paging: ConversationPaging(limit: 1)
       ).conversations.first)
     let full = try #require(
       try await database.store.conversation(

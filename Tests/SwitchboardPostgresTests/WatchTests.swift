@@ -120,9 +120,9 @@ final class CountingStore: CallStore {
     return try await base.conversation(reference, tenantID: tenantID)
   }
   func conversations(
-    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
+    tenantID: Int64, filter: ConversationFilter, paging: ConversationPaging
   ) async throws -> ConversationPage {
-    try await base.conversations(tenantID: tenantID, filter: filter, limit: limit, offset: offset)
+    try await base.conversations(tenantID: tenantID, filter: filter, paging: paging)
   }
   func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
     try await base.recordEvent(event, traceID: traceID, tenantID: tenantID)

@@ -30,9 +30,9 @@ package struct ScriptedStore: CallStore {
     nil
   }
   package func conversations(
-    tenantID: Int64, filter: ConversationFilter, limit: Int, offset: Int
+    tenantID: Int64, filter: ConversationFilter, paging: ConversationPaging
   ) async throws -> ConversationPage {
-    ConversationPage(conversations: [], hasMore: false, total: 0)
+    ConversationPage(conversations: [], hasMore: false, total: 0, nextCursor: nil)
   }
   package func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
     .notFound

@@ -531,6 +531,31 @@ public nonisolated struct Switchboard_V1_CallAttempt: @unchecked Sendable {
   /// Clears the value of `failureType`. Subsequent reads from it will return its default value.
   public mutating func clearFailureType() {_uniqueStorage()._failureType = nil}
 
+  /// The seed system's names: the number called (customer_phone), and when the call started
+  /// (dispatched_at) and ended (ended_at) in milliseconds since 1970.
+  public var contactNumber: String {
+    get {_storage._contactNumber}
+    set {_uniqueStorage()._contactNumber = newValue}
+  }
+
+  public var startTimestamp: Int64 {
+    get {_storage._startTimestamp ?? 0}
+    set {_uniqueStorage()._startTimestamp = newValue}
+  }
+  /// Returns true if `startTimestamp` has been explicitly set.
+  public var hasStartTimestamp: Bool {_storage._startTimestamp != nil}
+  /// Clears the value of `startTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearStartTimestamp() {_uniqueStorage()._startTimestamp = nil}
+
+  public var endTimestamp: Int64 {
+    get {_storage._endTimestamp ?? 0}
+    set {_uniqueStorage()._endTimestamp = newValue}
+  }
+  /// Returns true if `endTimestamp` has been explicitly set.
+  public var hasEndTimestamp: Bool {_storage._endTimestamp != nil}
+  /// Clears the value of `endTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTimestamp() {_uniqueStorage()._endTimestamp = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -640,69 +665,154 @@ public nonisolated struct Switchboard_V1_ThreadedState: Sendable {
   fileprivate var _stageID: String? = nil
 }
 
-public nonisolated struct Switchboard_V1_Conversation: Sendable {
+public nonisolated struct Switchboard_V1_Conversation: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var conversationID: String = String()
+  public var conversationID: String {
+    get {_storage._conversationID}
+    set {_uniqueStorage()._conversationID = newValue}
+  }
 
-  public var agentID: Int64 = 0
+  public var agentID: Int64 {
+    get {_storage._agentID}
+    set {_uniqueStorage()._agentID = newValue}
+  }
 
-  public var customerPhone: String = String()
+  public var customerPhone: String {
+    get {_storage._customerPhone}
+    set {_uniqueStorage()._customerPhone = newValue}
+  }
 
-  public var attemptCount: Int32 = 0
+  public var attemptCount: Int32 {
+    get {_storage._attemptCount}
+    set {_uniqueStorage()._attemptCount = newValue}
+  }
 
   public var state: Switchboard_V1_ThreadedState {
-    get {_state ?? Switchboard_V1_ThreadedState()}
-    set {_state = newValue}
+    get {_storage._state ?? Switchboard_V1_ThreadedState()}
+    set {_uniqueStorage()._state = newValue}
   }
   /// Returns true if `state` has been explicitly set.
-  public var hasState: Bool {self._state != nil}
+  public var hasState: Bool {_storage._state != nil}
   /// Clears the value of `state`. Subsequent reads from it will return its default value.
-  public mutating func clearState() {self._state = nil}
+  public mutating func clearState() {_uniqueStorage()._state = nil}
 
-  public var latestStatus: Switchboard_V1_CallStatus = .unspecified
+  public var latestStatus: Switchboard_V1_CallStatus {
+    get {_storage._latestStatus}
+    set {_uniqueStorage()._latestStatus = newValue}
+  }
 
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_createdAt = newValue}
+    get {_storage._createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createdAt = newValue}
   }
   /// Returns true if `createdAt` has been explicitly set.
-  public var hasCreatedAt: Bool {self._createdAt != nil}
+  public var hasCreatedAt: Bool {_storage._createdAt != nil}
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
-  public mutating func clearCreatedAt() {self._createdAt = nil}
+  public mutating func clearCreatedAt() {_uniqueStorage()._createdAt = nil}
 
   public var updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_updatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_updatedAt = newValue}
+    get {_storage._updatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._updatedAt = newValue}
   }
   /// Returns true if `updatedAt` has been explicitly set.
-  public var hasUpdatedAt: Bool {self._updatedAt != nil}
+  public var hasUpdatedAt: Bool {_storage._updatedAt != nil}
   /// Clears the value of `updatedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearUpdatedAt() {self._updatedAt = nil}
+  public mutating func clearUpdatedAt() {_uniqueStorage()._updatedAt = nil}
 
   /// Filled by GetConversation, empty in ListConversations.
-  public var attempts: [Switchboard_V1_CallAttempt] = []
+  public var attempts: [Switchboard_V1_CallAttempt] {
+    get {_storage._attempts}
+    set {_uniqueStorage()._attempts = newValue}
+  }
 
   /// The batch that created the chain; unset for single calls.
   public var batchID: Int64 {
-    get {_batchID ?? 0}
-    set {_batchID = newValue}
+    get {_storage._batchID ?? 0}
+    set {_uniqueStorage()._batchID = newValue}
   }
   /// Returns true if `batchID` has been explicitly set.
-  public var hasBatchID: Bool {self._batchID != nil}
+  public var hasBatchID: Bool {_storage._batchID != nil}
   /// Clears the value of `batchID`. Subsequent reads from it will return its default value.
-  public mutating func clearBatchID() {self._batchID = nil}
+  public mutating func clearBatchID() {_uniqueStorage()._batchID = nil}
+
+  /// The chain's latest attempt, as the seed system's conversation shows it (in listings too).
+  public var contactNumber: String {
+    get {_storage._contactNumber}
+    set {_uniqueStorage()._contactNumber = newValue}
+  }
+
+  public var startTimestamp: Int64 {
+    get {_storage._startTimestamp ?? 0}
+    set {_uniqueStorage()._startTimestamp = newValue}
+  }
+  /// Returns true if `startTimestamp` has been explicitly set.
+  public var hasStartTimestamp: Bool {_storage._startTimestamp != nil}
+  /// Clears the value of `startTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearStartTimestamp() {_uniqueStorage()._startTimestamp = nil}
+
+  public var endTimestamp: Int64 {
+    get {_storage._endTimestamp ?? 0}
+    set {_uniqueStorage()._endTimestamp = newValue}
+  }
+  /// Returns true if `endTimestamp` has been explicitly set.
+  public var hasEndTimestamp: Bool {_storage._endTimestamp != nil}
+  /// Clears the value of `endTimestamp`. Subsequent reads from it will return its default value.
+  public mutating func clearEndTimestamp() {_uniqueStorage()._endTimestamp = nil}
+
+  public var durationSeconds: Double {
+    get {_storage._durationSeconds ?? 0}
+    set {_uniqueStorage()._durationSeconds = newValue}
+  }
+  /// Returns true if `durationSeconds` has been explicitly set.
+  public var hasDurationSeconds: Bool {_storage._durationSeconds != nil}
+  /// Clears the value of `durationSeconds`. Subsequent reads from it will return its default value.
+  public mutating func clearDurationSeconds() {_uniqueStorage()._durationSeconds = nil}
+
+  public var failureReason: String {
+    get {_storage._failureReason ?? String()}
+    set {_uniqueStorage()._failureReason = newValue}
+  }
+  /// Returns true if `failureReason` has been explicitly set.
+  public var hasFailureReason: Bool {_storage._failureReason != nil}
+  /// Clears the value of `failureReason`. Subsequent reads from it will return its default value.
+  public mutating func clearFailureReason() {_uniqueStorage()._failureReason = nil}
+
+  public var results: SwiftProtobuf.Google_Protobuf_Struct {
+    get {_storage._results ?? SwiftProtobuf.Google_Protobuf_Struct()}
+    set {_uniqueStorage()._results = newValue}
+  }
+  /// Returns true if `results` has been explicitly set.
+  public var hasResults: Bool {_storage._results != nil}
+  /// Clears the value of `results`. Subsequent reads from it will return its default value.
+  public mutating func clearResults() {_uniqueStorage()._results = nil}
+
+  public var transcript: [Switchboard_V1_TranscriptTurn] {
+    get {_storage._transcript}
+    set {_uniqueStorage()._transcript = newValue}
+  }
+
+  public var traceID: String {
+    get {_storage._traceID}
+    set {_uniqueStorage()._traceID = newValue}
+  }
+
+  public var recordingURL: String {
+    get {_storage._recordingURL ?? String()}
+    set {_uniqueStorage()._recordingURL = newValue}
+  }
+  /// Returns true if `recordingURL` has been explicitly set.
+  public var hasRecordingURL: Bool {_storage._recordingURL != nil}
+  /// Clears the value of `recordingURL`. Subsequent reads from it will return its default value.
+  public mutating func clearRecordingURL() {_uniqueStorage()._recordingURL = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _state: Switchboard_V1_ThreadedState? = nil
-  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _batchID: Int64? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Switchboard_V1_GetConversationRequest: Sendable {
@@ -732,11 +842,22 @@ public nonisolated struct Switchboard_V1_GetConversationResponse: Sendable {
   /// Clears the value of `data`. Subsequent reads from it will return its default value.
   public mutating func clearData() {self._data = nil}
 
+  /// Attempt n, when the request named `<conversation_id>_<n>`.
+  public var attempt: Switchboard_V1_CallAttempt {
+    get {_attempt ?? Switchboard_V1_CallAttempt()}
+    set {_attempt = newValue}
+  }
+  /// Returns true if `attempt` has been explicitly set.
+  public var hasAttempt: Bool {self._attempt != nil}
+  /// Clears the value of `attempt`. Subsequent reads from it will return its default value.
+  public mutating func clearAttempt() {self._attempt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _data: Switchboard_V1_Conversation? = nil
+  fileprivate var _attempt: Switchboard_V1_CallAttempt? = nil
 }
 
 public nonisolated struct Switchboard_V1_ListConversationsRequest: Sendable {
@@ -755,9 +876,41 @@ public nonisolated struct Switchboard_V1_ListConversationsRequest: Sendable {
   /// 0 lists chains of every batch and none.
   public var batchID: Int64 = 0
 
+  /// The status of each chain's latest attempt; unspecified lists every status.
+  public var status: Switchboard_V1_CallStatus = .unspecified
+
+  /// E.164; empty lists every number.
+  public var customerPhone: String = String()
+
+  /// Chains created at or after this time.
+  public var createdAfter: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createdAfter ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createdAfter = newValue}
+  }
+  /// Returns true if `createdAfter` has been explicitly set.
+  public var hasCreatedAfter: Bool {self._createdAfter != nil}
+  /// Clears the value of `createdAfter`. Subsequent reads from it will return its default value.
+  public mutating func clearCreatedAfter() {self._createdAfter = nil}
+
+  /// Chains created before this time.
+  public var createdBefore: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createdBefore ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createdBefore = newValue}
+  }
+  /// Returns true if `createdBefore` has been explicitly set.
+  public var hasCreatedBefore: Bool {self._createdBefore != nil}
+  /// Clears the value of `createdBefore`. Subsequent reads from it will return its default value.
+  public mutating func clearCreatedBefore() {self._createdBefore = nil}
+
+  /// The next_cursor of the page before; not with offset.
+  public var cursor: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _createdAfter: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _createdBefore: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Switchboard_V1_ListConversationsResponse: Sendable {
@@ -769,11 +922,24 @@ public nonisolated struct Switchboard_V1_ListConversationsResponse: Sendable {
 
   public var hasMore_p: Bool = false
 
-  public var total: Int64 = 0
+  /// Chains matching the filters; set on offset pages, not on cursor pages.
+  public var total: Int64 {
+    get {_total ?? 0}
+    set {_total = newValue}
+  }
+  /// Returns true if `total` has been explicitly set.
+  public var hasTotal: Bool {self._total != nil}
+  /// Clears the value of `total`. Subsequent reads from it will return its default value.
+  public mutating func clearTotal() {self._total = nil}
+
+  /// Where the next page starts; empty on the last page.
+  public var nextCursor: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _total: Int64? = nil
 }
 
 public nonisolated struct Switchboard_V1_ReportCallEventRequest: Sendable {
@@ -1545,7 +1711,7 @@ nonisolated extension Switchboard_V1_MakeCallResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CallAttempt"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0\u{3}contact_number\0\u{3}start_timestamp\0\u{3}end_timestamp\0")
 
   fileprivate class _StorageClass {
     var _traceID: String = String()
@@ -1572,6 +1738,9 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
     var _recordingURL: String? = nil
     var _answeredBy: String? = nil
     var _failureType: String? = nil
+    var _contactNumber: String = String()
+    var _startTimestamp: Int64? = nil
+    var _endTimestamp: Int64? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1606,6 +1775,9 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       _recordingURL = source._recordingURL
       _answeredBy = source._answeredBy
       _failureType = source._failureType
+      _contactNumber = source._contactNumber
+      _startTimestamp = source._startTimestamp
+      _endTimestamp = source._endTimestamp
     }
   }
 
@@ -1648,6 +1820,9 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         case 22: try { try decoder.decodeSingularStringField(value: &_storage._recordingURL) }()
         case 23: try { try decoder.decodeSingularStringField(value: &_storage._answeredBy) }()
         case 24: try { try decoder.decodeSingularStringField(value: &_storage._failureType) }()
+        case 25: try { try decoder.decodeSingularStringField(value: &_storage._contactNumber) }()
+        case 26: try { try decoder.decodeSingularInt64Field(value: &_storage._startTimestamp) }()
+        case 27: try { try decoder.decodeSingularInt64Field(value: &_storage._endTimestamp) }()
         default: break
         }
       }
@@ -1732,6 +1907,15 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       try { if let v = _storage._failureType {
         try visitor.visitSingularStringField(value: v, fieldNumber: 24)
       } }()
+      if !_storage._contactNumber.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._contactNumber, fieldNumber: 25)
+      }
+      try { if let v = _storage._startTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 26)
+      } }()
+      try { if let v = _storage._endTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 27)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1765,6 +1949,9 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         if _storage._recordingURL != rhs_storage._recordingURL {return false}
         if _storage._answeredBy != rhs_storage._answeredBy {return false}
         if _storage._failureType != rhs_storage._failureType {return false}
+        if _storage._contactNumber != rhs_storage._contactNumber {return false}
+        if _storage._startTimestamp != rhs_storage._startTimestamp {return false}
+        if _storage._endTimestamp != rhs_storage._endTimestamp {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1949,78 +2136,195 @@ nonisolated extension Switchboard_V1_ThreadedState: SwiftProtobuf.Message, Swift
 
 nonisolated extension Switchboard_V1_Conversation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Conversation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}conversation_id\0\u{3}agent_id\0\u{3}customer_phone\0\u{3}attempt_count\0\u{1}state\0\u{3}latest_status\0\u{3}created_at\0\u{3}updated_at\0\u{1}attempts\0\u{3}batch_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}conversation_id\0\u{3}agent_id\0\u{3}customer_phone\0\u{3}attempt_count\0\u{1}state\0\u{3}latest_status\0\u{3}created_at\0\u{3}updated_at\0\u{1}attempts\0\u{3}batch_id\0\u{3}contact_number\0\u{3}start_timestamp\0\u{3}end_timestamp\0\u{3}duration_seconds\0\u{3}failure_reason\0\u{1}results\0\u{1}transcript\0\u{3}trace_id\0\u{3}recording_url\0")
+
+  fileprivate class _StorageClass {
+    var _conversationID: String = String()
+    var _agentID: Int64 = 0
+    var _customerPhone: String = String()
+    var _attemptCount: Int32 = 0
+    var _state: Switchboard_V1_ThreadedState? = nil
+    var _latestStatus: Switchboard_V1_CallStatus = .unspecified
+    var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _updatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _attempts: [Switchboard_V1_CallAttempt] = []
+    var _batchID: Int64? = nil
+    var _contactNumber: String = String()
+    var _startTimestamp: Int64? = nil
+    var _endTimestamp: Int64? = nil
+    var _durationSeconds: Double? = nil
+    var _failureReason: String? = nil
+    var _results: SwiftProtobuf.Google_Protobuf_Struct? = nil
+    var _transcript: [Switchboard_V1_TranscriptTurn] = []
+    var _traceID: String = String()
+    var _recordingURL: String? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _conversationID = source._conversationID
+      _agentID = source._agentID
+      _customerPhone = source._customerPhone
+      _attemptCount = source._attemptCount
+      _state = source._state
+      _latestStatus = source._latestStatus
+      _createdAt = source._createdAt
+      _updatedAt = source._updatedAt
+      _attempts = source._attempts
+      _batchID = source._batchID
+      _contactNumber = source._contactNumber
+      _startTimestamp = source._startTimestamp
+      _endTimestamp = source._endTimestamp
+      _durationSeconds = source._durationSeconds
+      _failureReason = source._failureReason
+      _results = source._results
+      _transcript = source._transcript
+      _traceID = source._traceID
+      _recordingURL = source._recordingURL
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.conversationID) }()
-      case 2: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.customerPhone) }()
-      case 4: try { try decoder.decodeSingularInt32Field(value: &self.attemptCount) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._state) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.latestStatus) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._updatedAt) }()
-      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.attempts) }()
-      case 10: try { try decoder.decodeSingularInt64Field(value: &self._batchID) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._conversationID) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._agentID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._customerPhone) }()
+        case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._attemptCount) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._state) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._latestStatus) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._updatedAt) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._attempts) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._batchID) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._contactNumber) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._startTimestamp) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._endTimestamp) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._durationSeconds) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._failureReason) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._results) }()
+        case 17: try { try decoder.decodeRepeatedMessageField(value: &_storage._transcript) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._traceID) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._recordingURL) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.conversationID.isEmpty {
-      try visitor.visitSingularStringField(value: self.conversationID, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._conversationID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._conversationID, fieldNumber: 1)
+      }
+      if _storage._agentID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._agentID, fieldNumber: 2)
+      }
+      if !_storage._customerPhone.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._customerPhone, fieldNumber: 3)
+      }
+      if _storage._attemptCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._attemptCount, fieldNumber: 4)
+      }
+      try { if let v = _storage._state {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if _storage._latestStatus != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._latestStatus, fieldNumber: 6)
+      }
+      try { if let v = _storage._createdAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._updatedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._attempts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._attempts, fieldNumber: 9)
+      }
+      try { if let v = _storage._batchID {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._contactNumber.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._contactNumber, fieldNumber: 11)
+      }
+      try { if let v = _storage._startTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._endTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._durationSeconds {
+        try visitor.visitSingularDoubleField(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._failureReason {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._results {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      if !_storage._transcript.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._transcript, fieldNumber: 17)
+      }
+      if !_storage._traceID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._traceID, fieldNumber: 18)
+      }
+      try { if let v = _storage._recordingURL {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 19)
+      } }()
     }
-    if self.agentID != 0 {
-      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 2)
-    }
-    if !self.customerPhone.isEmpty {
-      try visitor.visitSingularStringField(value: self.customerPhone, fieldNumber: 3)
-    }
-    if self.attemptCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.attemptCount, fieldNumber: 4)
-    }
-    try { if let v = self._state {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.latestStatus != .unspecified {
-      try visitor.visitSingularEnumField(value: self.latestStatus, fieldNumber: 6)
-    }
-    try { if let v = self._createdAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    try { if let v = self._updatedAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    if !self.attempts.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.attempts, fieldNumber: 9)
-    }
-    try { if let v = self._batchID {
-      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Switchboard_V1_Conversation, rhs: Switchboard_V1_Conversation) -> Bool {
-    if lhs.conversationID != rhs.conversationID {return false}
-    if lhs.agentID != rhs.agentID {return false}
-    if lhs.customerPhone != rhs.customerPhone {return false}
-    if lhs.attemptCount != rhs.attemptCount {return false}
-    if lhs._state != rhs._state {return false}
-    if lhs.latestStatus != rhs.latestStatus {return false}
-    if lhs._createdAt != rhs._createdAt {return false}
-    if lhs._updatedAt != rhs._updatedAt {return false}
-    if lhs.attempts != rhs.attempts {return false}
-    if lhs._batchID != rhs._batchID {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._conversationID != rhs_storage._conversationID {return false}
+        if _storage._agentID != rhs_storage._agentID {return false}
+        if _storage._customerPhone != rhs_storage._customerPhone {return false}
+        if _storage._attemptCount != rhs_storage._attemptCount {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._latestStatus != rhs_storage._latestStatus {return false}
+        if _storage._createdAt != rhs_storage._createdAt {return false}
+        if _storage._updatedAt != rhs_storage._updatedAt {return false}
+        if _storage._attempts != rhs_storage._attempts {return false}
+        if _storage._batchID != rhs_storage._batchID {return false}
+        if _storage._contactNumber != rhs_storage._contactNumber {return false}
+        if _storage._startTimestamp != rhs_storage._startTimestamp {return false}
+        if _storage._endTimestamp != rhs_storage._endTimestamp {return false}
+        if _storage._durationSeconds != rhs_storage._durationSeconds {return false}
+        if _storage._failureReason != rhs_storage._failureReason {return false}
+        if _storage._results != rhs_storage._results {return false}
+        if _storage._transcript != rhs_storage._transcript {return false}
+        if _storage._traceID != rhs_storage._traceID {return false}
+        if _storage._recordingURL != rhs_storage._recordingURL {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2058,7 +2362,7 @@ nonisolated extension Switchboard_V1_GetConversationRequest: SwiftProtobuf.Messa
 
 nonisolated extension Switchboard_V1_GetConversationResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetConversationResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0\u{1}attempt\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2067,6 +2371,7 @@ nonisolated extension Switchboard_V1_GetConversationResponse: SwiftProtobuf.Mess
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._data) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._attempt) }()
       default: break
       }
     }
@@ -2080,11 +2385,15 @@ nonisolated extension Switchboard_V1_GetConversationResponse: SwiftProtobuf.Mess
     try { if let v = self._data {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    try { if let v = self._attempt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Switchboard_V1_GetConversationResponse, rhs: Switchboard_V1_GetConversationResponse) -> Bool {
     if lhs._data != rhs._data {return false}
+    if lhs._attempt != rhs._attempt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2092,7 +2401,7 @@ nonisolated extension Switchboard_V1_GetConversationResponse: SwiftProtobuf.Mess
 
 nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListConversationsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0\u{3}batch_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0\u{3}batch_id\0\u{1}status\0\u{3}customer_phone\0\u{3}created_after\0\u{3}created_before\0\u{1}cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2104,12 +2413,21 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.offset) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.batchID) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.customerPhone) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._createdAfter) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._createdBefore) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.agentID != 0 {
       try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 1)
     }
@@ -2122,6 +2440,21 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
     if self.batchID != 0 {
       try visitor.visitSingularInt64Field(value: self.batchID, fieldNumber: 4)
     }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 5)
+    }
+    if !self.customerPhone.isEmpty {
+      try visitor.visitSingularStringField(value: self.customerPhone, fieldNumber: 6)
+    }
+    try { if let v = self._createdAfter {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._createdBefore {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2130,6 +2463,11 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
     if lhs.limit != rhs.limit {return false}
     if lhs.offset != rhs.offset {return false}
     if lhs.batchID != rhs.batchID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.customerPhone != rhs.customerPhone {return false}
+    if lhs._createdAfter != rhs._createdAfter {return false}
+    if lhs._createdBefore != rhs._createdBefore {return false}
+    if lhs.cursor != rhs.cursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2137,7 +2475,7 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
 
 nonisolated extension Switchboard_V1_ListConversationsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListConversationsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0\u{3}has_more\0\u{1}total\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0\u{3}has_more\0\u{1}total\0\u{3}next_cursor\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2147,21 +2485,29 @@ nonisolated extension Switchboard_V1_ListConversationsResponse: SwiftProtobuf.Me
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.data) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.hasMore_p) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.total) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._total) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.data.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.data, fieldNumber: 1)
     }
     if self.hasMore_p != false {
       try visitor.visitSingularBoolField(value: self.hasMore_p, fieldNumber: 2)
     }
-    if self.total != 0 {
-      try visitor.visitSingularInt64Field(value: self.total, fieldNumber: 3)
+    try { if let v = self._total {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2169,7 +2515,8 @@ nonisolated extension Switchboard_V1_ListConversationsResponse: SwiftProtobuf.Me
   public static func ==(lhs: Switchboard_V1_ListConversationsResponse, rhs: Switchboard_V1_ListConversationsResponse) -> Bool {
     if lhs.data != rhs.data {return false}
     if lhs.hasMore_p != rhs.hasMore_p {return false}
-    if lhs.total != rhs.total {return false}
+    if lhs._total != rhs._total {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,43 @@
+-- Search that scales (#11): chains are listed newest first, by (created_at, conversation_id), and
+-- paged by a cursor on that pair. Every filter has an index that starts with tenant_id and ends
+-- with that order, so a page costs the same at the top as 500 pages deep.
+
+DROP INDEX conversations_agent;
+DROP INDEX conversations_batch;
+CREATE INDEX conversations_created ON conversations (tenant_id, created_at, conversation_id);
+CREATE INDEX conversations_agent ON conversations (tenant_id, agent_id, created_at, conversation_id);
+CREATE INDEX conversations_batch ON conversations (tenant_id, batch_id, created_at, conversation_id)
+  WHERE batch_id IS NOT NULL;
+CREATE INDEX conversations_phone ON conversations (tenant_id, customer_phone, created_at, conversation_id);
+
+-- A chain's status is its latest attempt's, which changes with every report: kept on the attempt
+-- alone (a copy on the chain would be one more write per status change, on the dispatch path).
+-- To list chains by status in chain order, each attempt carries its chain's creation time, set
+-- once when the attempt is written and never changed.
+ALTER TABLE call_attempts ADD COLUMN chain_created_at timestamptz;
+UPDATE call_attempts a SET chain_created_at = c.created_at
+FROM conversations c WHERE c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id;
+ALTER TABLE call_attempts ALTER COLUMN chain_created_at SET NOT NULL;
+COMMENT ON COLUMN call_attempts.chain_created_at IS 'Its chain''s created_at (copied when written): the order chains are listed in.';
+
+CREATE FUNCTION switchboard_set_chain_created_at() RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+  IF NEW.chain_created_at IS NULL THEN
+    SELECT c.created_at INTO NEW.chain_created_at FROM conversations c
+    WHERE c.tenant_id = NEW.tenant_id AND c.conversation_id = NEW.conversation_id;
+    -- A chain written by the same statement (a batch's chunk) is not visible yet; it was created
+    -- now(), as this attempt was.
+    NEW.chain_created_at := coalesce(NEW.chain_created_at, NEW.created_at);
+  END IF;
+  RETURN NEW;
+END
+$function$;
+COMMENT ON FUNCTION switchboard_set_chain_created_at IS 'Copies the chain''s created_at onto a new attempt (call_attempts.chain_created_at).';
+CREATE TRIGGER call_attempts_chain_created_at BEFORE INSERT ON call_attempts
+  FOR EACH ROW EXECUTE FUNCTION switchboard_set_chain_created_at();
+
+-- Chains by the status of their latest attempt: the attempts with that status, in chain order;
+-- the join keeps the one that is its chain's latest.
+CREATE INDEX call_attempts_chain_status ON call_attempts (tenant_id, status, chain_created_at, conversation_id);
