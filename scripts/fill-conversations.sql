@@ -32,14 +32,14 @@ FROM generated_chains;
 
 INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
   parameters, effective_retry_context, status, due_at, dispatched_at, ended_at, duration_seconds, created_at,
-  updated_at, batch_id, chain_created_at)
+  updated_at, batch_id, chain_created_at, is_latest)
 SELECT :tenant, gen_random_uuid(), c.conversation_id, n, c.agent_id, c.phone,
   jsonb_build_array(jsonb_build_object('name', 'customer_phone', 'value', c.phone)), '{"collected_data": {}}',
   s.status, c.created_at + n * interval '1 hour',
   CASE WHEN s.status NOT IN ('scheduled', 'canceled') THEN c.created_at + n * interval '1 hour' END,
   CASE WHEN s.status <> 'scheduled' THEN c.created_at + n * interval '1 hour' + interval '1 minute' END,
   CASE WHEN s.status = 'completed' THEN 45 END,
-  c.created_at + n * interval '1 hour', c.created_at + n * interval '1 hour', c.batch_id, c.created_at
+  c.created_at + n * interval '1 hour', c.created_at + n * interval '1 hour', c.batch_id, c.created_at, n = 5
 FROM generated_chains c, generate_series(1, 5) n,
   LATERAL (SELECT CASE
     WHEN n < 5 THEN (ARRAY['failed', 'no_answer', 'busy', 'voicemail'])[n]

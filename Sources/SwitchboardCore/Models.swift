@@ -272,27 +272,31 @@ public struct ConversationCursor: Sendable, Hashable {
   }
 }
 
-/// How a listing pages: `limit` 1…100 (default 20), then either `offset` ≥ 0 or a `cursor`.
+/// How a listing pages: `limit` 1…100 (default 20), then either `offset` ≥ 0 or a `cursor`; and
+/// whether to count every chain the filters match (`include_total`), which costs a pass over them.
 public struct ConversationPaging: Sendable, Hashable {
   public var limit: Int
   public var offset: Int
   public var cursor: ConversationCursor?
+  public var includeTotal: Bool
 
-  public init(limit: Int, offset: Int = 0, cursor: ConversationCursor? = nil) {
+  public init(limit: Int, offset: Int = 0, cursor: ConversationCursor? = nil, includeTotal: Bool = false) {
     self.limit = limit
     self.offset = offset
     self.cursor = cursor
+    self.includeTotal = includeTotal
   }
 
   public static func checked(
-    limit: Int?, offset: Int?, cursor: String?
-  ) throws(SwitchboardError)
-    -> ConversationPaging
-  {
+    limit: Int?, offset: Int?, cursor: String?, includeTotal: Bool = false
+  ) throws(SwitchboardError) -> ConversationPaging {
     let bounds = try PageBounds.checked(limit: limit, offset: offset)
-    guard let cursor else { return ConversationPaging(limit: bounds.limit, offset: bounds.offset) }
-    if let offset, offset != 0 { throw .invalid("cursor and offset cannot be used together") }
-    return ConversationPaging(limit: bounds.limit, cursor: try ConversationCursor(encoded: cursor))
+    var paging = ConversationPaging(limit: bounds.limit, offset: bounds.offset, includeTotal: includeTotal)
+    if let cursor {
+      if let offset, offset != 0 { throw .invalid("cursor and offset cannot be used together") }
+      paging.cursor = try ConversationCursor(encoded: cursor)
+    }
+    return paging
   }
 }
 
@@ -313,8 +317,7 @@ public struct PageBounds: Sendable, Hashable {
 public struct ConversationPage: Sendable, Hashable {
   public var conversations: [ConversationChain]
   public var hasMore: Bool
-  /// Chains matching the filters; counted for offset pages only (a cursor walk need not count
-  /// the whole table on every page).
+  /// Chains matching the filters, when the request asked for the count (`include_total`).
   public var total: Int?
   /// Where the next page starts; `nil` on the last page.
   public var nextCursor: ConversationCursor?

@@ -85,7 +85,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     }
     let paging = try ConversationPaging.checked(
       limit: message.limit == 0 ? nil : Int(message.limit), offset: Int(message.offset),
-      cursor: message.cursor.isEmpty ? nil : message.cursor)
+      cursor: message.cursor.isEmpty ? nil : message.cursor, includeTotal: message.includeTotal)
     let page = try await operations.conversations(filter, paging: paging, tenant: tenant)
     var response = Switchboard_V1_ListConversationsResponse()
     response.data = page.conversations.map(Switchboard_V1_Conversation.init)

@@ -80,7 +80,7 @@ public struct Gateway: Sendable {
         createdAfter: query["created_after"].map(String.init), createdBefore: query["created_before"].map(String.init))
       let paging = try ConversationPaging.checked(
         limit: try Self.integer(query["limit"], "limit"), offset: try Self.integer(query["offset"], "offset"),
-        cursor: query["cursor"].map(String.init))
+        cursor: query["cursor"].map(String.init), includeTotal: try Self.flag(query["include_total"], "include_total"))
       let page = try await operations.conversations(filter, paging: paging, tenant: tenant)
       return JSONResponse.ok([
         "data": .array(page.conversations.map { $0.json(withAttempts: false) }),
@@ -229,6 +229,15 @@ public struct Gateway: Sendable {
   }
 
   /// A query parameter's integer; absent is `nil`, present but empty is a 400.
+  /// `true` or `false`; absent is false.
+  static func flag(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Bool {
+    switch text {
+    case nil, "false"?: return false
+    case "true"?: return true
+    default: throw .invalid("\(name) must be true or false")
+    }
+  }
+
   static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {
     guard let text else { return nil }
     guard let value = Int(text) else { throw .invalid("\(name) must be an integer") }

@@ -6,32 +6,32 @@ import SwitchboardCore
 /// plan of its own index (migration 0013), and chains in one order, newest first by
 /// `(created_at, conversation_id)`, which the cursor continues.
 ///
-/// Without a status filter the chains drive the query. With one, the attempts with that status
-/// do (`call_attempts_chain_status`, in the same order by `chain_created_at`), and the join keeps
-/// the attempt that is its chain's latest.
+/// Without a status filter the chains drive the query; with one, the latest attempts with that
+/// status do (`call_attempts_chain_status`: one entry per chain, in the same order by
+/// `chain_created_at`), joined to their chains only when a chain's column is filtered too. Either
+/// way a page's keys are found first, and only its rows are read whole.
 struct ConversationSearch {
   private var conditions: [String] = []
   private var binds = PostgresBindings()
-  private let from: String
+  private let byStatus: Bool
+  private var chainFiltered = false
   private let order: (createdAt: String, id: String)
 
   init(tenantID: Int64, filter: ConversationFilter) throws {
     if let status = filter.status {
-      from = """
-        FROM call_attempts latest JOIN conversations c ON c.tenant_id = latest.tenant_id
-          AND c.conversation_id = latest.conversation_id AND c.attempt_count = latest.attempt_number
-        """
+      byStatus = true
       order = ("latest.chain_created_at", "latest.conversation_id")
       try add("latest.tenant_id = $", tenantID)
+      conditions.append("latest.is_latest")
       try add("latest.status = $", status.rawValue)
     } else {
-      from = "FROM conversations c \(ChainRow.latestJoin)"
+      byStatus = false
       order = ("c.created_at", "c.conversation_id")
       try add("c.tenant_id = $", tenantID)
     }
-    if let agentID = filter.agentID { try add("c.agent_id = $", agentID) }
-    if let batchID = filter.batchID { try add("c.batch_id = $", batchID) }
-    if let phone = filter.customerPhone { try add("c.customer_phone = $", phone) }
+    if let agentID = filter.agentID { try addChain("c.agent_id = $", agentID) }
+    if let batchID = filter.batchID { try addChain("c.batch_id = $", batchID) }
+    if let phone = filter.customerPhone { try addChain("c.customer_phone = $", phone) }
     if let after = filter.createdAfter { try add("\(order.createdAt) >= $", after) }
     if let before = filter.createdBefore { try add("\(order.createdAt) < $", before) }
   }
@@ -48,11 +48,24 @@ struct ConversationSearch {
     conditions.append(text)
   }
 
+  /// A condition on a column of `conversations`.
+  private mutating func addChain(_ condition: String, _ value: any PostgresThrowingDynamicTypeEncodable) throws {
+    try add(condition, value)
+    chainFiltered = true
+  }
+
+  /// The rows the filters select from: chains, or latest attempts (with their chains when needed).
+  private var from: String {
+    guard byStatus else { return "conversations c" }
+    guard chainFiltered else { return "call_attempts latest" }
+    return "call_attempts latest JOIN conversations c USING (tenant_id, conversation_id)"
+  }
+
   private var whereClause: String { "WHERE " + conditions.joined(separator: " AND ") }
 
-  /// Chains matching the filters (offset pages report it as `total`).
+  /// Chains matching the filters (`total`, when asked for).
   var count: PostgresQuery {
-    PostgresQuery(unsafeSQL: "SELECT count(*) \(from) \(whereClause)", binds: binds)
+    PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(from) \(whereClause)", binds: binds)
   }
 
   /// One page, and one chain more to tell whether another page follows.
@@ -64,10 +77,17 @@ struct ConversationSearch {
         "(\(order.createdAt), \(order.id)) < (timestamptz 'epoch' + $ * interval '1 microsecond', $)",
         cursor.createdAtMicroseconds, cursor.conversationID)
     }
+    let keys = """
+      SELECT \(order.id) AS conversation_id, \(order.createdAt) AS created FROM \(from) \(search.whereClause)
+      ORDER BY \(order.createdAt) DESC, \(order.id) DESC LIMIT \(paging.limit + 1) OFFSET \(paging.offset)
+      """
+    // $1 is the tenant: the first condition of both kinds.
     return PostgresQuery(
       unsafeSQL: """
-        SELECT \(ChainRow.columns) \(search.from) \(search.whereClause)
-        ORDER BY \(order.createdAt) DESC, \(order.id) DESC LIMIT \(paging.limit + 1) OFFSET \(paging.offset)
+        SELECT \(ChainRow.columns)
+        FROM (\(keys)) page JOIN conversations c ON c.tenant_id = $1 AND c.conversation_id = page.conversation_id
+          \(ChainRow.latestJoin)
+        ORDER BY page.created DESC, page.conversation_id DESC
         """, binds: search.binds)
   }
 }

@@ -280,7 +280,7 @@ public struct PostgresCallStore: CallStore, Service {
       let hasMore = chains.count > paging.limit
       if hasMore { chains.removeLast() }
       var total: Int?
-      if paging.cursor == nil {
+      if paging.includeTotal {
         for try await count in try await connection.query(search.count, logger: logger).decode(Int.self) {
           total = count
         }

@@ -200,7 +200,7 @@ struct BatchRouteTests {
     #expect(metrics.data?["total_processed"] == 0 && metrics.data?["waiting_count"] == 2)
 
     let chains = try await GatewayClient.send(
-      .GET, "/v1/conversations?batch_id=\(ids[1])", authorization: tenant.authorization)
+      .GET, "/v1/conversations?batch_id=\(ids[1])&include_total=true", authorization: tenant.authorization)
     #expect(chains.body["total"] == 2)
     #expect(chains.data?.arrayValue?.allSatisfy { $0["batch_id"]?.integerValue == ids[1] } == true)
     let chainID = try #require(chains.data?.arrayValue?.first?["conversation_id"]?.stringValue)
@@ -250,7 +250,7 @@ struct BatchRouteTests {
     let list = try await GatewayClient.send(.GET, "/v1/batch-calls", authorization: other.authorization)
     #expect(list.body["total"] == 0)
     let chains = try await GatewayClient.send(
-      .GET, "/v1/conversations?batch_id=\(id)", authorization: other.authorization)
+      .GET, "/v1/conversations?batch_id=\(id)&include_total=true", authorization: other.authorization)
     #expect(chains.body["total"] == 0)
     // Unchanged for its owner; and no key at all is a 401.
     let mine = try await GatewayClient.send(.GET, "/v1/batch-calls/\(id)", authorization: owner.authorization)

@@ -151,7 +151,7 @@ struct ConversationSearchTests {
     var total: JSONValue?
     repeat {
       let page = try await GatewayClient.send(
-        .GET, "/v1/conversations?limit=2&\(query)" + (cursor.map { "&cursor=\($0)" } ?? ""),
+        .GET, "/v1/conversations?limit=2&\(query)" + (cursor.map { "&cursor=\($0)" } ?? "&include_total=true"),
         authorization: tenant.authorization)
       guard page.status == 200 else { throw TestFailure("\(query): \(page.body)") }
       if cursor == nil { total = page.body["total"] }
@@ -183,6 +183,15 @@ struct ConversationSearchTests {
     let tenant = try await TestTenant.make()
     let chains = try await Self.makeChains(tenant)
     #expect(chains.count == 7)
+    // What the status filter reads: each attempt knows whether it is its chain's latest.
+    #expect(try await tenant.count("call_attempts", where: "is_latest") == 7)
+    #expect(
+      try await tenant.count(
+        "call_attempts a",
+        where: """
+          a.is_latest <> (a.attempt_number = (SELECT c.attempt_count FROM conversations c
+            WHERE c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id))
+          """) == 0)
     // Another tenant's chain matches every filter below but must never show.
     let stranger = try await TestTenant.make()
     let strangerCall = try await GatewayClient.makeCall(stranger, stranger.callBody(phone: Self.first))
@@ -213,10 +222,18 @@ struct ConversationSearchTests {
       let walked = try await Self.walk(tenant, filter.query)
       #expect(walked.ids == expected, "\(filter.query)")
       #expect(walked.total == .integer(Int64(expected.count)), "\(filter.query)")
-      // Offset pages answer the same chains in the same order.
+      // Offset pages answer the same chains in the same order, and count only when asked.
       let all = try await GatewayClient.send(
         .GET, "/v1/conversations?limit=100&\(filter.query)", authorization: tenant.authorization)
       #expect(all.data?.arrayValue?.compactMap { $0["conversation_id"]?.stringValue } == expected)
+      #expect(all.body["total"] == .null)
+      if expected.count > 2 {
+        let second = try await GatewayClient.send(
+          .GET, "/v1/conversations?limit=2&offset=2&\(filter.query)", authorization: tenant.authorization)
+        #expect(
+          second.data?.arrayValue?.compactMap { $0["conversation_id"]?.stringValue }
+            == Array(expected[2..<min(4, expected.count)]))
+      }
     }
     try await withCallService { service in
       for filter in filters {
@@ -332,6 +349,7 @@ struct ConversationSearchTests {
       ),
       ("agent_id=x", "agent_id must be a positive integer"), ("batch_id=0", "batch_id must be a positive integer"),
       ("cursor=not-a-cursor", "cursor is not a next_cursor this service returned"),
+      ("include_total=yes", "include_total must be true or false"),
       ("cursor=YzEuMTIzLm5vdC1hLXV1aWQ", "cursor is not a next_cursor this service returned"),
       (
         "offset=20&cursor=YzEuMS4wMTkzZjAwMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDA",

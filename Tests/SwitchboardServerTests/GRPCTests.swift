@@ -136,6 +136,7 @@ struct GRPCTests {
 
       var list = Switchboard_V1_ListConversationsRequest()
       list.limit = 10
+      list.includeTotal = true
       let page = try await service.listConversations(list, metadata: tenant.metadata)
       #expect(page.total == 1)
       #expect(page.data.first?.conversationID == first.conversationID)

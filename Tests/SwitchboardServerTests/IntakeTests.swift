@@ -317,7 +317,8 @@ struct IntakeTests {
       let result = try await GatewayClient.makeCall(tenant, tenant.callBody(["agent_id": .integer(agent)]))
       ids.append(try #require(result.data?["conversation_id"]))
     }
-    let page = try await GatewayClient.send(.GET, "/v1/conversations?limit=2", authorization: tenant.authorization)
+    let page = try await GatewayClient.send(
+      .GET, "/v1/conversations?limit=2&include_total=true", authorization: tenant.authorization)
     #expect(page.body["total"] == 5)
     #expect(page.body["has_more"] == true)
     #expect(page.data?.arrayValue?.compactMap { $0["conversation_id"] } == [ids[4], ids[3]])
@@ -326,7 +327,7 @@ struct IntakeTests {
     #expect(last.body["has_more"] == false)
     #expect(last.data?.arrayCount == 1)
     let byAgent = try await GatewayClient.send(
-      .GET, "/v1/conversations?agent_id=7", authorization: tenant.authorization)
+      .GET, "/v1/conversations?agent_id=7&include_total=true", authorization: tenant.authorization)
     #expect(byAgent.body["total"] == 3)
     #expect(byAgent.data?.arrayCount == 3)
     for bad in ["limit=0", "limit=101", "limit=ten", "offset=-1", "agent_id=0"] {
@@ -355,7 +356,8 @@ struct IntakeTests {
     let append = try await GatewayClient.makeCall(other, other.callBody(["conversation_id": .string(conversationID)]))
     #expect(append.status == 404)
     #expect(append.errorMessage == "conversation not found")
-    let list = try await GatewayClient.send(.GET, "/v1/conversations", authorization: other.authorization)
+    let list = try await GatewayClient.send(
+      .GET, "/v1/conversations?include_total=true", authorization: other.authorization)
     #expect(list.body["total"] == 0)
     try await owner.addAgent(99)
     let foreignAgent = try await GatewayClient.makeCall(other, other.callBody(["agent_id": 99]))

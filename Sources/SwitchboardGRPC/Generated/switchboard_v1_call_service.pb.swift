@@ -905,6 +905,9 @@ public nonisolated struct Switchboard_V1_ListConversationsRequest: Sendable {
   /// The next_cursor of the page before; not with offset.
   public var cursor: String = String()
 
+  /// Count every chain the filters match (total); costs a pass over them.
+  public var includeTotal: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -922,7 +925,7 @@ public nonisolated struct Switchboard_V1_ListConversationsResponse: Sendable {
 
   public var hasMore_p: Bool = false
 
-  /// Chains matching the filters; set on offset pages, not on cursor pages.
+  /// Chains matching the filters; set when include_total was.
   public var total: Int64 {
     get {_total ?? 0}
     set {_total = newValue}
@@ -2401,7 +2404,7 @@ nonisolated extension Switchboard_V1_GetConversationResponse: SwiftProtobuf.Mess
 
 nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListConversationsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0\u{3}batch_id\0\u{1}status\0\u{3}customer_phone\0\u{3}created_after\0\u{3}created_before\0\u{1}cursor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}limit\0\u{1}offset\0\u{3}batch_id\0\u{1}status\0\u{3}customer_phone\0\u{3}created_after\0\u{3}created_before\0\u{1}cursor\0\u{3}include_total\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2418,6 +2421,7 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
       case 7: try { try decoder.decodeSingularMessageField(value: &self._createdAfter) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._createdBefore) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.includeTotal) }()
       default: break
       }
     }
@@ -2455,6 +2459,9 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
     if !self.cursor.isEmpty {
       try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 9)
     }
+    if self.includeTotal != false {
+      try visitor.visitSingularBoolField(value: self.includeTotal, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2468,6 +2475,7 @@ nonisolated extension Switchboard_V1_ListConversationsRequest: SwiftProtobuf.Mes
     if lhs._createdAfter != rhs._createdAfter {return false}
     if lhs._createdBefore != rhs._createdBefore {return false}
     if lhs.cursor != rhs.cursor {return false}
+    if lhs.includeTotal != rhs.includeTotal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,13 +12,15 @@ CREATE INDEX conversations_phone ON conversations (tenant_id, customer_phone, cr
 
 -- A chain's status is its latest attempt's, which changes with every report: kept on the attempt
 -- alone (a copy on the chain would be one more write per status change, on the dispatch path).
--- To list chains by status in chain order, each attempt carries its chain's creation time, set
--- once when the attempt is written and never changed.
-ALTER TABLE call_attempts ADD COLUMN chain_created_at timestamptz;
-UPDATE call_attempts a SET chain_created_at = c.created_at
+-- To list chains by status in chain order, each attempt carries its chain's creation time (set
+-- once when written) and whether it is its chain's latest (cleared when the next one is written:
+-- one more write per retry, none per status change).
+ALTER TABLE call_attempts ADD COLUMN chain_created_at timestamptz, ADD COLUMN is_latest boolean NOT NULL DEFAULT true;
+UPDATE call_attempts a SET chain_created_at = c.created_at, is_latest = (a.attempt_number = c.attempt_count)
 FROM conversations c WHERE c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id;
 ALTER TABLE call_attempts ALTER COLUMN chain_created_at SET NOT NULL;
 COMMENT ON COLUMN call_attempts.chain_created_at IS 'Its chain''s created_at (copied when written): the order chains are listed in.';
+COMMENT ON COLUMN call_attempts.is_latest IS 'Whether this is its chain''s latest attempt (attempt_number = conversations.attempt_count).';
 
 CREATE FUNCTION switchboard_set_chain_created_at() RETURNS trigger
 LANGUAGE plpgsql
@@ -38,6 +40,20 @@ COMMENT ON FUNCTION switchboard_set_chain_created_at IS 'Copies the chain''s cre
 CREATE TRIGGER call_attempts_chain_created_at BEFORE INSERT ON call_attempts
   FOR EACH ROW EXECUTE FUNCTION switchboard_set_chain_created_at();
 
--- Chains by the status of their latest attempt: the attempts with that status, in chain order;
--- the join keeps the one that is its chain's latest.
-CREATE INDEX call_attempts_chain_status ON call_attempts (tenant_id, status, chain_created_at, conversation_id);
+CREATE FUNCTION switchboard_supersede_attempt() RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+  UPDATE call_attempts a SET is_latest = false
+  WHERE a.tenant_id = NEW.tenant_id AND a.conversation_id = NEW.conversation_id
+    AND a.attempt_number = NEW.attempt_number - 1 AND a.is_latest;
+  RETURN NULL;
+END
+$function$;
+COMMENT ON FUNCTION switchboard_supersede_attempt IS 'Clears is_latest on the attempt a new one follows (written under the chain''s row lock).';
+CREATE TRIGGER call_attempts_supersede AFTER INSERT ON call_attempts
+  FOR EACH ROW WHEN (NEW.attempt_number > 1) EXECUTE FUNCTION switchboard_supersede_attempt();
+
+-- Chains by the status of their latest attempt, in chain order: one entry per chain.
+CREATE INDEX call_attempts_chain_status ON call_attempts (tenant_id, status, chain_created_at, conversation_id)
+  WHERE is_latest;
