@@ -11,6 +11,10 @@ public enum CallLifecycle {
     case stale
     /// The attempt is final: the report is logged and changes nothing.
     case afterEnd
+    /// The attempt's final status again, after the end (a recording or transcript comes after the
+    /// call): logged, and what it carries of the call's record is added. The status, the chain and
+    /// the outcome webhooks are left as they are.
+    case amends
     /// Backwards or sideways: refused, nothing logged.
     case refused
     /// The status the attempt already has: logged, and its collected data and stage are threaded.
@@ -32,7 +36,7 @@ public enum CallLifecycle {
     from current: CallStatus, reported: CallStatus, onlyIfStatus: CallStatus? = nil
   ) -> Transition {
     if let onlyIfStatus, current != onlyIfStatus { return .stale }
-    if current.isTerminal { return .afterEnd }
+    if current.isTerminal { return reported == current ? .amends : .afterEnd }
     if reported == current { return .restated }
     guard reported.rank > current.rank else { return .refused }
     return .advances(Advance(status: reported, dialed: !(current == .dispatching && reported == .failed)))

@@ -205,9 +205,10 @@ public enum OutcomeEnvelope {
   /// - Parameters:
   ///   - fromPhone: the agent's number.
   ///   - includeTranscript: whether `data.transcript` is sent.
+  ///   - includeRecording: whether `data.call.recording_url` is sent (null otherwise).
   public static func make(
     eventID: UUID, attempt: CallAttempt, retry: RetryStatus, fromPhone: String?, includeTranscript: Bool = false,
-    at time: Date
+    includeRecording: Bool = true, at time: Date
   ) -> JSONValue {
     func moment(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
     func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
@@ -222,7 +223,7 @@ public enum OutcomeEnvelope {
       "failure_reason": text(attempt.failureReason),
       "from_phone": text(fromPhone),
       "to_phone": .string(attempt.customerPhone),
-      "recording_url": text(attempt.recordingURL),
+      "recording_url": includeRecording ? text(attempt.recordingURL) : .null,
       "status": .string(attempt.status.rawValue),
       "trace_id": .string(attempt.traceID.lowercased),
       "batch_id": attempt.batchID.map(JSONValue.integer) ?? .null,

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
+import Synchronization
 
 /// Sends outcome events from the outbox to subscribers' webhooks, signed. A failed send is tried
 /// again immediately, after 30 s and after 300 s (network errors, timeouts, 429, 5xx), then given up.
@@ -24,21 +25,34 @@ public struct OutboxDeliverer: Service {
     self.logger = logger
   }
 
+  /// Sends at once at most.
+  static let concurrency = 32
+
+  /// Claims as many events as there are free sends, and claims again whenever one ends: a target
+  /// that is slow to answer holds up only its own sends (each rows of its own, retried on its own),
+  /// never another target's.
   public func run() async throws {
-    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-      let batch: [OutboxDelivery]
-      do {
-        batch = try await outbox.claimDeliveries(limit: 32)
-      } catch {
-        logger.warning("claiming outcome events failed", metadata: ["error": "\(error)"])
-        batch = []
-      }
-      if batch.isEmpty {
-        try? await Task.sleep(for: pollInterval)
-        continue
-      }
-      await withDiscardingTaskGroup { group in
-        for delivery in batch { group.addTask { await deliver(delivery) } }
+    let inFlight = SendCount()
+    await withDiscardingTaskGroup { group in
+      while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        let free = Self.concurrency - inFlight.value.withLock { $0 }
+        var batch: [OutboxDelivery] = []
+        if free > 0 {
+          do {
+            batch = try await outbox.claimDeliveries(limit: free)
+          } catch {
+            logger.warning("claiming outcome events failed", metadata: ["error": "\(error)"])
+          }
+        }
+        for delivery in batch {
+          inFlight.value.withLock { $0 += 1 }
+          group.addTask {
+            await deliver(delivery)
+            inFlight.value.withLock { $0 -= 1 }
+          }
+        }
+        // A full claim may have more behind it; otherwise wait for new events or a free send.
+        if batch.isEmpty || batch.count < free { try? await Task.sleep(for: pollInterval) }
       }
     }
   }
@@ -64,4 +78,9 @@ public struct OutboxDeliverer: Service {
       logger.warning("recording an outcome delivery failed", metadata: ["error": "\(error)"])
     }
   }
+}
+
+/// Sends under way.
+private final class SendCount: Sendable {
+  let value = Mutex(0)
 }

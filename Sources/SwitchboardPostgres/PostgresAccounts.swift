@@ -102,38 +102,136 @@ public struct PostgresAccounts: Sendable {
       update: update)
   }
 
-  /// Creates an agent, or changes the given fields of an existing one when `update` is true.
+  /// Creates an agent, or changes the given fields of an existing one when `update` is true. A
+  /// `webhookURL` is one of the agent's webhook targets: added (sending the recording URL, as
+  /// the single webhook did), or, when the agent has a target with that URL, given the secret and
+  /// events passed.
   public func saveAgent(tenantID: Int64, agentID: Int64, settings: AgentSettings, update: Bool) async throws {
     try await requireTenant(tenantID)
     let policy = settings.retryPolicy?.json.encoded()
     let window = settings.callingWindow?.json.encoded()
+    let target = try settings.webhookURL.map { url throws(SwitchboardError) in
+      try WebhookTargetInput(
+        url: url, secret: Secret(settings.webhookSecret), events: settings.webhookEvents, includeRecording: true
+      ).validated()
+    }
+    do {
+      try await client.withTransaction(logger: logger) { connection in
+        try await Self.saveAgent(
+          tenantID: tenantID, agentID: agentID, settings: settings, policy: policy, window: window, target: target,
+          update: update, on: connection, logger: logger)
+      }
+    } catch let error as PostgresTransactionError {
+      throw error.closureError ?? error
+    }
+  }
+
+  private static func saveAgent(
+    tenantID: Int64, agentID: Int64, settings: AgentSettings, policy: String?, window: String?,
+    target: WebhookTargetInput?, update: Bool, on connection: PostgresConnection, logger: Logger
+  ) async throws {
     if update {
-      let rows = try await client.query(
+      let rows = try await connection.query(
         """
         UPDATE agents SET phone_number = coalesce(\(settings.phoneNumber), phone_number),
           name = coalesce(\(settings.name), name),
           retry_policy = coalesce(\(policy)::jsonb, retry_policy),
           calling_window = coalesce(\(window)::jsonb, calling_window),
-          webhook_url = coalesce(\(settings.webhookURL), webhook_url),
-          webhook_secret = coalesce(\(settings.webhookSecret), webhook_secret),
-          webhook_events = coalesce(\(settings.webhookEvents)::text[], webhook_events),
           updated_at = now()
         WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)
         RETURNING agent_id
         """, logger: logger)
-      for try await _ in rows.decode(Int64.self) { return }
-      throw SwitchboardError.agentNotFound
+      var found = false
+      for try await _ in rows.decode(Int64.self) { found = true }
+      guard found else { throw SwitchboardError.agentNotFound }
+    } else {
+      let rows = try await connection.query(
+        """
+        INSERT INTO agents (tenant_id, agent_id, phone_number, name, retry_policy, calling_window)
+        VALUES (\(tenantID), \(agentID), \(settings.phoneNumber), \(settings.name), \(policy)::jsonb, \(window)::jsonb)
+        ON CONFLICT DO NOTHING RETURNING agent_id
+        """, logger: logger)
+      var created = false
+      for try await _ in rows.decode(Int64.self) { created = true }
+      guard created else { throw SwitchboardError(.conflict, "agent \(agentID) already exists; use agents update") }
     }
+    guard let target else { return }
+    let updated = try await connection.query(
+      """
+      UPDATE webhook_targets SET secret = coalesce(\(target.secret?.reveal), secret),
+        events = coalesce(\(target.events)::text[], events)
+      WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) AND url = \(target.url)
+      RETURNING target_id
+      """, logger: logger)
+    for try await _ in updated.decode(Int64.self) { return }
+    _ = try await Self.addWebhookTarget(target, tenantID: tenantID, agentID: agentID, on: connection, logger: logger)
+  }
+
+  /// Adds a webhook target to an agent; returns its id. At most ``WebhookTarget/maxPerAgent``.
+  public func addWebhookTarget(_ input: WebhookTargetInput, tenantID: Int64, agentID: Int64) async throws -> Int64 {
+    let input = try input.validated()
+    return try await client.withConnection { connection in
+      try await Self.addWebhookTarget(input, tenantID: tenantID, agentID: agentID, on: connection, logger: logger)
+    }
+  }
+
+  private static func addWebhookTarget(
+    _ input: WebhookTargetInput, tenantID: Int64, agentID: Int64, on connection: PostgresConnection, logger: Logger
+  ) async throws -> Int64 {
+    do {
+      let rows = try await connection.query(
+        """
+        SELECT switchboard_add_webhook_target(\(tenantID), \(agentID), \(input.url), \(input.secret?.reveal),
+          \(input.events)::text[], \(input.includeTranscript), \(input.includeRecording), \(WebhookTarget.maxPerAgent)::integer)
+        """, logger: logger)
+      for try await id in rows.decode(Int64?.self) {
+        guard let id else { throw SwitchboardError.agentNotFound }
+        return id
+      }
+      throw SwitchboardError.agentNotFound
+    } catch let error as PSQLError where error.serverInfo?[.hint] == "switchboard_webhook_target_limit" {
+      throw SwitchboardError(
+        .conflict, "agent \(agentID) has \(WebhookTarget.maxPerAgent) webhook targets; remove one first")
+    } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+      throw SwitchboardError(.conflict, "agent \(agentID) has a webhook target with that url already")
+    }
+  }
+
+  /// An agent's webhook targets, oldest first, without their secrets.
+  public func webhookTargets(tenantID: Int64, agentID: Int64) async throws -> [WebhookTarget] {
     let rows = try await client.query(
       """
-      INSERT INTO agents (tenant_id, agent_id, phone_number, name, retry_policy, calling_window, webhook_url,
-        webhook_secret, webhook_events)
-      VALUES (\(tenantID), \(agentID), \(settings.phoneNumber), \(settings.name), \(policy)::jsonb, \(window)::jsonb,
-        \(settings.webhookURL), \(settings.webhookSecret), \(settings.webhookEvents)::text[])
-      ON CONFLICT DO NOTHING RETURNING agent_id
+      SELECT target_id, agent_id, url, events, include_transcript, include_recording, secret IS NOT NULL
+      FROM webhook_targets WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) ORDER BY target_id
       """, logger: logger)
-    for try await _ in rows.decode(Int64.self) { return }
-    throw SwitchboardError(.conflict, "agent \(agentID) already exists; use agents update")
+    var targets: [WebhookTarget] = []
+    for try await (id, agent, url, events, transcript, recording, hasSecret) in rows.decode(
+      (Int64, Int64, String, [String]?, Bool, Bool, Bool).self)
+    {
+      targets.append(
+        WebhookTarget(
+          id: id, agentID: agent, url: url, events: events, includeTranscript: transcript,
+          includeRecording: recording, hasSecret: hasSecret))
+    }
+    return targets
+  }
+
+  /// Removes a target, and the events still waiting to go to it; `false` when the agent has no
+  /// such target.
+  public func removeWebhookTarget(tenantID: Int64, agentID: Int64, targetID: Int64) async throws -> Bool {
+    let rows = try await client.query(
+      """
+      WITH removed AS (
+        DELETE FROM webhook_targets WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) AND target_id = \(targetID)
+        RETURNING tenant_id, target_id
+      ), pending AS (
+        DELETE FROM event_deliveries d USING removed r
+        WHERE d.tenant_id = r.tenant_id AND d.target_id = r.target_id AND d.delivered_at IS NULL
+      )
+      SELECT count(*) FROM removed
+      """, logger: logger)
+    for try await count in rows.decode(Int.self) { return count > 0 }
+    return false
   }
 
   /// Whether any tenant exists yet (the development seed runs only on an empty database).

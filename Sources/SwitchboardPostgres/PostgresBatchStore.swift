@@ -297,7 +297,7 @@ public struct PostgresBatchStore: BatchStore {
         let outbox = OutboxWriter(connection: connection, logger: logger)
         try await outbox.enqueue(
           BatchEnvelope.canceled, canceledBatch, metrics: metrics, tenantID: tenantID,
-          webhook: try await outbox.webhook(tenantID: tenantID, agentID: canceledBatch.agentID))
+          webhooks: try await outbox.webhooks(tenantID: tenantID, agentID: canceledBatch.agentID))
       }
       return (.done(canceledBatch), chains)
     }

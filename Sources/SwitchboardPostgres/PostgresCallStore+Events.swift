@@ -59,21 +59,26 @@ struct EventRecorder {
     case .afterEnd:
       try await insert(event)
       return .ignored(try await attempt())
-    case .restated: advance = nil
+    case .restated, .amends: advance = nil
     case .advances(let move): advance = move
     }
 
     try await insert(event)
-    if let advance {
+    if advance != nil || event.carriesRecord {
+      // The move, if any, and what the report says of the call: a transcript so far, or (after
+      // the end, restating the final status) the recording that comes after the call.
+      let moves = advance != nil
       try await connection.query(
         """
-        UPDATE call_attempts SET status = \(advance.status.rawValue), updated_at = now(),
-          dispatched_at = CASE WHEN \(advance.dialed) THEN coalesce(dispatched_at, now()) END,
-          ended_at = CASE WHEN \(advance.finishes) THEN now() END,
+        UPDATE call_attempts SET status = coalesce(\(advance?.status.rawValue), status), updated_at = now(),
+          dispatched_at = CASE WHEN NOT \(moves) THEN dispatched_at
+            WHEN \(advance?.dialed ?? false) THEN coalesce(dispatched_at, now()) END,
+          ended_at = CASE WHEN NOT \(moves) THEN ended_at WHEN \(advance?.finishes ?? false) THEN now() END,
+          lease_owner = CASE WHEN NOT \(moves) THEN lease_owner END,
+          lease_expires_at = CASE WHEN NOT \(moves) THEN lease_expires_at END,
           results = coalesce(\(event.results.map { JSONValue.object($0).encoded() })::jsonb, results),
           duration_seconds = coalesce(\(event.durationSeconds), duration_seconds),
           failure_reason = coalesce(\(event.failureReason), failure_reason),
-          lease_owner = NULL, lease_expires_at = NULL,
           transcript = coalesce(\(event.transcriptJSON)::jsonb, transcript),
           recording_url = coalesce(\(event.recordingURL), recording_url),
           answered_by = coalesce(\(event.answeredBy?.rawValue), answered_by),
@@ -98,7 +103,7 @@ struct EventRecorder {
       let retry = try await scheduleRetry(plan, attemptNumber: current.attemptNumber)
       let finished = try await attempt()
       try await OutboxWriter(connection: connection, logger: logger).enqueue(
-        finished, tenantID: tenantID, retry: retry, webhook: current.webhook)
+        finished, tenantID: tenantID, retry: retry, webhooks: current.webhooks)
       return .recorded(finished)
     }
     return .recorded(try await attempt())
@@ -110,14 +115,15 @@ struct EventRecorder {
     var conversationID: UUID
     var isLatest: Bool
     var policy: RetryPolicy?
-    var webhook: AgentWebhook?
+    var webhooks: AgentWebhooks?
   }
 
   private func lockAttempt() async throws -> Current? {
     let rows = try await connection.query(
       """
       SELECT a.status, a.attempt_number, a.conversation_id, a.attempt_number = c.attempt_count,
-        g.retry_policy::text, g.agent_id, g.webhook_url, g.webhook_events, g.phone_number
+        g.retry_policy::text, g.agent_id, g.phone_number,
+        \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id"))
       FROM call_attempts a
       JOIN conversations c ON c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id
       LEFT JOIN agents g ON g.tenant_id = a.tenant_id AND g.agent_id = a.agent_id
@@ -125,13 +131,12 @@ struct EventRecorder {
       FOR UPDATE OF a
       """, logger: logger)
     for try await row in rows {
-      let (status, number, conversation, latest, policy, agent, url, events) = try row.decode(
-        (String, Int, UUID, Bool, String?, Int64?, String?, [String]?).self)
-      let phone = try row.makeRandomAccess()[8].decode(String?.self)
+      let (status, number, conversation, latest, policy, agent, phone, targets) = try row.decode(
+        (String, Int, UUID, Bool, String?, Int64?, String?, String?).self)
       return Current(
         status: try CallStatus(stored: status), attemptNumber: number, conversationID: conversation,
         isLatest: latest, policy: try policy.map { try RetryPolicy(json: JSONValue.decode($0)) },
-        webhook: AgentWebhook(agentID: agent, url: url, events: events, phone: phone))
+        webhooks: try agent.map { try AgentWebhooks(agentID: $0, phone: phone, targetsJSON: targets) })
     }
     return nil
   }
@@ -202,78 +207,108 @@ struct EventRecorder {
 }
 
 /// An agent's outcome webhook subscription.
-struct AgentWebhook: Sendable {
+/// An agent's webhook targets, and its number (the `from_phone` of its calls' events).
+struct AgentWebhooks: Sendable {
   var agentID: Int64
-  var url: String
-  /// Event types delivered; `nil` means all.
-  var events: [String]?
-  /// The agent's number: the `from_phone` of its calls' events.
   var phone: String?
+  var targets: [WebhookTarget]
 
-  init?(agentID: Int64?, url: String?, events: [String]?, phone: String?) {
-    guard let agentID, let url, !url.isEmpty else { return nil }
-    self.agentID = agentID
-    self.url = url
-    self.events = events
-    self.phone = phone
+  /// A column of the agent's targets as JSON, for a query that has the agent's tenant and id.
+  static func targetsColumn(tenantID: String, agentID: String) -> String {
+    """
+    (SELECT json_agg(json_build_object('id', t.target_id, 'url', t.url, 'events', t.events,
+        'transcript', t.include_transcript, 'recording', t.include_recording) ORDER BY t.target_id)
+      FROM webhook_targets t WHERE t.tenant_id = \(tenantID) AND t.agent_id = \(agentID))::text
+    """
   }
 
-  func wants(_ eventType: String) -> Bool { events?.contains(eventType) ?? true }
+  /// Reads what ``targetsColumn(tenantID:agentID:)`` selected.
+  init(agentID: Int64, phone: String?, targetsJSON: String?) throws {
+    self.agentID = agentID
+    self.phone = phone
+    guard let targetsJSON, case .array(let items) = try JSONValue.decode(targetsJSON) else {
+      targets = []
+      return
+    }
+    targets = items.compactMap { item in
+      guard let members = item.objectValue, let id = members["id"]?.integerValue,
+        let url = members["url"]?.stringValue
+      else { return nil }
+      return WebhookTarget(
+        id: id, agentID: agentID, url: url, events: members["events"]?.arrayValue?.compactMap(\.stringValue),
+        includeTranscript: members["transcript"] == .bool(true), includeRecording: members["recording"] == .bool(true),
+        hasSecret: false)
+    }
+  }
 }
 
-/// Writes outcome events into the outbox, inside the transaction that changed the status.
+/// Writes events into the outbox, inside the transaction that changed the status: one row for
+/// each of the agent's targets that subscribes to the event, with the payload that target asked for.
 struct OutboxWriter {
   let connection: PostgresConnection
   let logger: Logger
 
-  func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhook: AgentWebhook?) async throws {
+  func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhooks: AgentWebhooks?) async throws {
     let eventType = OutcomeEnvelope.eventType(attempt)
-    guard let webhook, webhook.wants(eventType) else { return }
-    let deliveryID = UUID.v7()
-    let payload = OutcomeEnvelope.make(
-      eventID: deliveryID, attempt: attempt, retry: retry, fromPhone: webhook.phone, at: Date()
-    ).encoded()
-    try await connection.query(
-      """
-      INSERT INTO event_deliveries (tenant_id, delivery_id, trace_id, event_type, target_url, payload, agent_id)
-      VALUES (\(tenantID), \(deliveryID), \(attempt.traceID), \(eventType), \(webhook.url),
-        \(payload)::jsonb, \(webhook.agentID))
-      """, logger: logger)
+    for target in webhooks?.targets ?? [] where target.wants(eventType) {
+      let deliveryID = UUID.v7()
+      let payload = OutcomeEnvelope.make(
+        eventID: deliveryID, attempt: attempt, retry: retry, fromPhone: webhooks?.phone,
+        includeTranscript: target.includeTranscript, includeRecording: target.includeRecording, at: Date()
+      ).encoded()
+      try await insert(
+        deliveryID, tenantID: tenantID, traceID: attempt.traceID, batchID: nil, type: eventType, target: target,
+        payload: payload)
+    }
   }
-}
 
-extension OutboxWriter {
-  /// A batch's event (``BatchEnvelope``), when the agent's webhook subscribes to it.
+  /// A batch's event (``BatchEnvelope``), for each target that subscribes to it.
   func enqueue(
-    _ type: String, _ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhook: AgentWebhook?
+    _ type: String, _ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhooks: AgentWebhooks?
   ) async throws {
-    guard let webhook, webhook.wants(type) else { return }
-    let deliveryID = UUID.v7()
-    let payload = BatchEnvelope.make(eventID: deliveryID, type: type, batch: batch, metrics: metrics, at: Date())
-      .encoded()
+    for target in webhooks?.targets ?? [] where target.wants(type) {
+      let deliveryID = UUID.v7()
+      let payload = BatchEnvelope.make(eventID: deliveryID, type: type, batch: batch, metrics: metrics, at: Date())
+        .encoded()
+      try await insert(
+        deliveryID, tenantID: tenantID, traceID: nil, batchID: batch.id, type: type, target: target, payload: payload)
+    }
+  }
+
+  private func insert(
+    _ deliveryID: UUID, tenantID: Int64, traceID: UUID?, batchID: Int64?, type: String, target: WebhookTarget,
+    payload: String
+  ) async throws {
     try await connection.query(
       """
-      INSERT INTO event_deliveries (tenant_id, delivery_id, batch_id, event_type, target_url, payload, agent_id)
-      VALUES (\(tenantID), \(deliveryID), \(batch.id), \(type), \(webhook.url),
-        \(payload)::jsonb, \(webhook.agentID))
+      INSERT INTO event_deliveries (tenant_id, delivery_id, trace_id, batch_id, event_type, target_url, payload,
+        agent_id, target_id)
+      VALUES (\(tenantID), \(deliveryID), \(traceID), \(batchID), \(type), \(target.url), \(payload)::jsonb,
+        \(target.agentID), \(target.id))
       """, logger: logger)
   }
 
-  /// The agent's webhook subscription, if any.
-  func webhook(tenantID: Int64, agentID: Int64) async throws -> AgentWebhook? {
+  /// The agent's webhook targets and number.
+  func webhooks(tenantID: Int64, agentID: Int64) async throws -> AgentWebhooks? {
     let rows = try await connection.query(
       """
-      SELECT agent_id, webhook_url, webhook_events, phone_number FROM agents
-      WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)
+      SELECT g.agent_id, g.phone_number, \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id"))
+      FROM agents g WHERE g.tenant_id = \(tenantID) AND g.agent_id = \(agentID)
       """, logger: logger)
-    for try await (agent, url, events, phone) in rows.decode((Int64, String?, [String]?, String?).self) {
-      return AgentWebhook(agentID: agent, url: url, events: events, phone: phone)
+    for try await (agent, phone, targets) in rows.decode((Int64, String?, String?).self) {
+      return try AgentWebhooks(agentID: agent, phone: phone, targetsJSON: targets)
     }
     return nil
   }
 }
 
 extension CallEvent {
+  /// Whether the report says anything of the call's record beside its status.
+  var carriesRecord: Bool {
+    results != nil || durationSeconds != nil || failureReason != nil || transcript != nil || recordingURL != nil
+      || answeredBy != nil || failureType != nil
+  }
+
   /// The transcript as stored.
   var transcriptJSON: String? { transcript.map { JSONValue.array($0.map(\.json)).encoded() } }
 }

@@ -242,7 +242,7 @@ public struct PostgresCallStore: CallStore, Service {
       let outbox = OutboxWriter(connection: connection, logger: logger)
       try await outbox.enqueue(
         attempt, tenantID: tenantID, retry: .final(attemptNumber: attempt.attemptNumber),
-        webhook: try await outbox.webhook(tenantID: tenantID, agentID: attempt.agentID))
+        webhooks: try await outbox.webhooks(tenantID: tenantID, agentID: attempt.agentID))
       return .canceled(attempt)
     }
     guard let attempt = try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)

@@ -133,9 +133,9 @@ public struct PostgresDispatchStore: DispatchStore {
             let metrics = try await PostgresBatchStore.metrics(id, tenantID: tenant, on: connection, logger: logger)
           else { continue }
           let outbox = OutboxWriter(connection: connection, logger: logger)
-          let webhook = try await outbox.webhook(tenantID: tenant, agentID: batch.agentID)
+          let webhooks = try await outbox.webhooks(tenantID: tenant, agentID: batch.agentID)
           try await outbox.enqueue(
-            BatchEnvelope.completed, batch, metrics: metrics, tenantID: tenant, webhook: webhook)
+            BatchEnvelope.completed, batch, metrics: metrics, tenantID: tenant, webhooks: webhooks)
         }
         return completed.count
       }

@@ -33,8 +33,8 @@ public struct PostgresOutbox: OutboxStore {
         FROM due WHERE d.tenant_id = due.tenant_id AND d.delivery_id = due.delivery_id
         RETURNING d.*
       )
-      SELECT c.tenant_id, c.delivery_id, c.target_url, c.payload::text, g.webhook_secret, c.attempts, a.traceparent
-      FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
+      SELECT c.tenant_id, c.delivery_id, c.target_url, c.payload::text, t.secret, c.attempts, a.traceparent
+      FROM claimed c LEFT JOIN webhook_targets t ON t.tenant_id = c.tenant_id AND t.target_id = c.target_id
         LEFT JOIN call_attempts a ON a.tenant_id = c.tenant_id AND a.trace_id = c.trace_id
       """, logger: logger)
     var deliveries: [OutboxDelivery] = []

@@ -530,7 +530,8 @@ struct Keys: AsyncParsableCommand {
 }
 
 struct Agents: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Manage agents.", subcommands: [Create.self, Update.self])
+  static let configuration = CommandConfiguration(
+    abstract: "Manage agents.", subcommands: [Create.self, Update.self, Webhooks.self])
 
   struct AgentOptions: ParsableArguments {
     @Option(help: "Tenant id.") var tenant: Int64
@@ -544,16 +545,24 @@ struct Agents: AsyncParsableCommand {
       help:
         #"Calling window, e.g. '{"timezone":"Asia/Kolkata","days":["mon","tue"],"start":"09:00","end":"18:00"}'."#)
     var callingWindow: String?
-    @Option(help: "URL that receives outcome events.") var webhookURL: String?
-    @Option(help: "Secret that signs outcome events (HMAC-SHA256).") var webhookSecret: String?
     @Option(
-      help: "Comma-separated event types to deliver (default: all), e.g. call.completed,batch.completed.")
+      help: "A webhook target's URL: added, or (with a target of that URL) given --webhook-secret/--webhook-events.")
+    var webhookURL: String?
+    @Option(help: "Secret that signs the target's events (HMAC-SHA256).") var webhookSecret: String?
+    @Option(
+      help: "Comma-separated event types the target gets (default: all), e.g. call.completed,batch.completed.")
     var webhookEvents: String?
 
     func validate() throws {
       guard id > 0 else { throw ValidationError("--id must be positive") }
       if let phone, !PhoneNumber.isE164(phone) { throw ValidationError("--phone must be an E.164 number") }
-      _ = try settings()
+      if webhookURL == nil, webhookSecret != nil || webhookEvents != nil {
+        throw ValidationError("--webhook-secret and --webhook-events need --webhook-url (the target they are for)")
+      }
+      let settings = try settings()
+      if let url = settings.webhookURL {
+        try Webhooks.checked(WebhookTargetInput(url: url, secret: nil, events: settings.webhookEvents))
+      }
     }
 
     func settings() throws -> PostgresAccounts.AgentSettings {
@@ -570,7 +579,7 @@ struct Agents: AsyncParsableCommand {
         phoneNumber: phone, name: name, retryPolicy: try parse(retryPolicy, RetryPolicy.init(json:)),
         callingWindow: try parse(callingWindow, CallingWindow.init(json:)), webhookURL: webhookURL,
         webhookSecret: webhookSecret,
-        webhookEvents: webhookEvents.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+        webhookEvents: webhookEvents.map(Webhooks.eventList))
     }
   }
 
@@ -592,6 +601,101 @@ struct Agents: AsyncParsableCommand {
 
     func run() async throws {
       try await Agents.save(agent, database, update: true)
+    }
+  }
+
+  struct Webhooks: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Manage an agent's webhook targets (up to \(WebhookTarget.maxPerAgent)).",
+      subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(abstract: "Add a webhook target; prints its id.")
+      @OptionGroup var database: DatabaseOptions
+      @Option(help: "Tenant id.") var tenant: Int64
+      @Option(help: "Agent id.") var agent: Int64
+      @Option(help: "Where the target's events are POSTed (http or https).") var url: String
+      @Option(help: "Secret that signs its events (HMAC-SHA256); or set SWITCHBOARD_WEBHOOK_SECRET.")
+      var secret: String?
+      @Option(
+        help: "Comma-separated event types it gets (default: all): \(WebhookTarget.eventTypes.joined(separator: ", "))."
+      )
+      var events: String?
+      @Flag(help: "Send data.transcript with outcome events.") var includeTranscript = false
+      @Flag(help: "Send data.call.recording_url with outcome events.") var includeRecording = false
+
+      var input: WebhookTargetInput {
+        WebhookTargetInput(
+          url: url, secret: Secret(secret ?? ProcessInfo.processInfo.environment["SWITCHBOARD_WEBHOOK_SECRET"]),
+          events: events.map(Webhooks.eventList), includeTranscript: includeTranscript,
+          includeRecording: includeRecording)
+      }
+
+      func validate() throws { try Webhooks.checked(input) }
+
+      func run() async throws {
+        let (input, tenant, agent) = (input, tenant, agent)
+        let id = try await database.withDatabase { client, logger in
+          try await PostgresAccounts(client: client, logger: logger).addWebhookTarget(
+            input, tenantID: tenant, agentID: agent)
+        }
+        print(id)
+      }
+    }
+
+    struct List: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(
+        abstract: "List an agent's webhook targets (secrets are never shown).")
+      @OptionGroup var database: DatabaseOptions
+      @Option(help: "Tenant id.") var tenant: Int64
+      @Option(help: "Agent id.") var agent: Int64
+
+      func run() async throws {
+        let (tenant, agent) = (tenant, agent)
+        let targets = try await database.withDatabase { client, logger in
+          try await PostgresAccounts(client: client, logger: logger).webhookTargets(tenantID: tenant, agentID: agent)
+        }
+        print(["id", "url", "events", "transcript", "recording", "secret"].joined(separator: "\t"))
+        for target in targets {
+          print(
+            [
+              String(target.id), target.url, target.events?.joined(separator: ",") ?? "all",
+              target.includeTranscript ? "yes" : "no", target.includeRecording ? "yes" : "no",
+              target.hasSecret ? "set" : "none",
+            ].joined(separator: "\t"))
+        }
+      }
+    }
+
+    struct Remove: AsyncParsableCommand {
+      static let configuration = CommandConfiguration(
+        abstract: "Remove a webhook target, and the events still waiting to go to it.")
+      @OptionGroup var database: DatabaseOptions
+      @Option(help: "Tenant id.") var tenant: Int64
+      @Option(help: "Agent id.") var agent: Int64
+      @Argument(help: "The target's id (agents webhooks list).") var target: Int64
+
+      func run() async throws {
+        let (tenant, agent, target) = (tenant, agent, target)
+        let removed = try await database.withDatabase { client, logger in
+          try await PostgresAccounts(client: client, logger: logger).removeWebhookTarget(
+            tenantID: tenant, agentID: agent, targetID: target)
+        }
+        guard removed else { throw ValidationError("agent \(agent) has no webhook target \(target)") }
+      }
+    }
+
+    static func eventList(_ text: String) -> [String] {
+      text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// The target rules, as a command-line error.
+    static func checked(_ input: WebhookTargetInput) throws {
+      do {
+        _ = try input.validated()
+      } catch {
+        throw ValidationError(error.message)
+      }
     }
   }
 

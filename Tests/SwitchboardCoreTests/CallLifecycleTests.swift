@@ -12,7 +12,7 @@ struct CallLifecycleTests {
         let decision = CallLifecycle.transition(from: current, reported: reported)
         let expected: CallLifecycle.Transition =
           if current.isTerminal {
-            .afterEnd
+            reported == current ? .amends : .afterEnd
           } else if reported == current {
             .restated
           } else if reported.rank > current.rank {
@@ -29,6 +29,7 @@ struct CallLifecycleTests {
   func spotChecks() {
     #expect(CallLifecycle.transition(from: .ringing, reported: .dispatched) == .refused)
     #expect(CallLifecycle.transition(from: .completed, reported: .failed) == .afterEnd)
+    #expect(CallLifecycle.transition(from: .completed, reported: .completed) == .amends)
     #expect(CallLifecycle.transition(from: .inProgress, reported: .inProgress) == .restated)
     guard case .advances(let failedEarly) = CallLifecycle.transition(from: .dispatching, reported: .failed) else {
       Issue.record("a failure while dispatching must end the attempt")

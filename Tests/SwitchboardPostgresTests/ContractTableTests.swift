@@ -115,7 +115,7 @@ struct ContractTableTests {
           #expect(attempt.status == move.status, "\(label)")
           #expect((attempt.dispatchedAt != nil) == move.dialed, "\(label)")
           #expect((attempt.endedAt != nil) == move.finishes, "\(label)")
-        case (.restated, .recorded(let attempt)):
+        case (.restated, .recorded(let attempt)), (.amends, .recorded(let attempt)):
           #expect(attempt.status == current, "\(label)")
         case (.afterEnd, .ignored(let attempt)), (.refused, .invalidTransition(let attempt)):
           #expect(attempt.status == current, "\(label)")

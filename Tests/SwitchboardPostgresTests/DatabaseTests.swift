@@ -57,6 +57,15 @@ struct DatabaseTests {
       #expect(chains)
       #expect(!keys, "key hashes stay out of analysts' reach")
     }
+    let targets = try await environment.client.query(
+      """
+      SELECT has_column_privilege('switchboard_analyst', 'webhook_targets', 'url', 'SELECT'),
+        has_column_privilege('switchboard_analyst', 'webhook_targets', 'secret', 'SELECT')
+      """)
+    for try await (url, secret) in targets.decode((Bool, Bool).self) {
+      #expect(url)
+      #expect(!secret, "webhook secrets stay out of analysts' reach")
+    }
   }
 
   @Test("API keys are stored only as SHA-256")

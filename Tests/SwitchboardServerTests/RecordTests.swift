@@ -83,6 +83,34 @@ struct RecordTests {
     }
   }
 
+  @Test("the recording reported after the call ended, restating its final status, is added; nothing else moves")
+  func recordingAfterEnd() async throws {
+    let tenant = try await TestTenant.make()
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
+    let trace = try #require(call.data?["trace_id"]?.stringValue)
+    let chain = try #require(call.data?["conversation_id"]?.stringValue)
+    let ended = try await report(tenant, trace, ["event_id": "end", "status": "completed", "duration_seconds": 40])
+    let endedAt = try #require(ended.data?["ended_at"]?.stringValue)
+    #expect(try await recording(tenant, chain).status == 404)
+    // Another final status after the end changes nothing, and adds nothing it carries.
+    let other = try await report(
+      tenant, trace, ["event_id": "late-failure", "status": "failed", "recording_url": "https://r.example/x.mp3"])
+    #expect(other.status == 200 && other.body["duplicate"] == true && other.data?["recording_url"] == .null)
+    // The same final status, with what came after the call: added.
+    let later = try await report(
+      tenant, trace,
+      [
+        "event_id": "recording", "status": "completed", "recording_url": "https://recordings.example/late.mp3",
+        "transcript": Self.transcript,
+      ])
+    #expect(later.status == 200 && later.body["duplicate"] == false)
+    #expect(later.data?["status"] == "completed" && later.data?["ended_at"] == .string(endedAt))
+    #expect(later.data?["duration_seconds"] == 40 && later.data?["transcript"] == Self.transcript)
+    let redirect = try await recording(tenant, chain)
+    #expect(redirect.status == 302 && redirect.location == "https://recordings.example/late.mp3")
+    #expect(try await tenant.count("call_events", where: "trace_id = '\(trace)'") == 3)
+  }
+
   @Test("gRPC ReportCallEvent records a failure's type and a transcript")
   func grpcReport() async throws {
     let tenant = try await TestTenant.make()
