@@ -148,6 +148,8 @@ public struct OutboxDelivery: Sendable, Hashable {
   public var traceparent: String?
   /// Tries so far, this one included.
   public var attempt: Int
+  /// The webhook target it goes to (its own sends are limited, so it cannot hold up another's).
+  public var targetID: Int64?
 
   public init(tenantID: Int64, deliveryID: UUID, url: String, payload: String, secret: Secret?, attempt: Int) {
     self.tenantID = tenantID
@@ -161,8 +163,9 @@ public struct OutboxDelivery: Sendable, Hashable {
 
 /// The outbox of outcome events: written with the status change, drained by a deliverer.
 public protocol OutboxStore: Sendable {
-  /// Claims due deliveries, holding each for a while so one replica sends it at a time.
-  func claimDeliveries(limit: Int) async throws -> [OutboxDelivery]
+  /// Claims due deliveries, holding each for a while so one replica sends it at a time: at most
+  /// `limit`, at most `perTarget` for any one target, none for the targets `skipping` names.
+  func claimDeliveries(limit: Int, perTarget: Int, skipping: [Int64]) async throws -> [OutboxDelivery]
   func markDelivered(_ delivery: OutboxDelivery) async throws
   /// Records a failed try; `retryAt` nil means no more tries.
   func markFailed(_ delivery: OutboxDelivery, error: String, retryAt: Date?) async throws

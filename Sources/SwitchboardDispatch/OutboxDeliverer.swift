@@ -25,30 +25,33 @@ public struct OutboxDeliverer: Service {
     self.logger = logger
   }
 
-  /// Sends at once at most.
-  static let concurrency = 32
+  /// Sends at once at most, and to one target.
+  public static let concurrency = 32
+  public static let perTarget = 8
 
-  /// Claims as many events as there are free sends, and claims again whenever one ends: a target
-  /// that is slow to answer holds up only its own sends (each rows of its own, retried on its own),
-  /// never another target's.
+  /// Claims as many events as there are free sends, and claims again whenever one ends; a target
+  /// with ``perTarget`` sends under way gets no more until one ends. So a target that is slow to
+  /// answer holds up only its own events (each a row of its own, retried on its own).
   public func run() async throws {
-    let inFlight = SendCount()
+    let sends = Sends()
     await withDiscardingTaskGroup { group in
       while !Task.isCancelled && !Task.isShuttingDownGracefully {
-        let free = Self.concurrency - inFlight.value.withLock { $0 }
+        let (free, busy) = sends.state.withLock { state in
+          (Self.concurrency - state.total, state.byTarget.filter { $0.value >= Self.perTarget }.map(\.key))
+        }
         var batch: [OutboxDelivery] = []
         if free > 0 {
           do {
-            batch = try await outbox.claimDeliveries(limit: free)
+            batch = try await outbox.claimDeliveries(limit: free, perTarget: Self.perTarget, skipping: busy)
           } catch {
             logger.warning("claiming outcome events failed", metadata: ["error": "\(error)"])
           }
         }
         for delivery in batch {
-          inFlight.value.withLock { $0 += 1 }
+          sends.state.withLock { $0.start(delivery.targetID) }
           group.addTask {
             await deliver(delivery)
-            inFlight.value.withLock { $0 -= 1 }
+            sends.state.withLock { $0.end(delivery.targetID) }
           }
         }
         // A full claim may have more behind it; otherwise wait for new events or a free send.
@@ -80,7 +83,24 @@ public struct OutboxDeliverer: Service {
   }
 }
 
-/// Sends under way.
-private final class SendCount: Sendable {
-  let value = Mutex(0)
+/// Sends under way, in all and by target.
+private final class Sends: Sendable {
+  struct State {
+    var total = 0
+    var byTarget: [Int64: Int] = [:]
+
+    mutating func start(_ target: Int64?) {
+      total += 1
+      if let target { byTarget[target, default: 0] += 1 }
+    }
+
+    mutating func end(_ target: Int64?) {
+      total -= 1
+      guard let target else { return }
+      byTarget[target, default: 1] -= 1
+      if byTarget[target] == 0 { byTarget[target] = nil }
+    }
+  }
+
+  let state = Mutex(State())
 }

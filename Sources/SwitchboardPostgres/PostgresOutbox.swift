@@ -12,38 +12,50 @@ public struct PostgresOutbox: OutboxStore {
     self.database = database
   }
 
-  public func claimDeliveries(limit: Int) async throws -> [OutboxDelivery] {
-    try await database.run { connection, logger in try await Self.claim(limit: limit, on: connection, logger: logger) }
+  public func claimDeliveries(limit: Int, perTarget: Int, skipping: [Int64]) async throws -> [OutboxDelivery] {
+    try await database.run { connection, logger in
+      try await Self.claim(limit: limit, perTarget: perTarget, skipping: skipping, on: connection, logger: logger)
+    }
   }
 
   private static func claim(
-    limit: Int, on connection: PostgresConnection, logger: Logger
+    limit: Int, perTarget: Int, skipping: [Int64], on connection: PostgresConnection, logger: Logger
   ) async throws
     -> [OutboxDelivery]
   {
+    // Oldest first, but no more than perTarget of one target: a target that is slow to answer
+    // never fills every send.
     let rows = try await connection.query(
       """
-      WITH due AS (
-        SELECT tenant_id, delivery_id FROM event_deliveries
-        WHERE delivered_at IS NULL AND next_attempt_at <= now()
-        ORDER BY next_attempt_at LIMIT \(limit)
-        FOR UPDATE SKIP LOCKED
+      WITH candidates AS (
+        SELECT tenant_id, delivery_id FROM (
+          SELECT tenant_id, delivery_id, next_attempt_at,
+            row_number() OVER (PARTITION BY target_id ORDER BY next_attempt_at) AS place
+          FROM event_deliveries
+          WHERE delivered_at IS NULL AND next_attempt_at <= now() AND NOT (coalesce(target_id, 0) = ANY(\(skipping)))
+        ) d
+        WHERE place <= \(perTarget) ORDER BY next_attempt_at LIMIT \(limit)
+      ), due AS (
+        SELECT e.tenant_id, e.delivery_id FROM event_deliveries e JOIN candidates USING (tenant_id, delivery_id)
+        WHERE e.delivered_at IS NULL AND e.next_attempt_at <= now()
+        FOR UPDATE OF e SKIP LOCKED
       ), claimed AS (
         UPDATE event_deliveries d SET attempts = d.attempts + 1, next_attempt_at = now() + interval '60 seconds'
         FROM due WHERE d.tenant_id = due.tenant_id AND d.delivery_id = due.delivery_id
         RETURNING d.*
       )
-      SELECT c.tenant_id, c.delivery_id, c.target_url, c.payload::text, t.secret, c.attempts, a.traceparent
+      SELECT c.tenant_id, c.delivery_id, c.target_url, c.payload::text, t.secret, c.attempts, a.traceparent, c.target_id
       FROM claimed c LEFT JOIN webhook_targets t ON t.tenant_id = c.tenant_id AND t.target_id = c.target_id
         LEFT JOIN call_attempts a ON a.tenant_id = c.tenant_id AND a.trace_id = c.trace_id
       """, logger: logger)
     var deliveries: [OutboxDelivery] = []
-    for try await (tenant, id, url, payload, secret, attempt, traceparent) in rows.decode(
-      (Int64, UUID, String, String, String?, Int, String?).self)
+    for try await (tenant, id, url, payload, secret, attempt, traceparent, target) in rows.decode(
+      (Int64, UUID, String, String, String?, Int, String?, Int64?).self)
     {
       var delivery = OutboxDelivery(
         tenantID: tenant, deliveryID: id, url: url, payload: payload, secret: Secret(secret), attempt: attempt)
       delivery.traceparent = traceparent
+      delivery.targetID = target
       deliveries.append(delivery)
     }
     return deliveries

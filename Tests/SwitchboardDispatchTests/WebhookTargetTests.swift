@@ -129,6 +129,52 @@ struct WebhookTargetTests {
     #expect(listed[0].events == ["call.completed"] && listed[1].events == nil && listed[1].includeTranscript)
   }
 
+  @Test("a target that does not answer holds up only its own events")
+  func slowTarget() async throws {
+    let database = try await IsolatedDatabase.make()
+    let tenant = try await database.tenant()
+    let stuck = WebhookReceiver(gated: true)
+    let fast = WebhookReceiver()
+    let (stuckURL, fastURL) = (try await stuck.start(), try await fast.start())
+    defer {
+      Task {
+        await stuck.open()
+        await stuck.stop()
+        await fast.stop()
+      }
+    }
+    let stuckID = try await database.accounts.addWebhookTarget(
+      WebhookTargetInput(url: stuckURL, secret: Secret("s1"), events: ["call.completed"]), tenantID: tenant.id,
+      agentID: 7)
+    let fastID = try await database.accounts.addWebhookTarget(
+      WebhookTargetInput(url: fastURL, secret: Secret("s2"), events: ["call.completed"]), tenantID: tenant.id,
+      agentID: 7)
+    // More events for the stuck target than the deliverer has sends.
+    for index in 0..<40 {
+      let receipt = try await database.call(tenant, phone: "+9198765\(String(format: "%05d", index))")
+      try await report(database, tenant, receipt, "completed")
+    }
+    func delivered(_ target: Int64) async throws -> Int {
+      try await database.count(
+        "SELECT count(*) FROM event_deliveries WHERE target_id = \(target) AND delivered_at IS NOT NULL")
+    }
+    let deliverer = OutboxDeliverer(
+      outbox: PostgresOutbox(database: database.database),
+      sender: WebhookSender(client: .shared, timeout: .seconds(120)), pollInterval: .milliseconds(20),
+      logger: database.logger)
+    let delivering = Task { try await deliverer.run() }
+    defer { delivering.cancel() }
+    // Every event of the fast target arrives while the stuck one holds its first sends unanswered.
+    #expect(try await database.eventually { try await delivered(fastID) == 40 })
+    #expect(try await delivered(stuckID) == 0)
+    let holding = await stuck.holding
+    #expect(
+      holding >= 1 && holding < 2 * OutboxDeliverer.perTarget,
+      "the stuck target holds \(holding) sends, within its share")
+    await stuck.open()
+    #expect(try await database.eventually { try await delivered(stuckID) == 40 })
+  }
+
   @Test("at most five targets per agent, however many adds race; another tenant cannot add to it")
   func limit() async throws {
     let database = try await IsolatedDatabase.make()

@@ -193,9 +193,28 @@ package actor WebhookReceiver {
   package private(set) var received: [Received] = []
   private var statuses: [HTTPResponse.Status]
   private var task: Task<Void, any Error>?
+  /// Requests held until ``open()``; `nil` when the gate is open.
+  private var held: [CheckedContinuation<Void, Never>]?
 
-  package init(statuses: [HTTPResponse.Status] = [.ok]) {
+  /// - Parameter gated: hold every request unanswered until ``open()``.
+  package init(statuses: [HTTPResponse.Status] = [.ok], gated: Bool = false) {
     self.statuses = statuses
+    held = gated ? [] : nil
+  }
+
+  /// Requests held at the gate now.
+  package var holding: Int { held?.count ?? 0 }
+
+  /// Answers the held requests, and every later one at once.
+  package func open() {
+    let waiting = held ?? []
+    held = nil
+    waiting.forEach { $0.resume() }
+  }
+
+  private func pass() async {
+    guard held != nil else { return }
+    await withCheckedContinuation { held?.append($0) }
   }
 
   package func record(_ item: Received) -> HTTPResponse.Status {
@@ -211,6 +230,7 @@ package actor WebhookReceiver {
       let body = try await request.collectBody(upTo: 1 << 20)
       var headers: [String: String] = [:]
       for field in request.headers { headers[field.name.canonicalName] = field.value }
+      await self.pass()
       let status = await self.record(
         Received(headers: headers, body: String(buffer: body), bytes: Array(body.readableBytesView)))
       return Response(status: status)
