@@ -91,6 +91,39 @@ struct ContractTableTests {
     }
   }
 
+  @Test("each listing filter's statement is planned on its index, which starts with tenant_id")
+  func searchIndexes() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let cursor = ConversationCursor(createdAtMicroseconds: 1_796_032_000_000_000, conversationID: UUID())
+    let cases: [(ConversationFilter, String)] = [
+      (ConversationFilter(), "conversations_created"),
+      (ConversationFilter(agentID: 7), "conversations_agent"),
+      (ConversationFilter(batchID: 3), "conversations_batch"),
+      (ConversationFilter(customerPhone: "+14155550100"), "conversations_phone"),
+      (ConversationFilter(createdAfter: Date(timeIntervalSince1970: 1_796_000_000)), "conversations_created"),
+      (ConversationFilter(status: .noAnswer), "call_attempts_chain_status"),
+      (ConversationFilter(status: .completed, createdBefore: Date()), "call_attempts_chain_status"),
+    ]
+    let logger = Logger(label: "plans")
+    try await environment.client.withConnection { connection in
+      try await connection.query("SET enable_seqscan = off", logger: logger)
+      for (filter, index) in cases {
+        let search = try ConversationSearch(tenantID: 1, filter: filter)
+        for paging in [ConversationPaging(limit: 20), ConversationPaging(limit: 20, cursor: cursor)] {
+          let query = try search.page(paging)
+          var plan = ""
+          for try await line in try await connection.query(
+            PostgresQuery(unsafeSQL: "EXPLAIN " + query.sql, binds: query.binds), logger: logger
+          ).decode(String.self) {
+            plan += line + "\n"
+          }
+          #expect(plan.contains(index), "\(filter)\n\(plan)")
+        }
+      }
+      try await connection.query("RESET enable_seqscan", logger: logger)
+    }
+  }
+
   @Test("every report about every status is decided as CallLifecycle.transition decides it")
   func transitions() async throws {
     let database = try await IsolatedDatabase.make()

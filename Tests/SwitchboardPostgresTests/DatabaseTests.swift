@@ -47,6 +47,23 @@ struct DatabaseTests {
     #expect(seen[1].3 == first.data?["trace_id"]?.stringValue)
   }
 
+  @Test("conversation_chains calls finished exactly the statuses Core calls terminal")
+  func analystViewFinished() async throws {
+    let tenant = try await TestTenant.make()
+    let call = try await GatewayClient.makeCall(tenant, tenant.callBody())
+    let trace = try #require(call.data?["trace_id"]?.stringValue)
+    for status in CallStatus.allCases {
+      try await tenant.environment.client.query(
+        "UPDATE call_attempts SET status = \(status.rawValue) WHERE tenant_id = \(tenant.id) AND trace_id = \(UUID(uuidString: trace)!)"
+      )
+      let rows = try await tenant.environment.client.query(
+        "SELECT is_finished FROM conversation_chains WHERE tenant_id = \(tenant.id)")
+      for try await finished in rows.decode(Bool.self) {
+        #expect(finished == status.isTerminal, "\(status)")
+      }
+    }
+  }
+
   @Test("the analyst role can read chains")
   func analystRole() async throws {
     let environment = try await TestEnvironment.shared.get()

@@ -57,3 +57,55 @@ CREATE TRIGGER call_attempts_supersede AFTER INSERT ON call_attempts
 -- Chains by the status of their latest attempt, in chain order: one entry per chain.
 CREATE INDEX call_attempts_chain_status ON call_attempts (tenant_id, status, chain_created_at, conversation_id)
   WHERE is_latest;
+
+-- The analysts' view, as 0001 wrote it, except: is_finished follows switchboard_terminal_statuses()
+-- (its own list lacked voicemail, added in 0012), and each attempt's record, batch and place
+-- follow at the end.
+CREATE OR REPLACE VIEW conversation_chains AS
+SELECT
+  a.tenant_id,
+  a.conversation_id,
+  a.attempt_number,
+  c.attempt_count AS chain_length,
+  a.attempt_number = c.attempt_count AS is_latest_attempt,
+  a.trace_id,
+  previous.trace_id AS previous_trace_id,
+  previous.status AS previous_status,
+  a.agent_id,
+  a.customer_phone,
+  a.status,
+  a.status = ANY (switchboard_terminal_statuses()) AS is_finished,
+  a.failure_reason,
+  a.results,
+  a.duration_seconds,
+  a.scheduled_for,
+  a.created_at,
+  a.dispatched_at,
+  a.ended_at,
+  a.ended_at - a.created_at AS time_to_outcome,
+  a.effective_retry_context,
+  a.effective_retry_context -> 'collected_data' AS effective_collected_data,
+  a.retry_context AS requested_retry_context,
+  a.metadata,
+  c.collected_data AS chain_collected_data,
+  c.language AS chain_language,
+  c.stage_id AS chain_stage_id,
+  a.batch_id,
+  a.failure_type,
+  a.answered_by,
+  a.recording_url,
+  a.transcript,
+  c.created_at AS chain_created_at
+FROM call_attempts a
+JOIN conversations c ON c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id
+LEFT JOIN call_attempts previous
+  ON previous.tenant_id = a.tenant_id
+  AND previous.conversation_id = a.conversation_id
+  AND previous.attempt_number = a.attempt_number - 1;
+COMMENT ON COLUMN conversation_chains.is_finished IS 'Whether the status is terminal (switchboard_terminal_statuses()).';
+COMMENT ON COLUMN conversation_chains.batch_id IS 'The batch of the attempt''s chain; NULL for single calls.';
+COMMENT ON COLUMN conversation_chains.failure_type IS 'For a failed call: socket_failure, telephony_failed or other.';
+COMMENT ON COLUMN conversation_chains.answered_by IS 'Who picked up: human, machine or unknown.';
+COMMENT ON COLUMN conversation_chains.recording_url IS 'Where the call''s recording is, as reported.';
+COMMENT ON COLUMN conversation_chains.transcript IS 'The conversation as reported: [{role, message}].';
+COMMENT ON COLUMN conversation_chains.chain_created_at IS 'When the chain''s first attempt was accepted: the order chains are listed in.';
