@@ -129,6 +129,34 @@ struct WebhookTargetTests {
     #expect(listed[0].events == ["call.completed"] && listed[1].events == nil && listed[1].includeTranscript)
   }
 
+  @Test("an agent's --webhook-url is one target: added once, then given the secret and events passed with it")
+  func agentWebhookURL() async throws {
+    let database = try await IsolatedDatabase.make()
+    let url = "https://hooks.example/calls"
+    let tenant = try await database.tenant(
+      agent: .init(phoneNumber: "+14155550123", webhookURL: url, webhookSecret: "one", webhookEvents: ["call.failed"]))
+    let first = try await database.accounts.webhookTargets(tenantID: tenant.id, agentID: 7)
+    #expect(first.count == 1 && first[0].url == url && first[0].events == ["call.failed"])
+    // As the single webhook did: the recording URL is sent, the transcript is not.
+    #expect(first[0].includeRecording && !first[0].includeTranscript && first[0].hasSecret)
+    try await database.accounts.saveAgent(
+      tenantID: tenant.id, agentID: 7,
+      settings: .init(webhookURL: url, webhookEvents: ["call.completed", "call.failed"]), update: true)
+    try await database.accounts.saveAgent(
+      tenantID: tenant.id, agentID: 7, settings: .init(webhookURL: "https://crm.example/hooks"), update: true)
+    let targets = try await database.accounts.webhookTargets(tenantID: tenant.id, agentID: 7)
+    #expect(targets.map(\.url) == [url, "https://crm.example/hooks"])
+    #expect(targets[0].id == first[0].id && targets[0].events == ["call.completed", "call.failed"])
+    #expect(targets[0].hasSecret && !targets[1].hasSecret && targets[1].events == nil)
+    // A bad URL changes nothing, the agent included.
+    await #expect(throws: SwitchboardError.self) {
+      try await database.accounts.saveAgent(
+        tenantID: tenant.id, agentID: 7, settings: .init(name: "renamed", webhookURL: "mailto:x@example.com"),
+        update: true)
+    }
+    #expect(try await database.count("SELECT count(*) FROM agents WHERE name = 'renamed'") == 0)
+  }
+
   @Test("a target that does not answer holds up only its own events")
   func slowTarget() async throws {
     let database = try await IsolatedDatabase.make()
