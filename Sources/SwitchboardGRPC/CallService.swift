@@ -80,7 +80,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
       createdAfter: message.hasCreatedAfter ? message.createdAfter.date : nil,
       createdBefore: message.hasCreatedBefore ? message.createdBefore.date : nil)
     if message.status != .unspecified {
-      guard let status = CallStatus(message.status) else { throw SwitchboardError.invalid("status is not known") }
+      guard let status = CallStatus(message.status) else { throw ConversationFilter.unknownStatus }
       filter.status = status
     }
     let paging = try ConversationPaging.checked(
