@@ -58,9 +58,8 @@ CREATE TRIGGER call_attempts_supersede AFTER INSERT ON call_attempts
 CREATE INDEX call_attempts_chain_status ON call_attempts (tenant_id, status, chain_created_at, conversation_id)
   WHERE is_latest;
 
--- The analysts' view, as 0001 wrote it, except: is_finished follows switchboard_terminal_statuses()
--- (its own list lacked voicemail, added in 0012), and each attempt's record, batch and place
--- follow at the end.
+-- The analysts' view, as 0007 wrote it, with each attempt's batch, record and its chain's
+-- creation time at the end.
 CREATE OR REPLACE VIEW conversation_chains AS
 SELECT
   a.tenant_id,
@@ -102,7 +101,6 @@ LEFT JOIN call_attempts previous
   ON previous.tenant_id = a.tenant_id
   AND previous.conversation_id = a.conversation_id
   AND previous.attempt_number = a.attempt_number - 1;
-COMMENT ON COLUMN conversation_chains.is_finished IS 'Whether the status is terminal (switchboard_terminal_statuses()).';
 COMMENT ON COLUMN conversation_chains.batch_id IS 'The batch of the attempt''s chain; NULL for single calls.';
 COMMENT ON COLUMN conversation_chains.failure_type IS 'For a failed call: socket_failure, telephony_failed or other.';
 COMMENT ON COLUMN conversation_chains.answered_by IS 'Who picked up: human, machine or unknown.';
