@@ -93,22 +93,48 @@ struct ContractTableTests {
 
   @Test("each listing filter's statement is planned on its index, which starts with tenant_id")
   func searchIndexes() async throws {
-    let environment = try await TestEnvironment.shared.get()
+    // Plans follow statistics: a tenant with a few thousand chains of several agents, numbers,
+    // batches and statuses, analyzed, so the planner weighs the indexes as in production.
+    let database = try await IsolatedDatabase.make()
+    let tenant = try await database.tenant()
+    try await database.client.query(
+      """
+      INSERT INTO batches (tenant_id, agent_id, name, total_recipients)
+      SELECT \(tenant.id), 7, 'b' || b, 100 FROM generate_series(1, 5) b
+      """)
+    try await database.client.query(
+      """
+      INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count, created_at, batch_id)
+      SELECT \(tenant.id), gen_random_uuid(), 1 + i % 5, '+1415' || lpad((i % 1500)::text, 7, '0'), 2,
+        now() - i * interval '1 minute',
+        CASE WHEN i % 5 = 0 THEN (SELECT min(batch_id) FROM batches WHERE tenant_id = \(tenant.id)) + i % 5 END
+      FROM generate_series(1, 3000) i
+      """)
+    try await database.client.query(
+      """
+      INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
+        parameters, effective_retry_context, status, due_at)
+      SELECT c.tenant_id, gen_random_uuid(), c.conversation_id, n, c.agent_id, c.customer_phone, '[]', '{}',
+        (ARRAY['completed', 'no_answer', 'busy', 'failed', 'voicemail'])[1 + ((n + hashtext(c.customer_phone)::bigint) % 5 + 5) % 5],
+        now()
+      FROM conversations c, generate_series(1, 2) n WHERE c.tenant_id = \(tenant.id)
+      """)
+    try await database.client.query("ANALYZE conversations")
+    try await database.client.query("ANALYZE call_attempts")
     let cursor = ConversationCursor(createdAtMicroseconds: 1_796_032_000_000_000, conversationID: UUID())
     let cases: [(ConversationFilter, String)] = [
       (ConversationFilter(), "conversations_created"),
-      (ConversationFilter(agentID: 7), "conversations_agent"),
+      (ConversationFilter(agentID: 2), "conversations_agent"),
       (ConversationFilter(batchID: 3), "conversations_batch"),
-      (ConversationFilter(customerPhone: "+14155550100"), "conversations_phone"),
-      (ConversationFilter(createdAfter: Date(timeIntervalSince1970: 1_796_000_000)), "conversations_created"),
+      (ConversationFilter(customerPhone: "+14150000100"), "conversations_phone"),
+      (ConversationFilter(createdAfter: Date().addingTimeInterval(-3600)), "conversations_created"),
       (ConversationFilter(status: .noAnswer), "call_attempts_chain_status"),
       (ConversationFilter(status: .completed, createdBefore: Date()), "call_attempts_chain_status"),
     ]
     let logger = Logger(label: "plans")
-    try await environment.client.withConnection { connection in
-      try await connection.query("SET enable_seqscan = off", logger: logger)
+    try await database.client.withConnection { connection in
       for (filter, index) in cases {
-        let search = try ConversationSearch(tenantID: 1, filter: filter)
+        let search = try ConversationSearch(tenantID: tenant.id, filter: filter)
         for paging in [ConversationPaging(limit: 20), ConversationPaging(limit: 20, cursor: cursor)] {
           let query = try search.page(paging)
           var plan = ""
@@ -120,7 +146,6 @@ struct ContractTableTests {
           #expect(plan.contains(index), "\(filter)\n\(plan)")
         }
       }
-      try await connection.query("RESET enable_seqscan", logger: logger)
     }
   }
 
