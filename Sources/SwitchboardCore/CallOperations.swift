@@ -120,11 +120,9 @@ public struct CallOperations: Sendable {
 
   /// Attempt n of a chain named `<id>_<n>`, or the chain's latest attempt when the name has no `_<n>`.
   public func conversationAttempt(_ id: String, tenant: Tenant) async throws(SwitchboardError) -> CallAttempt {
-    let chain = try await conversation(id, tenant: tenant)
-    let number = ConversationReference(id)?.attemptNumber ?? chain.attemptCount
-    guard let attempt = chain.attempts.first(where: { $0.attemptNumber == number }) else {
-      throw .conversationNotFound
-    }
+    guard let reference = ConversationReference(id),
+      let attempt = try await conversation(id, tenant: tenant).attempt(reference)
+    else { throw .conversationNotFound }
     return attempt
   }
 

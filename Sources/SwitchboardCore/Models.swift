@@ -171,6 +171,14 @@ public struct ConversationChain: Sendable, Hashable {
   }
 }
 
+extension ConversationChain {
+  /// The attempt a reference names (`<id>_<n>`), or the latest when it names none.
+  public func attempt(_ reference: ConversationReference) -> CallAttempt? {
+    let number = reference.attemptNumber ?? attemptCount
+    return attempts.first { $0.attemptNumber == number }
+  }
+}
+
 /// `limit` and `offset` of a listing: 1…100 (default 20), and ≥ 0.
 public struct PageBounds: Sendable, Hashable {
   public var limit: Int

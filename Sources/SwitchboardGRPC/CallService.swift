@@ -61,8 +61,8 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     let chain = try await operations.conversation(id, tenant: tenant)
     var response = Switchboard_V1_GetConversationResponse()
     response.data = Switchboard_V1_Conversation(chain)
-    if let number = ConversationReference(id)?.attemptNumber,
-      let attempt = chain.attempts.first(where: { $0.attemptNumber == number })
+    if let reference = ConversationReference(id), reference.attemptNumber != nil,
+      let attempt = chain.attempt(reference)
     {
       response.attempt = Switchboard_V1_CallAttempt(attempt)
     }

@@ -43,7 +43,7 @@ struct EventRecorder {
   let traceID: UUID
 
   func record(_ event: CallEvent) async throws -> EventOutcome {
-    guard let current = try await lockAttempt() else { return .notFound }
+    guard let current = try await lockAttempt(outcome: event.status.isTerminal) else { return .notFound }
     let transition = CallLifecycle.transition(
       from: current.status, reported: event.status, onlyIfStatus: event.onlyIfStatus)
     if transition == .stale { return .ignored(try await attempt()) }
@@ -118,12 +118,14 @@ struct EventRecorder {
     var webhooks: AgentWebhooks?
   }
 
-  private func lockAttempt() async throws -> Current? {
+  /// The attempt, locked; with its agent's webhook targets only for a report that may end it
+  /// (progress reports, most of them, need none).
+  private func lockAttempt(outcome: Bool) async throws -> Current? {
     let rows = try await connection.query(
       """
       SELECT a.status, a.attempt_number, a.conversation_id, a.attempt_number = c.attempt_count,
         g.retry_policy::text, g.agent_id, g.phone_number,
-        \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id"))
+        CASE WHEN \(outcome) THEN \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id")) END
       FROM call_attempts a
       JOIN conversations c ON c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id
       LEFT JOIN agents g ON g.tenant_id = a.tenant_id AND g.agent_id = a.agent_id

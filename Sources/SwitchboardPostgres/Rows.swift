@@ -6,16 +6,19 @@ import SwitchboardCore
 enum AttemptRow {
   static let columns = columns(of: "a")
 
+  /// What ``decode(_:from:)`` reads, in order.
+  private static let names = [
+    "trace_id", "conversation_id", "attempt_number", "agent_id", "status", "customer_phone", "parameters::text",
+    "metadata", "idempotency_key", "retry_context::text", "effective_retry_context::text", "scheduled_for",
+    "created_at", "updated_at", "dispatched_at", "ended_at", "failure_reason", "results::text", "duration_seconds",
+    "batch_id", "transcript::text", "recording_url", "answered_by", "failure_type",
+  ]
+  static let columnCount = names.count
+
   /// The columns of the attempt that `alias` names in a query.
   static func columns(of alias: String) -> String {
-    [
-      "trace_id", "conversation_id", "attempt_number", "agent_id", "status", "customer_phone", "parameters::text",
-      "metadata", "idempotency_key", "retry_context::text", "effective_retry_context::text", "scheduled_for",
-      "created_at", "updated_at", "dispatched_at", "ended_at", "failure_reason", "results::text", "duration_seconds",
-      "batch_id", "transcript::text", "recording_url", "answered_by", "failure_type",
-    ].map { "\(alias).\($0)" }.joined(separator: ", ")
+    names.map { "\(alias).\($0)" }.joined(separator: ", ")
   }
-  static let columnCount = 24
 
   /// One attempt of one tenant.
   static func select(tenantID: Int64, traceID: UUID) -> PostgresQuery {
