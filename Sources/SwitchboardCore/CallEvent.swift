@@ -78,8 +78,8 @@ public struct CallEvent: Sendable, Hashable {
       throw .invalid(
         "status must be one of \(reportable.map(\.rawValue).sorted().joined(separator: ", "))")
     }
-    if let duration = input.durationSeconds, !(duration >= 0 && duration.isFinite) {
-      throw .invalid("duration_seconds must be a non-negative number")
+    if let duration = input.durationSeconds, !(0...RecordContract.maxDurationSeconds).contains(duration) {
+      throw .invalid("duration_seconds must be a number between 0 and \(Int(RecordContract.maxDurationSeconds))")
     }
     if let reason = input.failureReason, reason.utf8.count > 4096 {
       throw .invalid("failure_reason must be at most 4096 bytes")
@@ -88,6 +88,9 @@ public struct CallEvent: Sendable, Hashable {
     let objects = [input.collectedData, input.results].compactMap { $0 }.map(JSONValue.object)
     if texts.contains(where: \.containsNUL) || objects.contains(where: \.containsNUL) {
       throw .invalid("event reports must not contain NUL characters")
+    }
+    if objects.contains(where: \.containsNonFiniteNumber) {
+      throw .invalid("collected_data and results must hold only finite numbers")
     }
     let size = objects.reduce(0) { $0 + $1.approximateSize }
     guard size <= CallContract.maxRetryContextBytes else {

@@ -33,6 +33,9 @@ public enum RecordContract {
   public static let maxTranscriptTurns = 2_000
   public static let maxTranscriptMessageLength = 8_192
   public static let maxRecordingURLLength = 2_048
+  /// A week: no call lasts longer, and a sum of such values cannot overflow an average
+  /// (`avg(double precision)` squares its inputs; 1e200 failed every batch's completion).
+  public static let maxDurationSeconds: Double = 7 * 86_400
 
   /// A transcript as sent: an array of `{role: agent|human, message}`. The first broken rule is
   /// the error, naming the element.
@@ -64,13 +67,17 @@ public enum RecordContract {
     return turns
   }
 
-  /// A recording's URL: `https`, with a host, at most ``maxRecordingURLLength`` characters.
+  /// A recording's URL: `https`, with a host, at most ``maxRecordingURLLength`` characters, in
+  /// printable ASCII (it goes out as a `Location` header, in JSON, gRPC and webhooks).
   public static func recordingURL(_ text: String) throws(SwitchboardError) -> String {
-    guard text.count <= maxRecordingURLLength else {
+    guard text.utf8.count <= maxRecordingURLLength else {
       throw .invalid("recording_url must be at most \(maxRecordingURLLength) characters")
     }
+    guard URLText.isPrintableASCII(text) else {
+      throw .invalid("recording_url must not contain spaces, control or non-ASCII characters (percent-encode them)")
+    }
     guard let url = URLComponents(string: text), url.scheme?.lowercased() == "https",
-      let host = url.host, !host.isEmpty, !text.containsNUL
+      let host = url.host, !host.isEmpty
     else { throw .invalid("recording_url must be an https URL") }
     return text
   }

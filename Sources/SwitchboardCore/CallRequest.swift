@@ -185,6 +185,9 @@ extension CallRequest {
       throw .invalid("retry_context must be at most \(CallContract.maxRetryContextBytes) bytes")
     }
     if context.containsNUL { throw .invalid("retry_context must not contain NUL characters") }
+    if let data = context.collectedData, JSONValue.object(data).containsNonFiniteNumber {
+      throw .invalid("retry_context.collected_data must hold only finite numbers")
+    }
     return context
   }
 }
@@ -221,6 +224,16 @@ extension JSONValue {
     case .string(let text): text.containsNUL
     case .array(let items): items.contains { $0.containsNUL }
     case .object(let members): members.contains { $0.key.containsNUL || $0.value.containsNUL }
+    }
+  }
+
+  /// Whether a number is NaN or infinite (gRPC's `Struct` can carry them; JSON and jsonb cannot).
+  var containsNonFiniteNumber: Bool {
+    switch self {
+    case .null, .bool, .integer, .string: false
+    case .double(let number): !number.isFinite
+    case .array(let items): items.contains { $0.containsNonFiniteNumber }
+    case .object(let members): members.values.contains { $0.containsNonFiniteNumber }
     }
   }
 

@@ -63,6 +63,8 @@ public struct ConversationFilter: Sendable, Hashable {
   public func validated() throws(SwitchboardError) -> ConversationFilter {
     if let agentID, agentID <= 0 { throw .invalid("agent_id must be a positive integer") }
     if let batchID, batchID <= 0 { throw .invalid("batch_id must be a positive integer") }
+    if let createdAfter { _ = try Timestamp.checked(createdAfter, "created_after") }
+    if let createdBefore { _ = try Timestamp.checked(createdBefore, "created_before") }
     if let customerPhone, !PhoneNumber.isE164(customerPhone) {
       throw .invalid("customer_phone must be an E.164 phone number")
     }
@@ -98,6 +100,7 @@ public struct ConversationCursor: Sendable, Hashable {
     guard text.utf8.count <= 128, let data = Data(base64Encoded: base64),
       case let parts = String(decoding: data, as: UTF8.self).split(separator: ".", omittingEmptySubsequences: false),
       parts.count == 3, parts[0] == "c1", let micros = Int64(parts[1]), micros >= 0,
+      Timestamp.supported.contains(Date(timeIntervalSince1970: Double(micros) / 1_000_000)),
       let id = UUID(uuidString: String(parts[2]))
     else { throw .invalid("cursor is not a next_cursor this service returned") }
     self.init(createdAtMicroseconds: micros, conversationID: id)

@@ -98,13 +98,30 @@ public protocol DispatchStore: Sendable {
   /// what is still pending. The dispatcher runs it beside its dials.
   func run() async
 
-  /// Attempts whose runtime fell silent, at most `limit`: `dispatched` or `ringing` with no report
-  /// for `ringTimeout`, `in_progress` for longer than `maxCallDuration`.
-  func silentAttempts(ringTimeout: Duration, maxCallDuration: Duration, limit: Int) async throws -> [SilentAttempt]
+  /// Attempts whose runtime fell silent, at most `limit`, none of `excluding`: `dispatched` or
+  /// `ringing` with no report for `ringTimeout`, `in_progress` for longer than `maxCallDuration`.
+  func silentAttempts(
+    ringTimeout: Duration, maxCallDuration: Duration, limit: Int, excluding: [UUID]
+  ) async throws -> [SilentAttempt]
 
-  /// Marks open batches whose every chain is final `completed` (with their `batch.completed`
-  /// event); how many.
-  func completeFinishedBatches(limit: Int) async throws -> Int
+  /// Open batches whose start has come and whose every chain is final, at most `limit`, none of
+  /// `excluding` (batch ids).
+  func finishedBatches(limit: Int, excluding: [Int64]) async throws -> [BatchKey]
+
+  /// Marks one finished batch `completed`, with its `batch.completed` event, in a transaction of
+  /// its own; false when it no longer is open and finished (another replica completed it).
+  func completeBatch(_ batch: BatchKey) async throws -> Bool
+}
+
+/// A batch, as shared sweeps name it.
+public struct BatchKey: Sendable, Hashable {
+  public var tenantID: Int64
+  public var batchID: Int64
+
+  public init(tenantID: Int64, batchID: Int64) {
+    self.tenantID = tenantID
+    self.batchID = batchID
+  }
 }
 
 /// An attempt whose voice runtime stopped reporting, to be ended `failed`.
@@ -161,11 +178,28 @@ public struct OutboxDelivery: Sendable, Hashable {
   }
 }
 
+/// How a deliverer's sends are shared: no target has more than `perTarget` under way and no
+/// tenant more than `perTenant`, counting the sends under way now (`busyTargets`,
+/// `busyTenants`). So one tenant's slow receivers hold at most its share of the deliverer.
+public struct DeliveryShares: Sendable, Hashable {
+  public var perTarget: Int
+  public var perTenant: Int
+  public var busyTargets: [Int64: Int]
+  public var busyTenants: [Int64: Int]
+
+  public init(perTarget: Int, perTenant: Int, busyTargets: [Int64: Int] = [:], busyTenants: [Int64: Int] = [:]) {
+    self.perTarget = perTarget
+    self.perTenant = perTenant
+    self.busyTargets = busyTargets
+    self.busyTenants = busyTenants
+  }
+}
+
 /// The outbox of outcome events: written with the status change, drained by a deliverer.
 public protocol OutboxStore: Sendable {
-  /// Claims due deliveries, holding each for a while so one replica sends it at a time: at most
-  /// `limit`, at most `perTarget` for any one target, none for the targets `skipping` names.
-  func claimDeliveries(limit: Int, perTarget: Int, skipping: [Int64]) async throws -> [OutboxDelivery]
+  /// Claims due deliveries, oldest first, holding each for a while so one replica sends it at a
+  /// time: at most `limit`, and within what `shares` leaves to each target and tenant.
+  func claimDeliveries(limit: Int, shares: DeliveryShares) async throws -> [OutboxDelivery]
   func markDelivered(_ delivery: OutboxDelivery) async throws
   /// Records a failed try; `retryAt` nil means no more tries.
   func markFailed(_ delivery: OutboxDelivery, error: String, retryAt: Date?) async throws

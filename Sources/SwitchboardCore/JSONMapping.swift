@@ -256,6 +256,21 @@ public enum Timestamp {
     return offsetHours * 60 + offsetMinutes <= 18 * 60 && offsetMinutes < 60
   }
 
+  /// The times the service takes from a caller: years 0001 to 9999, as the ISO 8601 text of the
+  /// JSON contract spells them. PostgreSQL holds more, but postgres-nio traps (ends the process)
+  /// on a `Date` whose microseconds since 2000 overflow 64 bits, and gRPC's `Timestamp` can say
+  /// ±10^13 s; every time from the wire is checked against this before it is bound.
+  public static let supported: ClosedRange<Date> =
+    Date(timeIntervalSince1970: -62_135_596_800)...Date(timeIntervalSince1970: 253_402_300_799.999)
+
+  /// `date` when it is within ``supported``; else a 400 that names `field`.
+  public static func checked(_ date: Date, _ field: String) throws(SwitchboardError) -> Date {
+    guard supported.contains(date) else {
+      throw .invalid("\(field) must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z")
+    }
+    return date
+  }
+
   /// `2026-04-08T14:00:00Z`, with milliseconds when the time has them.
   public static func format(_ date: Date) -> String {
     date.timeIntervalSince1970.rounded() == date.timeIntervalSince1970

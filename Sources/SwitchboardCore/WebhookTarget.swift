@@ -60,11 +60,9 @@ public struct WebhookTargetInput: Sendable, Hashable {
     self.includeRecording = includeRecording
   }
 
-  /// An http(s) URL of at most 2,048 characters; known event types, none twice.
-  public func validated() throws(SwitchboardError) -> WebhookTargetInput {
-    guard url.utf8.count <= 2048, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme),
-      parsed.host?.isEmpty == false
-    else { throw .invalid("url must be an http or https URL of at most 2048 characters") }
+  /// A URL `policy` allows; known event types, none twice.
+  public func validated(policy: OutboundURLPolicy) throws(SwitchboardError) -> WebhookTargetInput {
+    _ = try policy.check(url)
     if let events {
       guard !events.isEmpty else { throw .invalid("events must name at least one event type") }
       for event in events where !WebhookTarget.eventTypes.contains(event) {

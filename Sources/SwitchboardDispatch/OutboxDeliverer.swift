@@ -25,33 +25,41 @@ public struct OutboxDeliverer: Service {
     self.logger = logger
   }
 
-  /// Sends at once at most, and to one target.
+  /// Sends at once at most, to one target, and for one tenant's targets.
   public static let concurrency = 32
   public static let perTarget = 8
+  public static let perTenant = 16
 
   /// Claims as many events as there are free sends, and claims again whenever one ends; a target
-  /// with ``perTarget`` sends under way gets no more until one ends. So a target that is slow to
-  /// answer holds up only its own events (each a row of its own, retried on its own).
+  /// with ``perTarget`` sends under way, or a tenant with ``perTenant``, gets no more until one
+  /// ends. So a target that is slow to answer holds up only its own events (each a row of its
+  /// own, retried on its own), and a tenant's slow targets at most half of the sends; every send
+  /// ends within the sender's deadline.
   public func run() async throws {
     let sends = Sends()
     await withDiscardingTaskGroup { group in
       while !Task.isCancelled && !Task.isShuttingDownGracefully {
-        let (free, busy) = sends.state.withLock { state in
-          (Self.concurrency - state.total, state.byTarget.filter { $0.value >= Self.perTarget }.map(\.key))
+        let (free, shares) = sends.state.withLock { state in
+          (
+            Self.concurrency - state.total,
+            DeliveryShares(
+              perTarget: Self.perTarget, perTenant: Self.perTenant, busyTargets: state.byTarget,
+              busyTenants: state.byTenant)
+          )
         }
         var batch: [OutboxDelivery] = []
         if free > 0 {
           do {
-            batch = try await outbox.claimDeliveries(limit: free, perTarget: Self.perTarget, skipping: busy)
+            batch = try await outbox.claimDeliveries(limit: free, shares: shares)
           } catch {
             logger.warning("claiming outcome events failed", metadata: ["error": "\(error)"])
           }
         }
         for delivery in batch {
-          sends.state.withLock { $0.start(delivery.targetID) }
+          sends.state.withLock { $0.start(delivery) }
           group.addTask {
             await deliver(delivery)
-            sends.state.withLock { $0.end(delivery.targetID) }
+            sends.state.withLock { $0.end(delivery) }
           }
         }
         // A full claim may have more behind it; otherwise wait for new events or a free send.
@@ -87,18 +95,25 @@ public struct OutboxDeliverer: Service {
 private final class Sends: Sendable {
   struct State {
     var total = 0
+    /// A delivery without a target (written before targets existed) counts as target 0.
     var byTarget: [Int64: Int] = [:]
+    var byTenant: [Int64: Int] = [:]
 
-    mutating func start(_ target: Int64?) {
+    mutating func start(_ delivery: OutboxDelivery) {
       total += 1
-      if let target { byTarget[target, default: 0] += 1 }
+      byTarget[delivery.targetID ?? 0, default: 0] += 1
+      byTenant[delivery.tenantID, default: 0] += 1
     }
 
-    mutating func end(_ target: Int64?) {
+    mutating func end(_ delivery: OutboxDelivery) {
       total -= 1
-      guard let target else { return }
-      byTarget[target, default: 1] -= 1
-      if byTarget[target] == 0 { byTarget[target] = nil }
+      Self.decrement(&byTarget, delivery.targetID ?? 0)
+      Self.decrement(&byTenant, delivery.tenantID)
+    }
+
+    private static func decrement(_ counts: inout [Int64: Int], _ key: Int64) {
+      counts[key, default: 1] -= 1
+      if counts[key] == 0 { counts[key] = nil }
     }
   }
 

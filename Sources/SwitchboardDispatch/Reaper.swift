@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardCore
+import Synchronization
 
 /// Ends attempts whose voice runtime fell silent, so that no accepted call stays open for good
 /// (and holds one of its tenant's concurrent-call slots), and completes batches whose chains are
@@ -34,12 +35,26 @@ public struct Reaper: Service {
   let configuration: Configuration
   let record: Record
   let logger: Logger
+  /// The rows this replica's sweeps failed on: one tenant's bad row is logged, left out of the
+  /// next looks and retried later, never holding up the others.
+  let setAside: SetAside
+  let now: @Sendable () -> ContinuousClock.Instant
 
-  public init(store: any DispatchStore, configuration: Configuration, logger: Logger, record: @escaping Record) {
+  public init(
+    store: any DispatchStore, configuration: Configuration, logger: Logger,
+    now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, record: @escaping Record
+  ) {
     self.store = store
     self.configuration = configuration
     self.logger = logger
     self.record = record
+    self.now = now
+    self.setAside = SetAside()
+  }
+
+  final class SetAside: Sendable {
+    let attempts = Mutex(SweepQuarantine<UUID>())
+    let batches = Mutex(SweepQuarantine<Int64>())
   }
 
   public func run() async throws {
@@ -56,10 +71,11 @@ public struct Reaper: Service {
   @discardableResult
   public func reapOnce() async -> Int {
     let silent: [SilentAttempt]
+    let excluded = setAside.attempts.withLock { $0.excluded(now: now()) }
     do {
       silent = try await store.silentAttempts(
         ringTimeout: configuration.ringTimeout, maxCallDuration: configuration.maxCallDuration,
-        limit: configuration.batchSize)
+        limit: configuration.batchSize, excluding: excluded)
     } catch {
       logger.warning("looking for silent attempts failed", metadata: ["error": "\(error)"])
       return 0
@@ -68,7 +84,9 @@ public struct Reaper: Service {
       let event = attempt.failureEvent(
         ringTimeout: configuration.ringTimeout, maxCallDuration: configuration.maxCallDuration)
       do {
-        if try await record(attempt, event) {
+        let ended = try await record(attempt, event)
+        setAside.attempts.withLock { $0.succeeded(attempt.traceID) }
+        if ended {
           Telemetry.reaped(status: attempt.status)
           logger.notice(
             "ended a silent attempt",
@@ -78,9 +96,12 @@ public struct Reaper: Service {
             ])
         }
       } catch {
+        setAside.attempts.withLock { $0.failed(attempt.traceID, now: now()) }
         logger.warning(
-          "ending a silent attempt failed",
-          metadata: ["trace_id": "\(attempt.traceID.lowercased)", "error": "\(error)"])
+          "ending a silent attempt failed; set aside, retried later",
+          metadata: [
+            "tenant_id": "\(attempt.tenantID)", "trace_id": "\(attempt.traceID.lowercased)", "error": "\(error)",
+          ])
       }
     }
     return silent.count
@@ -89,14 +110,32 @@ public struct Reaper: Service {
 
 extension Reaper {
   /// Completes the batches whose every chain is final: the same look for forgotten work, at the
-  /// batch's level.
-  public func completeBatchesOnce() async {
+  /// batch's level. Each batch in a transaction of its own: one that fails is logged, set aside
+  /// and retried later, and the others complete. How many completed.
+  @discardableResult
+  public func completeBatchesOnce() async -> Int {
+    let finished: [BatchKey]
     do {
-      let completed = try await store.completeFinishedBatches(limit: configuration.batchSize)
-      if completed > 0 { Telemetry.batchesCompleted(completed) }
+      finished = try await store.finishedBatches(
+        limit: configuration.batchSize, excluding: setAside.batches.withLock { $0.excluded(now: now()) })
     } catch {
-      logger.warning("completing finished batches failed", metadata: ["error": "\(error)"])
+      logger.warning("looking for finished batches failed", metadata: ["error": "\(error)"])
+      return 0
     }
+    var completed = 0
+    for batch in finished {
+      do {
+        if try await store.completeBatch(batch) { completed += 1 }
+        setAside.batches.withLock { $0.succeeded(batch.batchID) }
+      } catch {
+        setAside.batches.withLock { $0.failed(batch.batchID, now: now()) }
+        logger.warning(
+          "completing a finished batch failed; set aside, retried later",
+          metadata: ["tenant_id": "\(batch.tenantID)", "batch_id": "\(batch.batchID)", "error": "\(error)"])
+      }
+    }
+    if completed > 0 { Telemetry.batchesCompleted(completed) }
+    return completed
   }
 
   /// Records through ``CallOperations``, as any reported outcome.

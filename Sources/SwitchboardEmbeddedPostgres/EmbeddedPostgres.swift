@@ -121,8 +121,11 @@ public struct EmbeddedPostgres: Sendable {
       let tail = (try? String(contentsOfFile: logPath, encoding: .utf8))?.suffix(2000) ?? ""
       throw LaunchError(description: "PostgreSQL did not start (\(error)); the end of \(logPath):\n\(tail)")
     }
-    if fresh {
+    do {
       try await run("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, database])
+    } catch  where !fresh && "\(error)".contains("already exists") {
+      // The usual case. (A process stopped between initdb and createdb left a cluster without
+      // the database: every later start would have failed to connect.)
     }
     logger.info("embedded PostgreSQL running", metadata: ["port": "\(port)", "directory": "\(dataDirectory)"])
   }

@@ -13,16 +13,22 @@ public struct GRPCServerService: Service {
   /// - Parameter maxConcurrentStreams: streams one connection may have open at once, advertised
   ///   in SETTINGS so that clients queue their calls beyond it rather than have the connection
   ///   fail (without it the HTTP/2 stack enforced an unadvertised 100).
+  /// - Parameters:
+  ///   - maxRequestStreamBytes: all messages of one request stream together (`CreateBatch`'s).
+  ///   - requestStreamDeadline: how long after it begins a request stream must end.
   public init(
     host: String, port: Int, services: [any RegistrableRPCService], maxRequestBytes: Int,
-    maxConcurrentStreams: Int = 1024, security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext,
+    maxRequestStreamBytes: Int, requestStreamDeadline: Duration, maxConcurrentStreams: Int = 1024,
+    security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext,
     tracing: Bool = false, logger: Logger
   ) {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.rpc.maxRequestPayloadSize = maxRequestBytes
     config.http2.maxConcurrentStreams = maxConcurrentStreams
-    // The transport would reset an oversized message's stream; the guard answers with a status.
-    config.channelDebuggingCallbacks.onAcceptHTTP2Stream = MessageSizeGuard.install(limit: maxRequestBytes)
+    // The transport would reset an oversized message's stream, and bounds neither a stream's
+    // total nor its time; the guard answers each with a status.
+    config.channelDebuggingCallbacks.onAcceptHTTP2Stream = MessageSizeGuard.install(
+      limit: maxRequestBytes, streamLimit: maxRequestStreamBytes, deadline: requestStreamDeadline)
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: host, port: port), transportSecurity: security, config: config)
     self.transport = transport

@@ -7,10 +7,13 @@ import SwitchboardCore
 public struct PostgresAccounts: Sendable {
   public let client: PostgresClient
   let logger: Logger
+  /// What a webhook target's URL may point to (`--allow-private-targets`).
+  let outboundPolicy: OutboundURLPolicy
 
-  public init(client: PostgresClient, logger: Logger) {
+  public init(client: PostgresClient, logger: Logger, outboundPolicy: OutboundURLPolicy = OutboundURLPolicy()) {
     self.client = client
     self.logger = logger
+    self.outboundPolicy = outboundPolicy
   }
 
   public struct TenantSettings: Sendable {
@@ -113,7 +116,7 @@ public struct PostgresAccounts: Sendable {
     let target = try settings.webhookURL.map { url throws(SwitchboardError) in
       try WebhookTargetInput(
         url: url, secret: Secret(settings.webhookSecret), events: settings.webhookEvents, includeRecording: true
-      ).validated()
+      ).validated(policy: outboundPolicy)
     }
     do {
       try await client.withTransaction(logger: logger) { connection in
@@ -169,7 +172,7 @@ public struct PostgresAccounts: Sendable {
 
   /// Adds a webhook target to an agent; returns its id. At most ``WebhookTarget/maxPerAgent``.
   public func addWebhookTarget(_ input: WebhookTargetInput, tenantID: Int64, agentID: Int64) async throws -> Int64 {
-    let input = try input.validated()
+    let input = try input.validated(policy: outboundPolicy)
     return try await client.withConnection { connection in
       try await Self.addWebhookTarget(input, tenantID: tenantID, agentID: agentID, on: connection, logger: logger)
     }

@@ -104,40 +104,58 @@ public struct PostgresDispatchStore: DispatchStore {
   }
 
   /// Across tenants, like the claim: open batches whose start has come and whose every chain is
-  /// final become `completed`, each with a `batch.completed` event for its agent's webhook, in
-  /// one transaction. A chain's retry is written with the outcome that earns it, so a batch
-  /// with no attempt waiting or active has no chain left to move.
-  public func completeFinishedBatches(limit: Int) async throws -> Int {
+  /// final. A chain's retry is written with the outcome that earns it, so a batch with no attempt
+  /// waiting or active has no chain left to move.
+  public func finishedBatches(limit: Int, excluding: [Int64]) async throws -> [BatchKey] {
+    try await database.run { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT b.tenant_id, b.batch_id FROM batches b
+        WHERE b.status = ANY(switchboard_open_batch_statuses()) AND coalesce(b.scheduled_for, b.created_at) <= now()
+          AND NOT (b.batch_id = ANY(\(excluding)::bigint[]))
+          AND \(unescaped: Self.finished)
+        ORDER BY b.batch_id LIMIT \(limit)
+        """, logger: logger)
+      var batches: [BatchKey] = []
+      for try await (tenant, batch) in rows.decode((Int64, Int64).self) {
+        batches.append(BatchKey(tenantID: tenant, batchID: batch))
+      }
+      return batches
+    }
+  }
+
+  /// No attempt of batch `b` waiting or active.
+  private static let finished = """
+    NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
+      AND a.status = ANY(switchboard_due_statuses()))
+    AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
+      AND a.status = ANY(switchboard_active_statuses()))
+    """
+
+  /// Under the batch's row lock (admission and pause/cancel take it too), checked again.
+  public func completeBatch(_ key: BatchKey) async throws -> Bool {
     try await database.run { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
         let rows = try await connection.query(
           """
-          WITH done AS (
-            SELECT b.tenant_id, b.batch_id FROM batches b
-            WHERE b.status = ANY(switchboard_open_batch_statuses()) AND coalesce(b.scheduled_for, b.created_at) <= now()
-              AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
-                AND a.status = ANY(switchboard_due_statuses()))
-              AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
-                AND a.status = ANY(switchboard_active_statuses()))
-            ORDER BY b.batch_id LIMIT \(limit)
-            FOR NO KEY UPDATE OF b SKIP LOCKED
-          )
           UPDATE batches b SET status = 'completed', completed_at = now(), updated_at = now()
-          FROM done WHERE b.tenant_id = done.tenant_id AND b.batch_id = done.batch_id
-          RETURNING b.tenant_id, b.batch_id
+          WHERE b.tenant_id = \(key.tenantID) AND b.batch_id = \(key.batchID)
+            AND b.status = ANY(switchboard_open_batch_statuses()) AND \(unescaped: Self.finished)
+          RETURNING b.batch_id
           """, logger: logger)
-        var completed: [(tenant: Int64, batch: Int64)] = []
-        for try await (tenant, batch) in rows.decode((Int64, Int64).self) { completed.append((tenant, batch)) }
-        for (tenant, id) in completed {
-          guard let batch = try await PostgresBatchStore.batch(id, tenantID: tenant, on: connection, logger: logger),
-            let metrics = try await PostgresBatchStore.metrics(id, tenantID: tenant, on: connection, logger: logger)
-          else { continue }
-          let outbox = OutboxWriter(connection: connection, logger: logger)
-          let webhooks = try await outbox.webhooks(tenantID: tenant, agentID: batch.agentID)
-          try await outbox.enqueue(
-            BatchEnvelope.completed, batch, metrics: metrics, tenantID: tenant, webhooks: webhooks)
-        }
-        return completed.count
+        var completed = false
+        for try await _ in rows.decode(Int64.self) { completed = true }
+        guard completed,
+          let batch = try await PostgresBatchStore.batch(
+            key.batchID, tenantID: key.tenantID, on: connection, logger: logger),
+          let metrics = try await PostgresBatchStore.metrics(
+            key.batchID, tenantID: key.tenantID, on: connection, logger: logger)
+        else { return completed }
+        let outbox = OutboxWriter(connection: connection, logger: logger)
+        let webhooks = try await outbox.webhooks(tenantID: key.tenantID, agentID: batch.agentID)
+        try await outbox.enqueue(
+          BatchEnvelope.completed, batch, metrics: metrics, tenantID: key.tenantID, webhooks: webhooks)
+        return true
       }
     }
   }
@@ -205,15 +223,16 @@ public struct PostgresDispatchStore: DispatchStore {
   /// Like the claim, this reads across tenants (silence is found by time); the event that ends
   /// each attempt names it by tenant and trace id.
   public func silentAttempts(
-    ringTimeout: Duration, maxCallDuration: Duration, limit: Int
+    ringTimeout: Duration, maxCallDuration: Duration, limit: Int, excluding: [UUID]
   ) async throws -> [SilentAttempt] {
     let (ring, longest) = (ringTimeout.inSeconds, maxCallDuration.inSeconds)
     return try await database.run { connection, logger in
       let rows = try await connection.query(
         """
         SELECT tenant_id, trace_id, status, updated_at FROM call_attempts
-        WHERE (status IN ('dispatched', 'ringing') AND updated_at < now() - make_interval(secs => \(ring)))
-          OR (status = 'in_progress' AND updated_at < now() - make_interval(secs => \(longest)))
+        WHERE ((status IN ('dispatched', 'ringing') AND updated_at < now() - make_interval(secs => \(ring)))
+          OR (status = 'in_progress' AND updated_at < now() - make_interval(secs => \(longest))))
+          AND NOT (trace_id = ANY(\(excluding)::uuid[]))
         ORDER BY updated_at LIMIT \(limit)
         """, logger: logger)
       var silent: [SilentAttempt] = []

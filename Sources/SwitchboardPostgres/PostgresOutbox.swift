@@ -12,29 +12,39 @@ public struct PostgresOutbox: OutboxStore {
     self.database = database
   }
 
-  public func claimDeliveries(limit: Int, perTarget: Int, skipping: [Int64]) async throws -> [OutboxDelivery] {
+  public func claimDeliveries(limit: Int, shares: DeliveryShares) async throws -> [OutboxDelivery] {
     try await database.run { connection, logger in
-      try await Self.claim(limit: limit, perTarget: perTarget, skipping: skipping, on: connection, logger: logger)
+      try await Self.claim(limit: limit, shares: shares, on: connection, logger: logger)
     }
   }
 
   private static func claim(
-    limit: Int, perTarget: Int, skipping: [Int64], on connection: PostgresConnection, logger: Logger
-  ) async throws
-    -> [OutboxDelivery]
-  {
-    // Oldest first, but no more than perTarget of one target: a target that is slow to answer
-    // never fills every send.
+    limit: Int, shares: DeliveryShares, on connection: PostgresConnection, logger: Logger
+  ) async throws -> [OutboxDelivery] {
+    let (targets, targetSends) = (Array(shares.busyTargets.keys), Array(shares.busyTargets.values))
+    let (tenants, tenantSends) = (Array(shares.busyTenants.keys), Array(shares.busyTenants.values))
+    // Oldest first, but within each target's and then each tenant's room: a slow target, or a
+    // tenant's many slow targets, never fill every send.
     let rows = try await connection.query(
       """
-      WITH candidates AS (
-        SELECT tenant_id, delivery_id FROM (
-          SELECT tenant_id, delivery_id, next_attempt_at,
-            row_number() OVER (PARTITION BY target_id ORDER BY next_attempt_at) AS place
-          FROM event_deliveries
-          WHERE delivered_at IS NULL AND next_attempt_at <= now() AND NOT (coalesce(target_id, 0) = ANY(\(skipping)))
-        ) d
-        WHERE place <= \(perTarget) ORDER BY next_attempt_at LIMIT \(limit)
+      WITH busy_targets AS (
+        SELECT * FROM unnest(\(targets)::bigint[], \(targetSends)::bigint[]) AS b(target_id, sends)
+      ), busy_tenants AS (
+        SELECT * FROM unnest(\(tenants)::bigint[], \(tenantSends)::bigint[]) AS b(tenant_id, sends)
+      ), by_target AS (
+        SELECT tenant_id, delivery_id, next_attempt_at, target_id,
+          row_number() OVER (PARTITION BY target_id ORDER BY next_attempt_at) AS place
+        FROM event_deliveries
+        WHERE delivered_at IS NULL AND next_attempt_at <= now()
+      ), by_tenant AS (
+        SELECT d.tenant_id, d.delivery_id, d.next_attempt_at,
+          row_number() OVER (PARTITION BY d.tenant_id ORDER BY d.next_attempt_at) AS place
+        FROM by_target d LEFT JOIN busy_targets b ON b.target_id = coalesce(d.target_id, 0)
+        WHERE d.place <= \(shares.perTarget) - coalesce(b.sends, 0)
+      ), candidates AS (
+        SELECT d.tenant_id, d.delivery_id FROM by_tenant d LEFT JOIN busy_tenants b USING (tenant_id)
+        WHERE d.place <= \(shares.perTenant) - coalesce(b.sends, 0)
+        ORDER BY d.next_attempt_at LIMIT \(limit)
       ), due AS (
         SELECT e.tenant_id, e.delivery_id FROM event_deliveries e JOIN candidates USING (tenant_id, delivery_id)
         WHERE e.delivered_at IS NULL AND e.next_attempt_at <= now()

@@ -53,7 +53,11 @@ public struct ServerConfiguration: Sendable {
   }
 
   public var dialer: DialerKind = .simulated
+  /// The operator's own URL: not checked against ``outboundPolicy``.
   public var dialerURL: String?
+  /// What tenants' webhook targets may point to: public addresses only, unless
+  /// `--allow-private-targets`.
+  public var outboundPolicy = OutboundURLPolicy()
   public var dialerSecret: Secret?
   /// Names this replica's dispatch leases: host name and process id unless given.
   public var replicaID = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"

@@ -68,7 +68,9 @@ public struct SwitchboardServer: Service {
         services: [
           CallService(operations: operations), BatchService(operations: batches), HealthService(store: store),
         ],
-        maxRequestBytes: CallContract.maxBodyBytes, maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
+        maxRequestBytes: CallContract.maxBodyBytes, maxRequestStreamBytes: BatchContract.maxBodyBytes,
+        requestStreamDeadline: configuration.httpLimits.requestTimeout,
+        maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
         security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing, logger: logger)
     }
     http = Application(
@@ -118,8 +120,9 @@ public struct SwitchboardServer: Service {
   /// shutdown order, reversed: what they share (the HTTP client, the simulated calls) stops last.
   func backgroundServices() throws -> [any Service] {
     let webhooks = WebhookSender.makeClient()
+    let targets = TargetClients(policy: configuration.outboundPolicy, connectionsPerHost: OutboxDeliverer.perTarget)
     let dispatchStore = PostgresDispatchStore(database: database, logger: logger, chainChanges: chainChanges)
-    var services: [any Service] = [HTTPClientService(client: webhooks)]
+    var services: [any Service] = [HTTPClientService(client: webhooks), targets]
     let dialer: any Dialer
     switch configuration.dialer {
     case .webhook:
@@ -143,7 +146,7 @@ public struct SwitchboardServer: Service {
       Reaper(
         store: dispatchStore, configuration: reaping, logger: logger, record: Reaper.recording(to: operations)),
       OutboxDeliverer(
-        outbox: PostgresOutbox(database: database), sender: WebhookSender(client: webhooks), logger: logger),
+        outbox: PostgresOutbox(database: database), sender: WebhookSender(targets: targets), logger: logger),
       IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),
       BacklogSampler(store: dispatchStore, logger: logger),
     ]

@@ -31,6 +31,9 @@ public struct TLSFiles: Sendable, Hashable {
     let key = try Self.read("--tls-private-key", privateKey) { try NIOSSLPrivateKey(file: $0, format: .pem) }
     var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
     configuration.applicationProtocols = ["http/1.1"]
+    // NIOSSL's server default still takes TLS 1.0 and 1.1; the gRPC listener (the transport's
+    // own configuration) already starts at 1.2.
+    configuration.minimumTLSVersion = .tlsv12
     if let clientCA {
       let roots = try Self.read("--tls-client-ca", clientCA) { try NIOSSLCertificate.fromPEMFile($0) }
       guard !roots.isEmpty else { throw ConfigurationError("--tls-client-ca: no certificate in \(clientCA)") }
@@ -40,7 +43,7 @@ public struct TLSFiles: Sendable, Hashable {
     return configuration
   }
 
-  /// The gRPC listener's TLS.
+  /// The gRPC listener's TLS: grpc-swift-nio-transport sets TLS 1.2 as the minimum itself.
   var grpcSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
     let chain: [TLSConfig.CertificateSource] = [.file(path: certificateChain, format: .pem)]
     let key: TLSConfig.PrivateKeySource = .file(path: privateKey, format: .pem)

@@ -103,10 +103,35 @@ struct DatabaseOptions: ParsableArguments {
   }
 }
 
+/// What tenants' URLs (webhook targets) may point to: read by `serve`, which calls them, and by
+/// the commands that register them.
+struct OutboundOptions: ParsableArguments {
+  @Flag(
+    help:
+      "Allow webhook targets on loopback, private and link-local addresses, for receivers on your own network (env SWITCHBOARD_ALLOW_PRIVATE_TARGETS=true; default off)."
+  )
+  var allowPrivateTargets = false
+
+  func policy() throws -> OutboundURLPolicy {
+    OutboundURLPolicy(
+      allowPrivateAddresses: try allowPrivateTargets || Environment.boolean("SWITCHBOARD_ALLOW_PRIVATE_TARGETS") == true
+    )
+  }
+}
+
 enum Environment {
   static func string(_ name: String) -> String? {
     guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
     return value
+  }
+
+  static func boolean(_ name: String) throws -> Bool? {
+    guard let text = string(name)?.lowercased() else { return nil }
+    switch text {
+    case "true", "1", "yes": return true
+    case "false", "0", "no": return false
+    default: throw ValidationError("\(name) must be true or false, not \(text)")
+    }
   }
 
   /// One of a closed set of values; anything else stops start-up with a line naming the setting.
@@ -150,6 +175,7 @@ struct Serve: AsyncParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Run the gRPC server and the JSON gateway.")
 
   @OptionGroup var database: DatabaseOptions
+  @OptionGroup var outbound: OutboundOptions
 
   @Option(help: "gRPC port (env SWITCHBOARD_GRPC_PORT, default \(defaults.grpcPort)).")
   var grpcPort: Int?
@@ -210,7 +236,7 @@ struct Serve: AsyncParsableCommand {
 
   @Option(
     help:
-      "Seconds an HTTP request may take to send its body after its headers (env SWITCHBOARD_HTTP_REQUEST_TIMEOUT, default \(wholeSeconds(defaults.httpLimits.requestTimeout)))."
+      "Seconds an HTTP request may take to send its body after its headers, and a gRPC request stream to end after it starts (env SWITCHBOARD_HTTP_REQUEST_TIMEOUT, default \(wholeSeconds(defaults.httpLimits.requestTimeout)))."
   )
   var httpRequestTimeout: Double?
 
@@ -265,6 +291,7 @@ struct Serve: AsyncParsableCommand {
       configuration.dialer = dialer
     }
     configuration.dialerURL = dialerURL ?? Environment.string("SWITCHBOARD_DIALER_URL")
+    configuration.outboundPolicy = try outbound.policy()
     configuration.tls = try tlsFiles()
     let otelEndpoint = try Self.otelEndpoint(otelEndpoint ?? Environment.string("SWITCHBOARD_OTEL_ENDPOINT"))
     configuration.tracing = otelEndpoint != nil
@@ -552,6 +579,7 @@ struct Agents: AsyncParsableCommand {
     @Option(
       help: "Comma-separated event types the target gets (default: all), e.g. call.completed,batch.completed.")
     var webhookEvents: String?
+    @OptionGroup var outbound: OutboundOptions
 
     func validate() throws {
       guard id > 0 else { throw ValidationError("--id must be positive") }
@@ -561,7 +589,8 @@ struct Agents: AsyncParsableCommand {
       }
       let settings = try settings()
       if let url = settings.webhookURL {
-        try Webhooks.checked(WebhookTargetInput(url: url, secret: nil, events: settings.webhookEvents))
+        try Webhooks.checked(
+          WebhookTargetInput(url: url, secret: nil, events: settings.webhookEvents), policy: try outbound.policy())
       }
     }
 
@@ -623,6 +652,7 @@ struct Agents: AsyncParsableCommand {
       var events: String?
       @Flag(help: "Send data.transcript with outcome events.") var includeTranscript = false
       @Flag(help: "Send data.call.recording_url with outcome events.") var includeRecording = false
+      @OptionGroup var outbound: OutboundOptions
 
       var input: WebhookTargetInput {
         WebhookTargetInput(
@@ -631,12 +661,12 @@ struct Agents: AsyncParsableCommand {
           includeRecording: includeRecording)
       }
 
-      func validate() throws { try Webhooks.checked(input) }
+      func validate() throws { try Webhooks.checked(input, policy: try outbound.policy()) }
 
       func run() async throws {
-        let (input, tenant, agent) = (input, tenant, agent)
+        let (input, tenant, agent, policy) = (input, tenant, agent, try outbound.policy())
         let id = try await database.withDatabase { client, logger in
-          try await PostgresAccounts(client: client, logger: logger).addWebhookTarget(
+          try await PostgresAccounts(client: client, logger: logger, outboundPolicy: policy).addWebhookTarget(
             input, tenantID: tenant, agentID: agent)
         }
         print(id)
@@ -690,9 +720,9 @@ struct Agents: AsyncParsableCommand {
     }
 
     /// The target rules, as a command-line error.
-    static func checked(_ input: WebhookTargetInput) throws {
+    static func checked(_ input: WebhookTargetInput, policy: OutboundURLPolicy) throws {
       do {
-        _ = try input.validated()
+        _ = try input.validated(policy: policy)
       } catch {
         throw ValidationError(error.message)
       }
@@ -700,9 +730,9 @@ struct Agents: AsyncParsableCommand {
   }
 
   static func save(_ agent: AgentOptions, _ database: DatabaseOptions, update: Bool) async throws {
-    let (tenant, id, settings) = (agent.tenant, agent.id, try agent.settings())
+    let (tenant, id, settings, policy) = (agent.tenant, agent.id, try agent.settings(), try agent.outbound.policy())
     try await database.withDatabase { client, logger in
-      try await PostgresAccounts(client: client, logger: logger).saveAgent(
+      try await PostgresAccounts(client: client, logger: logger, outboundPolicy: policy).saveAgent(
         tenantID: tenant, agentID: id, settings: settings, update: update)
     }
   }

@@ -256,7 +256,7 @@ struct WebhookTargetTests {
       WebhookTargetInput(url: "https://hooks.example/y", secret: nil, events: ["call.exploded"]),
       WebhookTargetInput(url: "ftp://hooks.example/y", secret: nil, events: nil),
     ] {
-      #expect(throws: SwitchboardError.self) { try bad.validated() }
+      #expect(throws: SwitchboardError.self) { try bad.validated(policy: OutboundURLPolicy()) }
     }
   }
 }

@@ -200,7 +200,8 @@ extension OneAtATime {
       // The shared server has no such paths: the dialer and the outcome webhook are both refused
       // (404) at once, and say so.
       let refusing = "http://127.0.0.1:\(try await TestEnvironment.shared.get().httpPort)"
-      let accounts = PostgresAccounts(client: fixture.client, logger: Logger(label: "tests"))
+      let accounts = PostgresAccounts(
+        client: fixture.client, logger: Logger(label: "tests"), outboundPolicy: .loopbackReceivers)
       try await accounts.saveAgent(
         tenantID: fixture.tenantID, agentID: 2,
         settings: .init(phoneNumber: "+14155550102", webhookURL: "\(refusing)/hooks", webhookSecret: webhookSecret),

@@ -174,8 +174,17 @@ struct RecordTests {
       name: "recording over http", members: ["recording_url": "http://recordings.example/1.mp3"],
       message: "recording_url must be an https URL"),
     Bad(
-      name: "recording not a URL", members: ["recording_url": "not a url"],
+      name: "recording not a URL", members: ["recording_url": "not-a-url"],
       message: "recording_url must be an https URL"),
+    Bad(
+      name: "recording with CR/LF", members: ["recording_url": "https://recordings.example/1.mp3\r\nX-Evil: 1"],
+      message: "recording_url must not contain spaces, control or non-ASCII characters (percent-encode them)"),
+    Bad(
+      name: "recording with a space", members: ["recording_url": "https://recordings.example/a b.mp3"],
+      message: "recording_url must not contain spaces, control or non-ASCII characters (percent-encode them)"),
+    Bad(
+      name: "recording with U+2028", members: ["recording_url": "https://recordings.example/\u{2028}.mp3"],
+      message: "recording_url must not contain spaces, control or non-ASCII characters (percent-encode them)"),
     Bad(
       name: "answered_by", members: ["answered_by": "robot"], message: "answered_by must be human, machine or unknown"),
     Bad(

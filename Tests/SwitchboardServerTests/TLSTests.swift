@@ -52,8 +52,10 @@ struct TestCertificates {
   }
 
   /// An HTTPS client that trusts the test CA, presenting the client certificate if asked to.
-  func httpClient(presentingCertificate: Bool) throws -> HTTPClient {
+  func httpClient(presentingCertificate: Bool, maximumTLSVersion: TLSVersion? = nil) throws -> HTTPClient {
     var tls = TLSConfiguration.makeClientConfiguration()
+    tls.maximumTLSVersion = maximumTLSVersion
+    if maximumTLSVersion != nil { tls.minimumTLSVersion = .tlsv1 }
     tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
     if presentingCertificate {
       tls.certificateChain = try NIOSSLCertificate.fromPEMFile(clientChain).map { .certificate($0) }
@@ -63,8 +65,10 @@ struct TestCertificates {
   }
 
   /// GET `/healthz` over https; the status, or `nil` when the connection was refused.
-  func healthz(port: Int, presentingCertificate: Bool, scheme: String = "https") async throws -> Int? {
-    let client = try httpClient(presentingCertificate: presentingCertificate)
+  func healthz(
+    port: Int, presentingCertificate: Bool, scheme: String = "https", maximumTLSVersion: TLSVersion? = nil
+  ) async throws -> Int? {
+    let client = try httpClient(presentingCertificate: presentingCertificate, maximumTLSVersion: maximumTLSVersion)
     var request = HTTPClientRequest(url: "\(scheme)://127.0.0.1:\(port)/healthz")
     request.method = .GET
     let status = try? await client.execute(request, timeout: .seconds(5)).status.code
@@ -110,6 +114,12 @@ extension OneAtATime {
       #expect(try await certificates.healthz(port: replica.httpPort, presentingCertificate: false) == 200)
       #expect(
         try await certificates.healthz(port: replica.httpPort, presentingCertificate: false, scheme: "http") == nil)
+      // TLS 1.2 is the minimum (issue #20): 1.0 and 1.1 handshakes fail.
+      for version in [TLSVersion.tlsv1, .tlsv11] {
+        #expect(
+          try await certificates.healthz(
+            port: replica.httpPort, presentingCertificate: false, maximumTLSVersion: version) == nil)
+      }
       #expect(try await certificates.grpcServing(port: grpcPort, tls: true, presentingCertificate: false))
       #expect(try await !certificates.grpcServing(port: grpcPort, tls: false, presentingCertificate: false))
     }

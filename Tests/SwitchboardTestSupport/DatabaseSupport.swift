@@ -96,7 +96,7 @@ package struct IsolatedDatabase: Sendable {
     let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(
       client: client, database: database, store: store, operations: CallOperations(store: store),
-      accounts: PostgresAccounts(client: client, logger: logger), logger: logger)
+      accounts: PostgresAccounts(client: client, logger: logger, outboundPolicy: .loopbackReceivers), logger: logger)
   }
 
   /// A tenant with limits off and agent 7.
@@ -251,6 +251,8 @@ package actor WebhookReceiver {
 package actor BoundValue {
   private var value: Int?
   private var waiters: [CheckedContinuation<Int, Never>] = []
+
+  package init() {}
 
   package func set(_ value: Int) {
     self.value = value

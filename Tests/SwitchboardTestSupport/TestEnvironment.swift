@@ -57,6 +57,7 @@ package actor TestEnvironment {
     configuration.httpPort = 0
     configuration.maxDatabaseConnections = 40
     configuration.dialerSecret = Secret(TestEnvironment.dialerSecret)
+    configuration.outboundPolicy = .loopbackReceivers
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
     let group = ServiceGroup(services: server.services, logger: logger)
     Task { try await group.run() }
@@ -120,7 +121,8 @@ package struct TestTenant: Sendable {
     agentPhone: String? = "+14155550123"
   ) async throws -> TestTenant {
     let environment = try await TestEnvironment.shared.get()
-    let accounts = PostgresAccounts(client: environment.client, logger: Logger(label: "tests"))
+    let accounts = PostgresAccounts(
+      client: environment.client, logger: Logger(label: "tests"), outboundPolicy: .loopbackReceivers)
     let id = try await accounts.createTenant(
       name: "test",
       settings: .init(
@@ -292,4 +294,10 @@ extension GatewayClient {
     return try await send(
       .POST, "/v1/batch-call", authorization: tenant.authorization, rawBody: form.body, headers: headers)
   }
+}
+
+extension OutboundURLPolicy {
+  /// The tests' receivers listen on loopback, which the default policy refuses: they opt in, as
+  /// an operator does with `--allow-private-targets`.
+  package static let loopbackReceivers = OutboundURLPolicy(allowPrivateAddresses: true)
 }
