@@ -82,25 +82,40 @@ public struct PostgresDispatchStore: DispatchStore {
       """, logger: logger)
     var claimed: [ClaimedAttempt] = []
     for try await row in rows {
-      let (tenant, trace, conversation, number, agent, agentPhone, phone, parameters, metadata, context) =
-        try row.decode((Int64, UUID, UUID, Int, Int64, String, String, String, String?, String).self)
-      let columns = row.makeRandomAccess()
-      let scheduledFor = try columns[10].decode(Date?.self)
-      let limitsPending = try columns[11].decode(Bool.self)
-      let window = try columns[12].decode(String?.self)
-      let dueAt = try columns[13].decode(Date.self)
-      let traceparent = try columns[14].decode(String?.self)
-      let request = DialRequest(
-        tenantID: tenant, traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
-        agentPhone: agentPhone, customerPhone: phone, parameters: try AttemptRow.parameters(from: parameters),
-        metadata: metadata, retryContext: try RetryContext(json: JSONValue.decode(context)), scheduledFor: scheduledFor,
-        traceparent: traceparent)
-      claimed.append(
-        ClaimedAttempt(
-          request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },
-          limitsPending: limitsPending, leaseOwner: owner, dueAt: dueAt))
+      // One row that cannot be read (a stored value this build does not know) is logged and
+      // left to its lease; it never fails the claim of every other tenant's attempts.
+      do {
+        claimed.append(try Self.claimedAttempt(row, owner: owner))
+      } catch {
+        let columns = row.makeRandomAccess()
+        logger.warning(
+          "a claimed attempt could not be read; left to its lease",
+          metadata: [
+            "tenant_id": "\((try? columns[0].decode(Int64.self)).map(String.init) ?? "?")",
+            "trace_id": "\((try? columns[1].decode(UUID.self))?.lowercased ?? "?")", "error": "\(error)",
+          ])
+      }
     }
     return claimed
+  }
+
+  private static func claimedAttempt(_ row: PostgresRow, owner: String) throws -> ClaimedAttempt {
+    let (tenant, trace, conversation, number, agent, agentPhone, phone, parameters, metadata, context) =
+      try row.decode((Int64, UUID, UUID, Int, Int64, String, String, String, String?, String).self)
+    let columns = row.makeRandomAccess()
+    let scheduledFor = try columns[10].decode(Date?.self)
+    let limitsPending = try columns[11].decode(Bool.self)
+    let window = try columns[12].decode(String?.self)
+    let dueAt = try columns[13].decode(Date.self)
+    let traceparent = try columns[14].decode(String?.self)
+    let request = DialRequest(
+      tenantID: tenant, traceID: trace, conversationID: conversation, attemptNumber: number, agentID: agent,
+      agentPhone: agentPhone, customerPhone: phone, parameters: try AttemptRow.parameters(from: parameters),
+      metadata: metadata, retryContext: try RetryContext(json: JSONValue.decode(context)), scheduledFor: scheduledFor,
+      traceparent: traceparent)
+    return ClaimedAttempt(
+      request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },
+      limitsPending: limitsPending, leaseOwner: owner, dueAt: dueAt)
   }
 
   /// Across tenants, like the claim: open batches whose start has come and whose every chain is

@@ -25,8 +25,11 @@ public struct ServerConfiguration: Sendable {
   /// Streams one gRPC connection may have open at once (calls and watches), advertised to
   /// clients, which queue beyond it.
   public var grpcMaxConcurrentStreams = 1024
-  /// Timeouts and the connection cap of the HTTP port.
+  /// Timeouts and the connection cap of the HTTP port; its request timeout also bounds how long a
+  /// gRPC request stream may stay open.
   public var httpLimits = ConnectionLimits()
+  /// All messages of one gRPC request stream together (`CreateBatch`): the HTTP upload's limit.
+  public var grpcMaxRequestStreamBytes = BatchContract.maxBodyBytes
   /// TLS for both listeners; `nil` serves plaintext.
   public var tls: TLSFiles?
   /// Server spans for every request, to the process's tracer (`--otel-endpoint`).

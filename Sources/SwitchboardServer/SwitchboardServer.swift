@@ -68,7 +68,7 @@ public struct SwitchboardServer: Service {
         services: [
           CallService(operations: operations), BatchService(operations: batches), HealthService(store: store),
         ],
-        maxRequestBytes: CallContract.maxBodyBytes, maxRequestStreamBytes: BatchContract.maxBodyBytes,
+        maxRequestBytes: CallContract.maxBodyBytes, maxRequestStreamBytes: configuration.grpcMaxRequestStreamBytes,
         requestStreamDeadline: configuration.httpLimits.requestTimeout,
         maxConcurrentStreams: configuration.grpcMaxConcurrentStreams,
         security: configuration.tls?.grpcSecurity ?? .plaintext, tracing: configuration.tracing, logger: logger)

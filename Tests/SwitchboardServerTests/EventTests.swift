@@ -87,7 +87,8 @@ struct EventTests {
     (["event_id": "x", "status": "scheduled"], "status must be one of"),
     (["event_id": "x", "status": "ringing", "collected_data": [1]], "collected_data must be an object"),
     (
-      ["event_id": "x", "status": "completed", "duration_seconds": -1], "duration_seconds must be a non-negative number"
+      ["event_id": "x", "status": "completed", "duration_seconds": -1],
+      "duration_seconds must be a number between 0 and 604800"
     ),
     (["event_id": 5, "status": "ringing"], "event_id must be a string"),
     (["event_id": "x", "status": "ringing", "stage_id": "a\u{0}"], "event reports must not contain NUL characters"),

@@ -48,7 +48,7 @@ struct ExtremeValueTests {
     let tenant = try await TestTenant.make()
     try await withCallService { client in
       await propertyCheck(
-        count: 300, input: Gen.element(of: Self.seconds), Gen.element(of: Self.nanos), Gen.element(of: Self.longs),
+        count: 80, input: Gen.element(of: Self.seconds), Gen.element(of: Self.nanos), Gen.element(of: Self.longs),
         Gen.element(of: Self.ints), Gen.element(of: [true, false])
       ) { seconds, nanos, long, int, after in
         var request = Switchboard_V1_ListConversationsRequest()
@@ -88,7 +88,7 @@ struct ExtremeValueTests {
     let tenant = try await TestTenant.make()
     try await withCallService { client in
       await propertyCheck(
-        count: 200, input: Gen.element(of: Self.seconds), Gen.element(of: Self.nanos), Gen.element(of: Self.longs),
+        count: 60, input: Gen.element(of: Self.seconds), Gen.element(of: Self.nanos), Gen.element(of: Self.longs),
         Gen.element(of: Self.doubles)
       ) { seconds, nanos, long, number in
         var request = tenant.makeCallRequest()

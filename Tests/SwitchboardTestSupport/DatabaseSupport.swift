@@ -147,9 +147,10 @@ package struct IsolatedDatabase: Sendable {
     return dialer
   }
 
-  /// Polls until `condition` holds (bounded: 200 tries, 50 ms apart); returns whether it did.
+  /// Polls until `condition` holds (bounded: 600 tries, 50 ms apart: a whole suite in parallel on
+  /// two cores once took longer than 10 s to dial 400 calls); returns whether it did.
   package func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-    for _ in 0..<200 {
+    for _ in 0..<600 {
       if try await condition() { return true }
       try await Task.sleep(for: .milliseconds(50))
     }
