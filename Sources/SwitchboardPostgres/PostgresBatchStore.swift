@@ -238,14 +238,16 @@ public struct PostgresBatchStore: BatchStore {
   }
 
   /// Under the batch's row lock, which admission takes too: an admission either finished before
-  /// (its attempt is counted by ``settle(batch:tenantID:)``) or sees the new status.
+  /// (its attempt is counted by ``settle(batch:tenantID:)``) or sees the new status. A cancel
+  /// locks `FOR UPDATE`, which also waits for an outcome creating a retry (it holds the row
+  /// `FOR KEY SHARE`), so that retry is ended with the rest.
   private static func control(
     _ action: BatchAction, batch id: Int64, tenantID: Int64, on connection: PostgresConnection, logger: Logger
   ) async throws -> (BatchControlOutcome, [UUID]) {
     let locked = try await connection.query(
       """
       SELECT status, coalesce(scheduled_for, created_at) > now() FROM batches
-      WHERE tenant_id = \(tenantID) AND batch_id = \(id) FOR NO KEY UPDATE
+      WHERE tenant_id = \(tenantID) AND batch_id = \(id) \(unescaped: action == .cancel ? "FOR UPDATE" : "FOR NO KEY UPDATE")
       """, logger: logger)
     var current: (status: BatchStatus, notStarted: Bool)?
     for try await (status, notStarted) in locked.decode((String, Bool).self) {

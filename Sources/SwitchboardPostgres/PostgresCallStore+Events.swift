@@ -164,15 +164,15 @@ struct EventRecorder {
         attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts, isFinalAttempt: plan.isFinalAttempt,
         nextRetryAt: nil)
     }
-    // A canceled batch makes no retries. Its row is read under a share lock, which conflicts
-    // with the cancel's row lock: a cancel that came first is seen here, and one that comes
-    // after waits for this transaction and then ends the retry with the batch's other waiting
-    // attempts.
+    // A canceled batch makes no retries. Its row is read under a key-share lock, which only the
+    // cancel's FOR UPDATE conflicts with (admissions' and other outcomes' locks do not): a cancel
+    // that came first is seen here, and one that comes after waits for this transaction and
+    // then ends the retry with the batch's other waiting attempts.
     let batch = try await connection.query(
       """
       SELECT b.status FROM call_attempts a JOIN batches b ON b.tenant_id = a.tenant_id AND b.batch_id = a.batch_id
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
-      FOR SHARE OF b
+      FOR KEY SHARE OF b
       """, logger: logger)
     for try await status in batch.decode(String.self) where status == BatchStatus.canceled.rawValue {
       return .final(attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts)

@@ -69,19 +69,11 @@ extension OneAtATime {
       #expect(ServerConfiguration.defaults.grpcMaxRequestStreamBytes == BatchContract.maxBodyBytes)
       // The same guard with a 2 MiB limit, so that the test streams 3 MB rather than 55.
       let fixture = try await Fixture.make()
-      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
-        $0.grpcMaxRequestStreamBytes = 2 << 20
-      }
-      defer { replica.stop() }
-      let port = try #require(try await replica.server.grpcListeningPort())
-      var metadata = Metadata()
-      metadata.addString("Bearer \(fixture.key)", forKey: "authorization")
       // About 200 KB a message (under the message limit), 15 of them.
       let part = Self.recipients(parameters: 50, size: 4000)
-      try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
-      ) { client in
-        let service = Switchboard_V1_BatchService.Client(wrapping: client)
+      var configuration = ServerConfiguration.defaults
+      configuration.grpcMaxRequestStreamBytes = 2 << 20
+      try await Self.withReplica(fixture, like: configuration) { service, metadata in
         do {
           _ = try await service.createBatch(metadata: metadata) { writer in
             try await writer.write(Self.header(agentID: 1))
@@ -103,17 +95,9 @@ extension OneAtATime {
     @Test("a stream left open past the request deadline answers DEADLINE_EXCEEDED")
     func streamDeadline() async throws {
       let fixture = try await Fixture.make()
-      var limits = ConnectionLimits()
-      limits.requestTimeout = .seconds(1)
-      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5), httpLimits: limits)
-      defer { replica.stop() }
-      let port = try #require(try await replica.server.grpcListeningPort())
-      var metadata = Metadata()
-      metadata.addString("Bearer \(fixture.key)", forKey: "authorization")
-      try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
-      ) { client in
-        let service = Switchboard_V1_BatchService.Client(wrapping: client)
+      var configuration = ServerConfiguration.defaults
+      configuration.httpLimits.requestTimeout = .seconds(1)
+      try await Self.withReplica(fixture, like: configuration) { service, metadata in
         do {
           _ = try await service.createBatch(metadata: metadata) { writer in
             try await writer.write(Self.header(agentID: 1))
@@ -125,6 +109,27 @@ extension OneAtATime {
           #expect(error.code == .deadlineExceeded, "\(error)")
           #expect(error.message == "request stream must end within 1 s of its start")
         }
+      }
+    }
+
+    /// Runs `body` with a `BatchService` client of a replica of its own, with the stream limits of
+    /// `configuration`, and the fixture tenant's credentials.
+    static func withReplica(
+      _ fixture: Fixture, like configuration: ServerConfiguration,
+      _ body: (Switchboard_V1_BatchService.Client<HTTP2ClientTransport.Posix>, Metadata) async throws -> Void
+    ) async throws {
+      let replica = try await Replica.start(databaseURL: fixture.databaseURL, timeout: .seconds(5)) {
+        $0.grpcMaxRequestStreamBytes = configuration.grpcMaxRequestStreamBytes
+        $0.httpLimits = configuration.httpLimits
+      }
+      defer { replica.stop() }
+      let port = try #require(try await replica.server.grpcListeningPort())
+      var metadata = Metadata()
+      metadata.addString("Bearer \(fixture.key)", forKey: "authorization")
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+      ) { client in
+        try await body(Switchboard_V1_BatchService.Client(wrapping: client), metadata)
       }
     }
   }

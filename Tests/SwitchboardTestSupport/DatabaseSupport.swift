@@ -14,8 +14,12 @@ extension IsolatedDatabase {
   /// A new, migrated database in the shared cluster: its URL, a pool on it and a quiet logger.
   /// Only inside a test that has the ``Trait/isolatedDatabases`` trait, which drops the database
   /// (and stops the pool) when the test ends, pass or fail.
+  ///
+  /// Its deadline is long (30 s): the whole suite runs in parallel on two cores, and at its peak a
+  /// write took longer than the service's 5 s, failing tests that are not about deadlines (a
+  /// dial recorded late is dialed again after its lease). Tests about deadlines set their own.
   package static func create(
-    prefix: String, timeout: Duration = .seconds(5)
+    prefix: String, timeout: Duration = .seconds(30)
   ) async throws -> (url: String, client: PostgresClient, logger: Logger) {
     guard let created = CreatedDatabases.current else {
       throw TestFailure("IsolatedDatabase needs the .isolatedDatabases trait on the test or its suite")
@@ -90,9 +94,16 @@ package struct IsolatedDatabase: Sendable {
   /// Each tenant's API key, made with the tenant.
   package let keys = TenantKeys()
 
-  package static func make(prefix: String = "dispatch") async throws -> IsolatedDatabase {
-    let (_, client, logger) = try await Self.create(prefix: prefix)
-    let database = Database(client: client, logger: logger)
+  /// - Parameter timeout: the database deadline; a test about something else than deadlines may
+  ///   give a long one, so that a suite running in parallel on two cores cannot push its writes
+  ///   past it.
+  package static func make(
+    prefix: String = "dispatch", timeout: Duration = .seconds(5)
+  ) async throws
+    -> IsolatedDatabase
+  {
+    let (_, client, logger) = try await Self.create(prefix: prefix, timeout: timeout)
+    let database = Database(client: client, timeout: timeout, logger: logger)
     let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(
       client: client, database: database, store: store, operations: CallOperations(store: store),
