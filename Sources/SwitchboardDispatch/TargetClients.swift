@@ -129,9 +129,6 @@ public final class TargetClients: Service, Sendable {
     }
   }
 
-  /// Clients kept now (for tests).
-  var count: Int { state.withLock { $0.entries.count } }
-
   /// Waits for graceful shutdown, then shuts every client down (the services that send through
   /// them are listed after this one, so they have stopped).
   public func run() async throws {

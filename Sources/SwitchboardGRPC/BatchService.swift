@@ -19,36 +19,26 @@ public struct BatchService: Switchboard_V1_BatchService.ServiceProtocol {
     var options: BatchOptions?
     var recipients = BatchRecipients()
     let now = operations.clock
-    do {
-      for try await message in request.messages {
-        switch message.part {
-        case .header(let header)?:
-          guard options == nil else { throw SwitchboardError.invalid("header must be sent once, first") }
-          var input = BatchOptionsInput(header)
-          try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
-          options = try operations.options(input)
-        case .recipients(let part)?:
-          guard let options else { throw SwitchboardError.invalid("header must be sent once, first") }
-          for recipient in part.recipients {
-            guard recipients.count < BatchContract.maxRecipients else {
-              throw SwitchboardError(
-                .payloadTooLarge, "a batch must have at most \(BatchContract.maxRecipients) recipients")
-            }
-            recipients.add(
-              BatchRecipientInput(recipient, line: recipients.count + 1), agentID: options.agentID, now: now)
+    for try await message in request.messages {
+      switch message.part {
+      case .header(let header)?:
+        guard options == nil else { throw SwitchboardError.invalid("header must be sent once, first") }
+        var input = BatchOptionsInput(header)
+        try input.adoptIdempotencyKeyHeader(Array(request.metadata[stringValues: "idempotency-key"]))
+        options = try operations.options(input)
+      case .recipients(let part)?:
+        guard let options else { throw SwitchboardError.invalid("header must be sent once, first") }
+        for recipient in part.recipients {
+          guard recipients.count < BatchContract.maxRecipients else {
+            throw SwitchboardError(
+              .payloadTooLarge, "a batch must have at most \(BatchContract.maxRecipients) recipients")
           }
-        case nil:
-          throw SwitchboardError.invalid("each message must carry a header or recipients")
+          recipients.add(
+            BatchRecipientInput(recipient, line: recipients.count + 1), agentID: options.agentID, now: now)
         }
+      case nil:
+        throw SwitchboardError.invalid("each message must carry a header or recipients")
       }
-    } catch let error as SwitchboardError {
-      throw error
-    } catch let error as RPCError {
-      throw error
-    } catch {
-      // The stream was closed under the handler (the client went away, or the stream guard
-      // answered it): nobody waits for this answer, and it is not the service's failure.
-      throw RPCError(code: .cancelled, message: "the request stream was closed before it ended", cause: error)
     }
     guard let options else { throw SwitchboardError.invalid("header must be sent once, first") }
     guard recipients.count > 0 else { throw SwitchboardError.invalid("recipients must not be empty") }

@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCProtobuf
 import Logging
+import NIOHTTP2
 import SwitchboardCore
 
 /// A handler throws ``SwitchboardError``; grpc-swift answers it with the status below.
@@ -80,6 +81,10 @@ struct ErrorInterceptor: ServerInterceptor {
       return try await next(request, context)
     } catch let error as RPCError {
       throw error
+    } catch let error as NIOHTTP2Errors.StreamClosed {
+      // The request stream was closed under the handler (the client went away, or the stream
+      // guard answered it): nobody waits for this answer, and it is not the service's failure.
+      throw RPCError(code: .cancelled, message: "the request stream was closed before it ended", cause: error)
     } catch {
       let answer = SwitchboardError.answering(error)
       switch answer.severity {
