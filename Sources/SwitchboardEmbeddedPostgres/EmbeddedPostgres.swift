@@ -186,7 +186,7 @@ public struct EmbeddedPostgres: Sendable {
   }
 
   /// The newest server binaries: on PATH first, then Debian's /usr/lib/postgresql/<version>/bin.
-  static func findBinaries() -> String? {
+  public static func findBinaries() -> String? {
     let fileManager = FileManager.default
     let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
     for directory in path.split(separator: ":").map(String.init)

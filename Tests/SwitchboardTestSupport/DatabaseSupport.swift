@@ -18,8 +18,11 @@ extension IsolatedDatabase {
   /// Its deadline is long (30 s): the whole suite runs in parallel on two cores, and at its peak a
   /// write took longer than the service's 5 s, failing tests that are not about deadlines (a
   /// dial recorded late is dialed again after its lease). Tests about deadlines set their own.
+  ///
+  /// - Parameter beforeMigrating: runs with the new database's URL before it is migrated (the
+  ///   upgrade test restores an older schema there).
   package static func create(
-    prefix: String, timeout: Duration = .seconds(30)
+    prefix: String, timeout: Duration = .seconds(30), beforeMigrating: (String) throws -> Void = { _ in }
   ) async throws -> (url: String, client: PostgresClient, logger: Logger) {
     guard let created = CreatedDatabases.current else {
       throw TestFailure("IsolatedDatabase needs the .isolatedDatabases trait on the test or its suite")
@@ -36,6 +39,7 @@ extension IsolatedDatabase {
     configuration.databaseTimeout = timeout
     let client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
     created.add(name: name, pool: Task { await client.run() })
+    try beforeMigrating(url.string!)
     try await Migrator(client: client, logger: logger).migrate()
     return (url.string!, client, logger)
   }
@@ -98,11 +102,12 @@ package struct IsolatedDatabase: Sendable {
   ///   give a long one, so that a suite running in parallel on two cores cannot push its writes
   ///   past it.
   package static func make(
-    prefix: String = "dispatch", timeout: Duration = .seconds(5)
+    prefix: String = "dispatch", timeout: Duration = .seconds(5), beforeMigrating: (String) throws -> Void = { _ in }
   ) async throws
     -> IsolatedDatabase
   {
-    let (_, client, logger) = try await Self.create(prefix: prefix, timeout: timeout)
+    let (_, client, logger) = try await Self.create(
+      prefix: prefix, timeout: timeout, beforeMigrating: beforeMigrating)
     let database = Database(client: client, timeout: timeout, logger: logger)
     let store = PostgresCallStore(database: database, logger: logger).running()
     return IsolatedDatabase(

@@ -40,110 +40,17 @@ CREATE INDEX call_attempts_batch ON call_attempts (tenant_id, batch_id) WHERE ba
 COMMENT ON COLUMN call_attempts.batch_id IS 'The batch of the attempt''s chain; NULL for single calls.';
 
 -- Per batch, each contact counted once, by its chain's latest attempt (retries included).
-CREATE VIEW batch_progress AS
-SELECT
-  b.tenant_id,
-  b.batch_id,
-  b.agent_id,
-  b.name,
-  b.status AS batch_status,
-  b.total_recipients,
-  count(a.trace_id) FILTER (WHERE a.status IN ('scheduled', 'initiated')) AS waiting_count,
-  count(a.trace_id) FILTER (WHERE a.status IN ('dispatching', 'dispatched', 'ringing', 'in_progress')) AS in_progress_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'completed') AS completed_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'no_answer') AS no_answer_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'busy') AS busy_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'failed') AS failed_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'unreachable') AS unreachable_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'canceled') AS canceled_count,
-  count(a.trace_id) FILTER (WHERE a.status = ANY (switchboard_terminal_statuses())) AS finished_count,
-  round(100.0 * count(a.trace_id) FILTER (WHERE a.status = 'completed')
-    / nullif(count(a.trace_id) FILTER (WHERE a.status = ANY (switchboard_terminal_statuses())), 0), 2) AS success_rate,
-  (SELECT min(d.dispatched_at) FROM call_attempts d WHERE d.tenant_id = b.tenant_id AND d.batch_id = b.batch_id)
-    AS first_dial_at,
-  (SELECT max(d.dispatched_at) FROM call_attempts d WHERE d.tenant_id = b.tenant_id AND d.batch_id = b.batch_id)
-    AS last_dial_at,
-  b.created_at
-FROM batches b
-LEFT JOIN conversations c ON c.tenant_id = b.tenant_id AND c.batch_id = b.batch_id
-LEFT JOIN call_attempts a
-  ON a.tenant_id = c.tenant_id AND a.conversation_id = c.conversation_id AND a.attempt_number = c.attempt_count
-GROUP BY b.tenant_id, b.batch_id;
-COMMENT ON VIEW batch_progress IS 'One row per batch: its contacts counted by where their chain''s latest attempt stands, success rate, first and last dial. Filter by tenant_id.';
-COMMENT ON COLUMN batch_progress.tenant_id IS 'Owning tenant.';
-COMMENT ON COLUMN batch_progress.batch_id IS 'The batch.';
-COMMENT ON COLUMN batch_progress.agent_id IS 'The agent placing the batch''s calls.';
-COMMENT ON COLUMN batch_progress.name IS 'The batch''s name.';
-COMMENT ON COLUMN batch_progress.batch_status IS 'pending, running, paused, completed or canceled.';
-COMMENT ON COLUMN batch_progress.total_recipients IS 'Contacts in the batch.';
-COMMENT ON COLUMN batch_progress.waiting_count IS 'Contacts whose latest attempt waits for dispatch (scheduled or initiated): not yet called, or a retry due later.';
-COMMENT ON COLUMN batch_progress.in_progress_count IS 'Contacts whose latest attempt is being dispatched, dialed, ringing or talking.';
-COMMENT ON COLUMN batch_progress.completed_count IS 'Contacts whose latest attempt completed.';
-COMMENT ON COLUMN batch_progress.no_answer_count IS 'Contacts whose latest attempt was not answered.';
-COMMENT ON COLUMN batch_progress.busy_count IS 'Contacts whose latest attempt found the line busy.';
-COMMENT ON COLUMN batch_progress.failed_count IS 'Contacts whose latest attempt failed.';
-COMMENT ON COLUMN batch_progress.unreachable_count IS 'Contacts whose latest attempt could not reach the number.';
-COMMENT ON COLUMN batch_progress.canceled_count IS 'Contacts whose latest attempt was canceled.';
-COMMENT ON COLUMN batch_progress.finished_count IS 'Contacts whose latest attempt is final (a retry not yet made counts as waiting).';
-COMMENT ON COLUMN batch_progress.success_rate IS 'Completed as a percentage of finished contacts; NULL before any finished.';
-COMMENT ON COLUMN batch_progress.first_dial_at IS 'When the batch''s first attempt was handed to the dialer.';
-COMMENT ON COLUMN batch_progress.last_dial_at IS 'When its most recent attempt was handed to the dialer.';
-COMMENT ON COLUMN batch_progress.created_at IS 'When the upload was accepted.';
+-- batch_progress: db/functions/batch_progress.sql
 
 -- Writes a batch and its recipients in one statement: a chain and a first attempt each. The rows
 -- come checked, with their ids and their effective context made by the service (Core's
 -- ThreadedState: a new chain is the request's context). Attempts go in scheduled at the batch's
 -- start, so that dispatch admission applies the tenant's limits to them: deferred, never refused.
-CREATE FUNCTION switchboard_create_batch(
-  p_tenant_id bigint, p_agent_id bigint, p_name text, p_max_concurrency integer, p_scheduled_for timestamptz,
-  p_recipients jsonb
-) RETURNS TABLE (outcome text, batch_id bigint, created_at timestamptz)
-LANGUAGE plpgsql
-AS $function$
-DECLARE
-  v_phone text;
-  v_batch bigint;
-  v_created timestamptz;
-  v_start timestamptz := coalesce(p_scheduled_for, now());
-BEGIN
-  SELECT a.phone_number INTO v_phone FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
-  IF NOT FOUND THEN
-    RETURN QUERY SELECT 'agent_not_found', NULL::bigint, NULL::timestamptz;
-    RETURN;
-  END IF;
-  IF coalesce(v_phone, '') = '' THEN
-    RETURN QUERY SELECT 'agent_has_no_phone', NULL::bigint, NULL::timestamptz;
-    RETURN;
-  END IF;
-  INSERT INTO batches AS b (tenant_id, agent_id, name, max_concurrency, scheduled_for, total_recipients)
-  VALUES (p_tenant_id, p_agent_id, p_name, p_max_concurrency, p_scheduled_for, jsonb_array_length(p_recipients))
-  RETURNING b.batch_id, b.created_at INTO v_batch, v_created;
-
-  WITH r AS (
-    SELECT * FROM jsonb_to_recordset(p_recipients) AS x(trace_id uuid, conversation_id uuid, customer_phone text,
-      parameters jsonb, metadata text, retry_context jsonb, effective_retry_context jsonb)
-  ), chains AS (
-    INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
-      collected_data, language, stage_id, batch_id)
-    SELECT p_tenant_id, r.conversation_id, p_agent_id, r.customer_phone, 1,
-      r.effective_retry_context -> 'collected_data', r.effective_retry_context ->> 'retry_language',
-      r.effective_retry_context ->> 'retry_stage_id', v_batch
-    FROM r
-  )
-  INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
-    parameters, metadata, retry_context, effective_retry_context, status, scheduled_for, due_at, batch_id)
-  SELECT p_tenant_id, r.trace_id, r.conversation_id, 1, p_agent_id, r.customer_phone, r.parameters, r.metadata,
-    r.retry_context, r.effective_retry_context, 'scheduled', v_start, v_start, v_batch
-  FROM r;
-
-  RETURN QUERY SELECT 'created', v_batch, v_created;
-END
-$function$;
-COMMENT ON FUNCTION switchboard_create_batch IS 'Writes a batch, a chain and a first attempt per recipient, in one statement; or says why not (agent).';
+-- switchboard_create_batch: db/functions/create_batch.sql
 
 DO $role$
 BEGIN
-  GRANT SELECT ON batches, batch_progress TO switchboard_analyst;
+  GRANT SELECT ON batches TO switchboard_analyst;
 EXCEPTION WHEN undefined_object OR insufficient_privilege THEN
   RAISE NOTICE 'switchboard_analyst grants not changed: %', SQLERRM;
 END

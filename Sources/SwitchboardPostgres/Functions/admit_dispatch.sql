@@ -1,0 +1,72 @@
+CREATE OR REPLACE FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text)
+RETURNS timestamptz
+LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_tenant tenants%ROWTYPE;
+  v_active integer;
+  v_interval interval;
+  v_burst integer;
+  v_allowed boolean;
+  v_tat timestamptz;
+  v_batch batches%ROWTYPE;
+BEGIN
+  -- A batch's attempt: its batch must be open, and below its max_concurrency. The batch row's
+  -- lock makes the batch's admissions take turns (two dispatchers cannot both take its last slot)
+  -- and orders them with pause and cancel, which take the same lock. NO KEY UPDATE: attempts that
+  -- reference the batch take KEY SHARE, which this must not wait for.
+  SELECT b.* INTO v_batch FROM call_attempts a JOIN batches b ON b.tenant_id = a.tenant_id AND b.batch_id = a.batch_id
+  WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id
+  FOR NO KEY UPDATE OF b;
+  IF FOUND THEN
+    IF v_batch.status = 'canceled' THEN
+      UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL
+      WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id AND a.status = 'dispatching';
+      RETURN now();
+    END IF;
+    IF v_batch.status <> ALL (switchboard_open_batch_statuses()) THEN
+      RETURN now() + interval '5 seconds';
+    END IF;
+    IF v_batch.max_concurrency IS NOT NULL THEN
+      SELECT count(*) INTO v_active
+      FROM call_attempts a
+      WHERE a.tenant_id = p_tenant_id AND a.batch_id = v_batch.batch_id AND a.trace_id <> p_trace_id
+        AND a.status = ANY (switchboard_active_statuses())
+        AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
+      IF v_active >= v_batch.max_concurrency THEN
+        RETURN now() + interval '1 second';
+      END IF;
+    END IF;
+  END IF;
+
+  SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
+  IF v_tenant.max_concurrent_calls > 0 THEN
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), p_tenant_id::integer);
+    SELECT count(*) INTO v_active
+    FROM call_attempts a
+    WHERE a.tenant_id = p_tenant_id AND a.trace_id <> p_trace_id
+      -- Intake counts every active status (switchboard_active_statuses). Here, an attempt that is
+      -- dispatching only holds a line once its limits are charged: a scheduled attempt claimed by a
+      -- dispatcher but not yet admitted (this one, or another being admitted beside it) has taken
+      -- nothing yet, and counting it would let claimed-but-waiting attempts lock each other out.
+      AND a.status = ANY (switchboard_active_statuses())
+      AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
+    IF v_active >= v_tenant.max_concurrent_calls THEN
+      RETURN now() + interval '1 second';
+    END IF;
+  END IF;
+  IF v_tenant.number_rate_limit > 0 THEN
+    v_interval := make_interval(secs => v_tenant.number_rate_period_seconds::double precision / v_tenant.number_rate_limit);
+    v_burst := coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit);
+    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
+    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_interval, v_burst) s;
+    IF NOT v_allowed THEN
+      RETURN v_tat + v_interval - v_burst * v_interval;
+    END IF;
+  END IF;
+  UPDATE call_attempts a SET limits_charged_at = now() WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id;
+  RETURN NULL;
+END
+$function$;
+COMMENT ON FUNCTION switchboard_admit_dispatch IS 'Charges a scheduled attempt''s limits at dispatch; NULL when it may go, else when to try again.';

@@ -1,0 +1,3115 @@
+--
+-- PostgreSQL database dump
+--
+
+
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: switchboard_accept_call(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_accept_call(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) RETURNS TABLE(outcome text, trace_id uuid, conversation_id uuid, attempt_number integer, status text, scheduled_for timestamp with time zone, agent_id bigint, rate_remaining integer, rate_reset_seconds double precision, retry_after_seconds double precision, current_calls integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_phone text;
+  v_rate_interval interval;
+  v_tat timestamptz;
+  v_allowed boolean;
+  v_active integer;
+  v_remaining integer;
+  v_reset double precision;
+  v_conversation_id uuid;
+  v_attempt integer;
+  v_data jsonb;
+  v_language text;
+  v_stage text;
+  v_effective jsonb;
+  v_status text;
+BEGIN
+  SELECT a.phone_number INTO v_phone
+  FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'agent_not_found', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
+      NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer;
+    RETURN;
+  END IF;
+  IF coalesce(v_phone, '') = '' THEN
+    RETURN QUERY SELECT 'agent_has_no_phone', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
+      NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer;
+    RETURN;
+  END IF;
+
+  IF p_conversation_id IS NOT NULL THEN
+    PERFORM FROM conversations c
+    WHERE c.tenant_id = p_tenant_id AND c.conversation_id = p_conversation_id
+      AND c.attempt_count >= coalesce(p_conversation_attempt, 1);
+    IF NOT FOUND THEN
+      RETURN QUERY SELECT 'conversation_not_found', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
+        NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer;
+      RETURN;
+    END IF;
+  END IF;
+
+  -- The key is claimed first, so a duplicate is told so even when the number is now limited.
+  -- Concurrent claims of one key wait on the unique index; all but one find it taken.
+  IF p_idempotency_key IS NOT NULL THEN
+    INSERT INTO idempotency_keys AS k (tenant_id, agent_id, idempotency_key, trace_id, expires_at)
+    VALUES (p_tenant_id, p_agent_id, p_idempotency_key, p_trace_id,
+      now() + make_interval(secs => p_idempotency_ttl_seconds))
+    ON CONFLICT ON CONSTRAINT idempotency_keys_pkey DO UPDATE
+      SET trace_id = excluded.trace_id, created_at = now(), expires_at = excluded.expires_at
+      WHERE k.expires_at <= now();
+    IF NOT FOUND THEN
+      RETURN QUERY
+      SELECT 'duplicate', a.trace_id, a.conversation_id, a.attempt_number, a.status, a.scheduled_for,
+        a.agent_id, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer
+      FROM idempotency_keys k
+      JOIN call_attempts a ON a.tenant_id = k.tenant_id AND a.trace_id = k.trace_id
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN;
+    END IF;
+  END IF;
+
+  -- Limits apply to calls placed now; scheduled calls meet them at dispatch time.
+  IF p_scheduled_for IS NULL AND p_max_concurrent_calls > 0 THEN
+    -- One tenant's limited intakes take turns, so two of them cannot both take the last slot.
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), p_tenant_id::integer);
+    SELECT count(*) INTO v_active
+    FROM call_attempts a
+    WHERE a.tenant_id = p_tenant_id
+      AND a.status = ANY (switchboard_active_statuses());
+    IF v_active >= p_max_concurrent_calls THEN
+      DELETE FROM idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN QUERY SELECT 'concurrency_limited', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
+        NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, v_active;
+      RETURN;
+    END IF;
+  END IF;
+
+  IF p_scheduled_for IS NULL AND p_rate_limit > 0 THEN
+    v_rate_interval := make_interval(secs => p_rate_period_seconds::double precision / p_rate_limit);
+    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
+    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_rate_interval, p_rate_burst) s;
+    IF NOT v_allowed THEN
+      DELETE FROM idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN QUERY SELECT 'rate_limited', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
+        NULL::timestamptz, NULL::bigint, 0, extract(epoch FROM v_tat - now())::double precision,
+        extract(epoch FROM v_tat + v_rate_interval - p_rate_burst * v_rate_interval - now())::double precision,
+        NULL::integer;
+      RETURN;
+    END IF;
+    v_remaining := floor(extract(epoch FROM now() + p_rate_burst * v_rate_interval - v_tat)
+      / extract(epoch FROM v_rate_interval))::integer;
+    v_reset := extract(epoch FROM v_tat - now());
+  END IF;
+
+  -- ThreadedState.threading(_:), under the chain's row lock. Appending takes that lock:
+  -- concurrent appends get consecutive attempt numbers,
+  -- and a rolled-back append leaves no gap.
+  IF p_conversation_id IS NULL THEN
+    v_conversation_id := p_new_conversation_id;
+    v_attempt := 1;
+    v_data := coalesce(p_retry_context -> 'collected_data', '{}');
+    v_language := p_retry_context ->> 'retry_language';
+    v_stage := p_retry_context ->> 'retry_stage_id';
+    INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
+      collected_data, language, stage_id)
+    VALUES (p_tenant_id, v_conversation_id, p_agent_id, p_customer_phone, 1, v_data, v_language, v_stage);
+  ELSE
+    UPDATE conversations c
+    SET attempt_count = c.attempt_count + 1,
+      collected_data = c.collected_data || coalesce(p_retry_context -> 'collected_data', '{}'),
+      language = coalesce(p_retry_context ->> 'retry_language', c.language),
+      stage_id = coalesce(p_retry_context ->> 'retry_stage_id', c.stage_id),
+      updated_at = now()
+    WHERE c.tenant_id = p_tenant_id AND c.conversation_id = p_conversation_id
+    RETURNING c.conversation_id, c.attempt_count, c.collected_data, c.language, c.stage_id
+    INTO v_conversation_id, v_attempt, v_data, v_language, v_stage;
+  END IF;
+
+  -- ThreadedState.effectiveContext(initialMessage:).
+  v_effective := jsonb_build_object('collected_data', v_data);
+  IF p_retry_context ->> 'retry_initial_message' IS NOT NULL THEN
+    v_effective := v_effective || jsonb_build_object('retry_initial_message', p_retry_context ->> 'retry_initial_message');
+  END IF;
+  IF v_language IS NOT NULL THEN
+    v_effective := v_effective || jsonb_build_object('retry_language', v_language);
+  END IF;
+  IF v_stage IS NOT NULL THEN
+    v_effective := v_effective || jsonb_build_object('retry_stage_id', v_stage);
+  END IF;
+
+  v_status := CASE WHEN p_scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END;
+  INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
+    parameters, metadata, idempotency_key, retry_context, effective_retry_context, status, scheduled_for, due_at)
+  VALUES (p_tenant_id, p_trace_id, v_conversation_id, v_attempt, p_agent_id, p_customer_phone,
+    p_parameters, p_metadata, p_idempotency_key, p_retry_context, v_effective, v_status, p_scheduled_for,
+    coalesce(p_scheduled_for, now()));
+
+  RETURN QUERY SELECT 'accepted', p_trace_id, v_conversation_id, v_attempt, v_status, p_scheduled_for,
+    p_agent_id, v_remaining, v_reset, 0::double precision, NULL::integer;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_accept_call(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_accept_call(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) IS 'Records one call attempt atomically (agent, conversation, idempotency, limits, chain append); returns the outcome.';
+
+
+--
+-- Name: switchboard_accept_calls(jsonb, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer) RETURNS TABLE(ordinal integer, outcome text, trace_id uuid, conversation_id uuid, attempt_number integer, status text, scheduled_for timestamp with time zone, agent_id bigint, rate_limit integer, rate_remaining integer, rate_reset_seconds double precision, retry_after_seconds double precision, current_calls integer, max_calls integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  c record;
+  v_key_hash text;
+  v_tenant tenants%ROWTYPE;
+BEGIN
+  FOR c IN
+    SELECT e.ordinality::integer AS ordinal, x.*
+    FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS e(call, ordinality),
+      jsonb_to_record(e.call) AS x(key_hash text, agent_id bigint, trace_id uuid, new_conversation_id uuid,
+        conversation_id uuid, conversation_attempt integer, customer_phone text, parameters jsonb, metadata text,
+        idempotency_key text, retry_context jsonb, scheduled_for_epoch double precision, traceparent text)
+  LOOP
+    IF v_key_hash IS DISTINCT FROM c.key_hash THEN
+      v_key_hash := c.key_hash;
+      SELECT t.* INTO v_tenant
+      FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id
+      WHERE k.key_hash = decode(c.key_hash, 'hex') AND k.revoked_at IS NULL;
+    END IF;
+    IF v_tenant.tenant_id IS NULL THEN
+      RETURN QUERY SELECT c.ordinal, 'invalid_api_key', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
+        NULL::timestamptz, NULL::bigint, NULL::integer, NULL::integer, NULL::double precision,
+        NULL::double precision, NULL::integer, NULL::integer;
+      CONTINUE;
+    END IF;
+    RETURN QUERY
+    SELECT c.ordinal, a.outcome, a.trace_id, a.conversation_id, a.attempt_number, a.status, a.scheduled_for,
+      a.agent_id, v_tenant.number_rate_limit, a.rate_remaining, a.rate_reset_seconds, a.retry_after_seconds,
+      a.current_calls, v_tenant.max_concurrent_calls
+    FROM switchboard_accept_call(v_tenant.tenant_id, c.agent_id, c.trace_id, c.new_conversation_id,
+      c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
+      p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), v_tenant.number_rate_limit,
+      v_tenant.number_rate_period_seconds, coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit),
+      v_tenant.max_concurrent_calls) a;
+    -- Only an accepted call has a row under its new trace id: nothing else is touched.
+    IF c.traceparent IS NOT NULL THEN
+      UPDATE call_attempts SET traceparent = c.traceparent
+      WHERE call_attempts.tenant_id = v_tenant.tenant_id AND call_attempts.trace_id = c.trace_id;
+    END IF;
+  END LOOP;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer) IS 'Records a batch of call attempts in one transaction, each as switchboard_accept_call would, after checking its API key; one row per call, by ordinal; keeps each accepted call''s traceparent.';
+
+
+--
+-- Name: switchboard_active_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_active_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['initiated', 'dispatching', 'dispatched', 'ringing', 'in_progress']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_active_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_active_statuses() IS 'Statuses that hold a line or are about to: counted against a tenant''s max_concurrent_calls.';
+
+
+--
+-- Name: switchboard_add_batch_recipients(bigint, bigint, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_add_batch_recipients(p_tenant_id bigint, p_batch_id bigint, p_recipients jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_batch batches%ROWTYPE;
+  v_start timestamptz;
+  v_count integer;
+BEGIN
+  SELECT * INTO STRICT v_batch FROM batches b WHERE b.tenant_id = p_tenant_id AND b.batch_id = p_batch_id;
+  v_start := coalesce(v_batch.scheduled_for, v_batch.created_at);
+  WITH r AS (
+    SELECT * FROM jsonb_to_recordset(p_recipients) AS x(trace_id uuid, conversation_id uuid, customer_phone text,
+      parameters jsonb, metadata text, retry_context jsonb, effective_retry_context jsonb)
+  ), chains AS (
+    INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
+      collected_data, language, stage_id, batch_id)
+    SELECT p_tenant_id, r.conversation_id, v_batch.agent_id, r.customer_phone, 1,
+      r.effective_retry_context -> 'collected_data', r.effective_retry_context ->> 'retry_language',
+      r.effective_retry_context ->> 'retry_stage_id', p_batch_id
+    FROM r
+  )
+  INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
+    parameters, metadata, retry_context, effective_retry_context, status, scheduled_for, due_at, batch_id)
+  SELECT p_tenant_id, r.trace_id, r.conversation_id, 1, v_batch.agent_id, r.customer_phone, r.parameters,
+    r.metadata, r.retry_context, r.effective_retry_context, 'scheduled', v_start, v_start, p_batch_id
+  FROM r;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_add_batch_recipients(p_tenant_id bigint, p_batch_id bigint, p_recipients jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_add_batch_recipients(p_tenant_id bigint, p_batch_id bigint, p_recipients jsonb) IS 'Writes a chunk of a batch''s recipients: a chain and a scheduled first attempt each, at the batch''s start.';
+
+
+--
+-- Name: switchboard_add_webhook_target(bigint, bigint, text, text, text[], boolean, boolean, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_add_webhook_target(p_tenant_id bigint, p_agent_id bigint, p_url text, p_secret text, p_events text[], p_include_transcript boolean, p_include_recording boolean, p_limit integer) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_id bigint;
+BEGIN
+  PERFORM FROM agents WHERE tenant_id = p_tenant_id AND agent_id = p_agent_id FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF (SELECT count(*) FROM webhook_targets WHERE tenant_id = p_tenant_id AND agent_id = p_agent_id) >= p_limit THEN
+    RAISE EXCEPTION 'agent % has % webhook targets already', p_agent_id, p_limit
+      USING ERRCODE = 'check_violation', HINT = 'switchboard_webhook_target_limit';
+  END IF;
+  INSERT INTO webhook_targets (tenant_id, agent_id, url, secret, events, include_transcript, include_recording)
+  VALUES (p_tenant_id, p_agent_id, p_url, p_secret, p_events, p_include_transcript, p_include_recording)
+  RETURNING target_id INTO v_id;
+  RETURN v_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_add_webhook_target(p_tenant_id bigint, p_agent_id bigint, p_url text, p_secret text, p_events text[], p_include_transcript boolean, p_include_recording boolean, p_limit integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_add_webhook_target(p_tenant_id bigint, p_agent_id bigint, p_url text, p_secret text, p_events text[], p_include_transcript boolean, p_include_recording boolean, p_limit integer) IS 'Adds a webhook target to an agent, at most p_limit per agent (taken under the agent''s row lock).';
+
+
+--
+-- Name: switchboard_admit_dispatch(bigint, uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_tenant tenants%ROWTYPE;
+  v_active integer;
+  v_interval interval;
+  v_burst integer;
+  v_allowed boolean;
+  v_tat timestamptz;
+  v_batch batches%ROWTYPE;
+BEGIN
+  -- A batch's attempt: its batch must be open, and below its max_concurrency. The batch row's
+  -- lock makes the batch's admissions take turns (two dispatchers cannot both take its last slot)
+  -- and orders them with pause and cancel, which take the same lock. NO KEY UPDATE: attempts that
+  -- reference the batch take KEY SHARE, which this must not wait for.
+  SELECT b.* INTO v_batch FROM call_attempts a JOIN batches b ON b.tenant_id = a.tenant_id AND b.batch_id = a.batch_id
+  WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id
+  FOR NO KEY UPDATE OF b;
+  IF FOUND THEN
+    IF v_batch.status = 'canceled' THEN
+      UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL
+      WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id AND a.status = 'dispatching';
+      RETURN now();
+    END IF;
+    IF v_batch.status <> ALL (switchboard_open_batch_statuses()) THEN
+      RETURN now() + interval '5 seconds';
+    END IF;
+    IF v_batch.max_concurrency IS NOT NULL THEN
+      SELECT count(*) INTO v_active
+      FROM call_attempts a
+      WHERE a.tenant_id = p_tenant_id AND a.batch_id = v_batch.batch_id AND a.trace_id <> p_trace_id
+        AND a.status = ANY (switchboard_active_statuses())
+        AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
+      IF v_active >= v_batch.max_concurrency THEN
+        RETURN now() + interval '1 second';
+      END IF;
+    END IF;
+  END IF;
+
+  SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
+  IF v_tenant.max_concurrent_calls > 0 THEN
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), p_tenant_id::integer);
+    SELECT count(*) INTO v_active
+    FROM call_attempts a
+    WHERE a.tenant_id = p_tenant_id AND a.trace_id <> p_trace_id
+      -- Intake counts every active status (switchboard_active_statuses). Here, an attempt that is
+      -- dispatching only holds a line once its limits are charged: a scheduled attempt claimed by a
+      -- dispatcher but not yet admitted (this one, or another being admitted beside it) has taken
+      -- nothing yet, and counting it would let claimed-but-waiting attempts lock each other out.
+      AND a.status = ANY (switchboard_active_statuses())
+      AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
+    IF v_active >= v_tenant.max_concurrent_calls THEN
+      RETURN now() + interval '1 second';
+    END IF;
+  END IF;
+  IF v_tenant.number_rate_limit > 0 THEN
+    v_interval := make_interval(secs => v_tenant.number_rate_period_seconds::double precision / v_tenant.number_rate_limit);
+    v_burst := coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit);
+    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
+    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_interval, v_burst) s;
+    IF NOT v_allowed THEN
+      RETURN v_tat + v_interval - v_burst * v_interval;
+    END IF;
+  END IF;
+  UPDATE call_attempts a SET limits_charged_at = now() WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id;
+  RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text) IS 'Charges a scheduled attempt''s limits at dispatch; NULL when it may go, else when to try again.';
+
+
+--
+-- Name: switchboard_cancelable_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_cancelable_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['scheduled', 'initiated']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_cancelable_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_cancelable_statuses() IS 'Statuses CancelCall may end: not yet handed to a dispatcher.';
+
+
+--
+-- Name: switchboard_create_batch(bigint, bigint, text, integer, timestamp with time zone, integer, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_create_batch(p_tenant_id bigint, p_agent_id bigint, p_name text, p_max_concurrency integer, p_scheduled_for timestamp with time zone, p_total_recipients integer, p_idempotency_key text, p_idempotency_ttl_seconds integer) RETURNS TABLE(outcome text, batch_id bigint)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_phone text;
+  v_batch bigint;
+BEGIN
+  SELECT a.phone_number INTO v_phone FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'agent_not_found', NULL::bigint;
+    RETURN;
+  END IF;
+  IF coalesce(v_phone, '') = '' THEN
+    RETURN QUERY SELECT 'agent_has_no_phone', NULL::bigint;
+    RETURN;
+  END IF;
+
+  v_batch := nextval(pg_get_serial_sequence('batches', 'batch_id'));
+  IF p_idempotency_key IS NOT NULL THEN
+    INSERT INTO batch_idempotency_keys AS k (tenant_id, agent_id, idempotency_key, batch_id, expires_at)
+    VALUES (p_tenant_id, p_agent_id, p_idempotency_key, v_batch,
+      now() + make_interval(secs => p_idempotency_ttl_seconds))
+    ON CONFLICT ON CONSTRAINT batch_idempotency_keys_pkey DO UPDATE
+      SET batch_id = excluded.batch_id, created_at = now(), expires_at = excluded.expires_at
+      WHERE k.expires_at <= now();
+    IF NOT FOUND THEN
+      RETURN QUERY SELECT 'duplicate', k.batch_id FROM batch_idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN;
+    END IF;
+  END IF;
+
+  INSERT INTO batches (tenant_id, batch_id, agent_id, name, max_concurrency, scheduled_for, total_recipients)
+  VALUES (p_tenant_id, v_batch, p_agent_id, p_name, p_max_concurrency, p_scheduled_for, p_total_recipients);
+  RETURN QUERY SELECT 'created', v_batch;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_create_batch(p_tenant_id bigint, p_agent_id bigint, p_name text, p_max_concurrency integer, p_scheduled_for timestamp with time zone, p_total_recipients integer, p_idempotency_key text, p_idempotency_ttl_seconds integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_create_batch(p_tenant_id bigint, p_agent_id bigint, p_name text, p_max_concurrency integer, p_scheduled_for timestamp with time zone, p_total_recipients integer, p_idempotency_key text, p_idempotency_ttl_seconds integer) IS 'Writes a batch''s row (its recipients follow, switchboard_add_batch_recipients, in the same transaction); or says why not (the agent; an idempotency key already used, naming its batch).';
+
+
+--
+-- Name: switchboard_dialed_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_dialed_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['dispatched', 'ringing', 'in_progress']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_dialed_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_dialed_statuses() IS 'Statuses of an attempt with the dialer and not final: the reaper watches these.';
+
+
+--
+-- Name: switchboard_due_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_due_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['scheduled', 'initiated']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_due_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_due_statuses() IS 'Statuses that wait for a dispatcher to claim the attempt when due.';
+
+
+--
+-- Name: switchboard_open_batch_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_open_batch_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['pending', 'running']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_open_batch_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_open_batch_statuses() IS 'Batch statuses whose attempts may be dispatched (once the batch''s start has come).';
+
+
+--
+-- Name: switchboard_set_chain_created_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_set_chain_created_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF NEW.chain_created_at IS NULL THEN
+    SELECT c.created_at INTO NEW.chain_created_at FROM conversations c
+    WHERE c.tenant_id = NEW.tenant_id AND c.conversation_id = NEW.conversation_id;
+    -- A chain written by the same statement (a batch's chunk) is not visible yet; it was created
+    -- now(), as this attempt was.
+    NEW.chain_created_at := coalesce(NEW.chain_created_at, NEW.created_at);
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_set_chain_created_at(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_set_chain_created_at() IS 'Copies the chain''s created_at onto a new attempt (call_attempts.chain_created_at).';
+
+
+--
+-- Name: switchboard_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['scheduled', 'initiated', 'dispatching', 'dispatched', 'ringing', 'in_progress', 'completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_statuses() IS 'Every attempt status, in lifecycle order.';
+
+
+--
+-- Name: switchboard_supersede_attempt(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_supersede_attempt() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  UPDATE call_attempts a SET is_latest = false
+  WHERE a.tenant_id = NEW.tenant_id AND a.conversation_id = NEW.conversation_id
+    AND a.attempt_number = NEW.attempt_number - 1 AND a.is_latest;
+  RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_supersede_attempt(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_supersede_attempt() IS 'Clears is_latest on the attempt a new one follows (written under the chain''s row lock).';
+
+
+--
+-- Name: switchboard_take_number_slot(bigint, text, interval, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_take_number_slot(p_tenant_id bigint, p_customer_phone text, p_interval interval, p_burst integer, OUT o_allowed boolean, OUT o_tat timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  INSERT INTO number_rate_limits AS r (tenant_id, customer_phone, tat)
+  VALUES (p_tenant_id, p_customer_phone, now() + p_interval)
+  ON CONFLICT ON CONSTRAINT number_rate_limits_pkey DO UPDATE
+    SET tat = greatest(r.tat, now()) + p_interval
+    WHERE greatest(r.tat, now()) + p_interval - p_burst * p_interval <= now()
+  RETURNING r.tat INTO o_tat;
+  o_allowed := FOUND;
+  IF NOT o_allowed THEN
+    SELECT r.tat INTO o_tat FROM number_rate_limits r
+    WHERE r.tenant_id = p_tenant_id AND r.customer_phone = p_customer_phone;
+  END IF;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_take_number_slot(p_tenant_id bigint, p_customer_phone text, p_interval interval, p_burst integer, OUT o_allowed boolean, OUT o_tat timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_take_number_slot(p_tenant_id bigint, p_customer_phone text, p_interval interval, p_burst integer, OUT o_allowed boolean, OUT o_tat timestamp with time zone) IS 'GCRA per (tenant, number): takes a call if allowed; returns whether, and the theoretical arrival time.';
+
+
+--
+-- Name: switchboard_terminal_statuses(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_terminal_statuses() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ARRAY['completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled']::text[] $$;
+
+
+--
+-- Name: FUNCTION switchboard_terminal_statuses(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_terminal_statuses() IS 'Final statuses: nothing moves the attempt again.';
+
+
+--
+-- Name: switchboard_uuid_v7(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_uuid_v7() RETURNS uuid
+    LANGUAGE sql
+    AS $$
+  SELECT encode(
+    set_bit(set_bit(
+      overlay(uuid_send(gen_random_uuid())
+        PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+        FROM 1 FOR 6),
+      52, 1), 53, 1),
+    'hex')::uuid
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_uuid_v7(); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_uuid_v7() IS 'A time-ordered version 7 UUID.';
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: agents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agents (
+    tenant_id bigint NOT NULL,
+    agent_id bigint NOT NULL,
+    name text,
+    phone_number text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    retry_policy jsonb,
+    calling_window jsonb,
+    CONSTRAINT agents_agent_id_check CHECK ((agent_id > 0))
+);
+
+
+--
+-- Name: TABLE agents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.agents IS 'Voice agents that place calls, numbered by the tenant.';
+
+
+--
+-- Name: COLUMN agents.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN agents.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.agent_id IS 'The agent id clients send as agent_id; unique within the tenant.';
+
+
+--
+-- Name: COLUMN agents.name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.name IS 'Display name.';
+
+
+--
+-- Name: COLUMN agents.phone_number; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.phone_number IS 'The E.164 number the agent calls from; NULL means it cannot place calls.';
+
+
+--
+-- Name: COLUMN agents.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.created_at IS 'When the agent was created.';
+
+
+--
+-- Name: COLUMN agents.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.updated_at IS 'When the agent was last changed.';
+
+
+--
+-- Name: COLUMN agents.retry_policy; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.retry_policy IS 'When a finished attempt earns another: {"max_attempts", "retry_on": [statuses], "delays_seconds": [...]}; NULL means never.';
+
+
+--
+-- Name: COLUMN agents.calling_window; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.calling_window IS 'When the agent may call: {"timezone", "days": ["mon", ...], "start": "HH:MM", "end": "HH:MM"}; NULL means any time.';
+
+
+--
+-- Name: api_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.api_keys (
+    key_hash bytea NOT NULL,
+    tenant_id bigint NOT NULL,
+    key_prefix text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    revoked_at timestamp with time zone
+);
+
+
+--
+-- Name: TABLE api_keys; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.api_keys IS 'API keys of tenants. Only the SHA-256 of a key is stored, never the key.';
+
+
+--
+-- Name: COLUMN api_keys.key_hash; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_keys.key_hash IS 'SHA-256 of the whole key (sk_ and 32 characters).';
+
+
+--
+-- Name: COLUMN api_keys.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_keys.tenant_id IS 'The tenant the key authenticates.';
+
+
+--
+-- Name: COLUMN api_keys.key_prefix; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_keys.key_prefix IS 'The first 7 characters of the key, to tell keys apart without revealing them.';
+
+
+--
+-- Name: COLUMN api_keys.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_keys.created_at IS 'When the key was issued.';
+
+
+--
+-- Name: COLUMN api_keys.revoked_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.api_keys.revoked_at IS 'When the key was revoked; a revoked key authenticates nothing.';
+
+
+--
+-- Name: batch_idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.batch_idempotency_keys (
+    tenant_id bigint NOT NULL,
+    agent_id bigint NOT NULL,
+    idempotency_key text NOT NULL,
+    batch_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE batch_idempotency_keys; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.batch_idempotency_keys IS 'Idempotency keys of batch uploads: a key names its first batch until expires_at.';
+
+
+--
+-- Name: COLUMN batch_idempotency_keys.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_idempotency_keys.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN batch_idempotency_keys.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_idempotency_keys.agent_id IS 'The agent of the upload; keys are per agent, as for calls.';
+
+
+--
+-- Name: COLUMN batch_idempotency_keys.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_idempotency_keys.idempotency_key IS 'The key the client sent.';
+
+
+--
+-- Name: COLUMN batch_idempotency_keys.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_idempotency_keys.batch_id IS 'The batch the key''s first upload created.';
+
+
+--
+-- Name: COLUMN batch_idempotency_keys.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_idempotency_keys.created_at IS 'When the key was first used.';
+
+
+--
+-- Name: COLUMN batch_idempotency_keys.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_idempotency_keys.expires_at IS 'After this, the key may create a new batch.';
+
+
+--
+-- Name: batch_progress; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.batch_progress AS
+SELECT
+    NULL::bigint AS tenant_id,
+    NULL::bigint AS batch_id,
+    NULL::bigint AS agent_id,
+    NULL::text AS name,
+    NULL::text AS batch_status,
+    NULL::integer AS total_recipients,
+    NULL::bigint AS waiting_count,
+    NULL::bigint AS in_progress_count,
+    NULL::bigint AS completed_count,
+    NULL::bigint AS no_answer_count,
+    NULL::bigint AS busy_count,
+    NULL::bigint AS failed_count,
+    NULL::bigint AS unreachable_count,
+    NULL::bigint AS canceled_count,
+    NULL::bigint AS finished_count,
+    NULL::numeric AS success_rate,
+    NULL::timestamp with time zone AS first_dial_at,
+    NULL::timestamp with time zone AS last_dial_at,
+    NULL::timestamp with time zone AS created_at,
+    NULL::bigint AS pending_retry_count,
+    NULL::numeric AS avg_duration_seconds,
+    NULL::bigint AS voicemail_count,
+    NULL::bigint AS socket_failure_count;
+
+
+--
+-- Name: VIEW batch_progress; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.batch_progress IS 'One row per batch: its contacts counted by where their chain''s latest attempt stands, success rate, first and last dial. Filter by tenant_id.';
+
+
+--
+-- Name: COLUMN batch_progress.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN batch_progress.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.batch_id IS 'The batch.';
+
+
+--
+-- Name: COLUMN batch_progress.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.agent_id IS 'The agent placing the batch''s calls.';
+
+
+--
+-- Name: COLUMN batch_progress.name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.name IS 'The batch''s name.';
+
+
+--
+-- Name: COLUMN batch_progress.batch_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.batch_status IS 'pending, running, paused, completed or canceled.';
+
+
+--
+-- Name: COLUMN batch_progress.total_recipients; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.total_recipients IS 'Contacts in the batch.';
+
+
+--
+-- Name: COLUMN batch_progress.waiting_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.waiting_count IS 'Contacts whose latest attempt waits for dispatch (scheduled or initiated): not yet called, or a retry due later.';
+
+
+--
+-- Name: COLUMN batch_progress.in_progress_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.in_progress_count IS 'Contacts whose latest attempt is being dispatched, dialed, ringing or talking.';
+
+
+--
+-- Name: COLUMN batch_progress.completed_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.completed_count IS 'Contacts whose latest attempt completed.';
+
+
+--
+-- Name: COLUMN batch_progress.no_answer_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.no_answer_count IS 'Contacts whose latest attempt was not answered.';
+
+
+--
+-- Name: COLUMN batch_progress.busy_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.busy_count IS 'Contacts whose latest attempt found the line busy.';
+
+
+--
+-- Name: COLUMN batch_progress.failed_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.failed_count IS 'Contacts whose latest attempt failed.';
+
+
+--
+-- Name: COLUMN batch_progress.unreachable_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.unreachable_count IS 'Contacts whose latest attempt could not reach the number.';
+
+
+--
+-- Name: COLUMN batch_progress.canceled_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.canceled_count IS 'Contacts whose latest attempt was canceled.';
+
+
+--
+-- Name: COLUMN batch_progress.finished_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.finished_count IS 'Contacts whose latest attempt is final (a retry not yet made counts as waiting).';
+
+
+--
+-- Name: COLUMN batch_progress.success_rate; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.success_rate IS 'Completed as a percentage of finished contacts; NULL before any finished.';
+
+
+--
+-- Name: COLUMN batch_progress.first_dial_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.first_dial_at IS 'When the batch''s first attempt was handed to the dialer.';
+
+
+--
+-- Name: COLUMN batch_progress.last_dial_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.last_dial_at IS 'When its most recent attempt was handed to the dialer.';
+
+
+--
+-- Name: COLUMN batch_progress.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.created_at IS 'When the upload was accepted.';
+
+
+--
+-- Name: COLUMN batch_progress.pending_retry_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.pending_retry_count IS 'Contacts waiting for an automatic retry (their latest attempt is a retry not yet dialed); also counted in waiting_count.';
+
+
+--
+-- Name: COLUMN batch_progress.avg_duration_seconds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.avg_duration_seconds IS 'Average duration of the contacts'' latest calls that reported one.';
+
+
+--
+-- Name: COLUMN batch_progress.voicemail_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.voicemail_count IS 'Contacts whose latest attempt reached a machine.';
+
+
+--
+-- Name: COLUMN batch_progress.socket_failure_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.socket_failure_count IS 'Contacts whose latest attempt failed because the dialer could not be reached (failure_type socket_failure).';
+
+
+--
+-- Name: batches; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.batches (
+    tenant_id bigint NOT NULL,
+    batch_id bigint NOT NULL,
+    agent_id bigint NOT NULL,
+    name text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    max_concurrency integer,
+    scheduled_for timestamp with time zone,
+    total_recipients integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT batches_max_concurrency_check CHECK ((max_concurrency > 0)),
+    CONSTRAINT batches_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'paused'::text, 'completed'::text, 'canceled'::text]))),
+    CONSTRAINT batches_total_recipients_check CHECK ((total_recipients > 0))
+);
+
+
+--
+-- Name: TABLE batches; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.batches IS 'Batch calls (campaigns): one row per upload; each recipient is a conversation chain carrying batch_id.';
+
+
+--
+-- Name: COLUMN batches.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN batches.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.batch_id IS 'The batch id clients see (an integer).';
+
+
+--
+-- Name: COLUMN batches.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.agent_id IS 'The agent placing every call of the batch.';
+
+
+--
+-- Name: COLUMN batches.name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.name IS 'The name the client gave.';
+
+
+--
+-- Name: COLUMN batches.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.status IS 'pending (not started), running, paused, completed (every chain final) or canceled.';
+
+
+--
+-- Name: COLUMN batches.max_concurrency; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.max_concurrency IS 'At most this many of the batch''s attempts active at once; NULL: only the tenant''s limits.';
+
+
+--
+-- Name: COLUMN batches.scheduled_for; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.scheduled_for IS 'When the batch starts; NULL: at once.';
+
+
+--
+-- Name: COLUMN batches.total_recipients; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.total_recipients IS 'Recipients accepted (rejected rows are not counted).';
+
+
+--
+-- Name: COLUMN batches.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.created_at IS 'When the upload was accepted.';
+
+
+--
+-- Name: COLUMN batches.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.updated_at IS 'When the status last changed.';
+
+
+--
+-- Name: COLUMN batches.completed_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batches.completed_at IS 'When the batch became completed or canceled.';
+
+
+--
+-- Name: batches_batch_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.batches ALTER COLUMN batch_id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.batches_batch_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: call_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.call_attempts (
+    tenant_id bigint NOT NULL,
+    trace_id uuid NOT NULL,
+    conversation_id uuid NOT NULL,
+    attempt_number integer NOT NULL,
+    agent_id bigint NOT NULL,
+    customer_phone text NOT NULL,
+    parameters jsonb NOT NULL,
+    metadata text,
+    idempotency_key text,
+    retry_context jsonb,
+    effective_retry_context jsonb NOT NULL,
+    status text NOT NULL,
+    scheduled_for timestamp with time zone,
+    due_at timestamp with time zone NOT NULL,
+    lease_owner text,
+    lease_expires_at timestamp with time zone,
+    dispatched_at timestamp with time zone,
+    ended_at timestamp with time zone,
+    failure_reason text,
+    results jsonb,
+    duration_seconds double precision,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    limits_charged_at timestamp with time zone,
+    traceparent text,
+    batch_id bigint,
+    transcript jsonb,
+    recording_url text,
+    answered_by text,
+    failure_type text,
+    chain_created_at timestamp with time zone NOT NULL,
+    is_latest boolean DEFAULT true NOT NULL,
+    CONSTRAINT call_attempts_answered_by_check CHECK ((answered_by = ANY (ARRAY['human'::text, 'machine'::text, 'unknown'::text]))),
+    CONSTRAINT call_attempts_attempt_number_check CHECK ((attempt_number > 0)),
+    CONSTRAINT call_attempts_duration_in_range CHECK (((duration_seconds >= (0)::double precision) AND (duration_seconds <= (604800)::double precision))),
+    CONSTRAINT call_attempts_failure_type_check CHECK ((failure_type = ANY (ARRAY['socket_failure'::text, 'telephony_failed'::text, 'other'::text]))),
+    CONSTRAINT call_attempts_status_check CHECK ((status = ANY (public.switchboard_statuses())))
+);
+
+
+--
+-- Name: TABLE call_attempts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.call_attempts IS 'One row per call attempt: what was asked, the context it carried, and what happened.';
+
+
+--
+-- Name: COLUMN call_attempts.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN call_attempts.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.trace_id IS 'Attempt id returned to clients as trace_id (UUIDv7).';
+
+
+--
+-- Name: COLUMN call_attempts.conversation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.conversation_id IS 'The chain this attempt belongs to.';
+
+
+--
+-- Name: COLUMN call_attempts.attempt_number; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.attempt_number IS 'Position in the chain: 1, 2, 3 ... without gaps.';
+
+
+--
+-- Name: COLUMN call_attempts.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.agent_id IS 'The agent placing the call.';
+
+
+--
+-- Name: COLUMN call_attempts.customer_phone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.customer_phone IS 'Destination number (E.164), from the customer_phone parameter.';
+
+
+--
+-- Name: COLUMN call_attempts.parameters; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.parameters IS 'The request''s parameters as a JSON array of {name, value}.';
+
+
+--
+-- Name: COLUMN call_attempts.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.metadata IS 'Opaque client metadata, passed through unchanged.';
+
+
+--
+-- Name: COLUMN call_attempts.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.idempotency_key IS 'The idempotency key the request carried, if any.';
+
+
+--
+-- Name: COLUMN call_attempts.retry_context; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.retry_context IS 'retry_context exactly as the request gave it.';
+
+
+--
+-- Name: COLUMN call_attempts.effective_retry_context; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.effective_retry_context IS 'The chain state overridden by the request''s context: what the dialer receives.';
+
+
+--
+-- Name: COLUMN call_attempts.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.status IS 'scheduled, initiated, dispatching, dispatched, ringing, in_progress, or a final status: completed, no_answer, busy, failed, unreachable, voicemail (a machine answered), canceled.';
+
+
+--
+-- Name: COLUMN call_attempts.scheduled_for; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.scheduled_for IS 'When the client asked the call to happen; NULL for an immediate call.';
+
+
+--
+-- Name: COLUMN call_attempts.due_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.due_at IS 'When the dispatcher may next take the attempt.';
+
+
+--
+-- Name: COLUMN call_attempts.lease_owner; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.lease_owner IS 'The dispatcher replica holding the attempt while dispatching.';
+
+
+--
+-- Name: COLUMN call_attempts.lease_expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.lease_expires_at IS 'When that lease lapses and another replica may take the attempt.';
+
+
+--
+-- Name: COLUMN call_attempts.dispatched_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.dispatched_at IS 'When a dialer accepted the attempt.';
+
+
+--
+-- Name: COLUMN call_attempts.ended_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.ended_at IS 'When the attempt reached a terminal status.';
+
+
+--
+-- Name: COLUMN call_attempts.failure_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.failure_reason IS 'Why the attempt failed, when it did.';
+
+
+--
+-- Name: COLUMN call_attempts.results; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.results IS 'Outcome results reported by the voice runtime.';
+
+
+--
+-- Name: COLUMN call_attempts.duration_seconds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.duration_seconds IS 'Talk time reported by the voice runtime.';
+
+
+--
+-- Name: COLUMN call_attempts.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.created_at IS 'When the attempt was accepted.';
+
+
+--
+-- Name: COLUMN call_attempts.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.updated_at IS 'When the attempt last changed.';
+
+
+--
+-- Name: COLUMN call_attempts.limits_charged_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.limits_charged_at IS 'When a scheduled attempt met the per-number and tenant limits at dispatch (immediate calls meet them at intake).';
+
+
+--
+-- Name: COLUMN call_attempts.traceparent; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.traceparent IS 'The W3C traceparent the call was placed with (HTTP header or gRPC metadata), if any and well formed.';
+
+
+--
+-- Name: COLUMN call_attempts.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.batch_id IS 'The batch of the attempt''s chain; NULL for single calls.';
+
+
+--
+-- Name: COLUMN call_attempts.transcript; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.transcript IS 'The conversation as reported: [{role: agent|human, message}], in order.';
+
+
+--
+-- Name: COLUMN call_attempts.recording_url; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.recording_url IS 'Where the call''s recording is (https), as reported.';
+
+
+--
+-- Name: COLUMN call_attempts.answered_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.answered_by IS 'Who picked up, as the voice runtime judged: human, machine or unknown.';
+
+
+--
+-- Name: COLUMN call_attempts.failure_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.failure_type IS 'For a failed call: socket_failure (the dialer could not be reached), telephony_failed or other.';
+
+
+--
+-- Name: COLUMN call_attempts.chain_created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.chain_created_at IS 'Its chain''s created_at (copied when written): the order chains are listed in.';
+
+
+--
+-- Name: COLUMN call_attempts.is_latest; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.is_latest IS 'Whether this is its chain''s latest attempt (attempt_number = conversations.attempt_count).';
+
+
+--
+-- Name: call_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.call_events (
+    tenant_id bigint NOT NULL,
+    trace_id uuid NOT NULL,
+    event_id text NOT NULL,
+    status text NOT NULL,
+    collected_data jsonb,
+    stage_id text,
+    results jsonb,
+    duration_seconds double precision,
+    failure_reason text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    transcript jsonb,
+    recording_url text,
+    answered_by text,
+    failure_type text,
+    CONSTRAINT call_events_duration_in_range CHECK (((duration_seconds >= (0)::double precision) AND (duration_seconds <= (604800)::double precision)))
+);
+
+
+--
+-- Name: TABLE call_events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.call_events IS 'Append-only log of every progress or outcome report about an attempt.';
+
+
+--
+-- Name: COLUMN call_events.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN call_events.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.trace_id IS 'The attempt reported on.';
+
+
+--
+-- Name: COLUMN call_events.event_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.event_id IS 'The reporter''s id for the event; a repeat is ignored.';
+
+
+--
+-- Name: COLUMN call_events.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.status IS 'The status the event reports.';
+
+
+--
+-- Name: COLUMN call_events.collected_data; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.collected_data IS 'Data collected during the call, merged into the chain state.';
+
+
+--
+-- Name: COLUMN call_events.stage_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.stage_id IS 'The stage the conversation reached.';
+
+
+--
+-- Name: COLUMN call_events.results; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.results IS 'Outcome results.';
+
+
+--
+-- Name: COLUMN call_events.duration_seconds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.duration_seconds IS 'Talk time.';
+
+
+--
+-- Name: COLUMN call_events.failure_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.failure_reason IS 'Why the call failed, for failure statuses.';
+
+
+--
+-- Name: COLUMN call_events.received_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.received_at IS 'When Switchboard recorded the event.';
+
+
+--
+-- Name: COLUMN call_events.transcript; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.transcript IS 'The transcript the report carried, if any.';
+
+
+--
+-- Name: COLUMN call_events.recording_url; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.recording_url IS 'The recording URL the report carried, if any.';
+
+
+--
+-- Name: COLUMN call_events.answered_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.answered_by IS 'Who answered, as the report said.';
+
+
+--
+-- Name: COLUMN call_events.failure_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.failure_type IS 'The failure type the report carried.';
+
+
+--
+-- Name: conversations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.conversations (
+    tenant_id bigint NOT NULL,
+    conversation_id uuid NOT NULL,
+    agent_id bigint NOT NULL,
+    customer_phone text NOT NULL,
+    attempt_count integer NOT NULL,
+    collected_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    language text,
+    stage_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    batch_id bigint,
+    CONSTRAINT conversations_attempt_count_check CHECK ((attempt_count >= 0))
+);
+
+
+--
+-- Name: TABLE conversations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.conversations IS 'Conversation chains: the attempts to reach one customer about one thing, and the state threaded between them.';
+
+
+--
+-- Name: COLUMN conversations.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN conversations.conversation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.conversation_id IS 'Chain id (UUIDv7, so ordering by it orders by creation).';
+
+
+--
+-- Name: COLUMN conversations.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.agent_id IS 'The agent of the first attempt.';
+
+
+--
+-- Name: COLUMN conversations.customer_phone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.customer_phone IS 'The number the first attempt called.';
+
+
+--
+-- Name: COLUMN conversations.attempt_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.attempt_count IS 'Attempts so far; attempts are numbered 1..attempt_count without gaps.';
+
+
+--
+-- Name: COLUMN conversations.collected_data; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.collected_data IS 'Threaded state: everything collected so far, merged key by key.';
+
+
+--
+-- Name: COLUMN conversations.language; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.language IS 'Threaded state: the last language (BCP 47).';
+
+
+--
+-- Name: COLUMN conversations.stage_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.stage_id IS 'Threaded state: the last conversation stage reached.';
+
+
+--
+-- Name: COLUMN conversations.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.created_at IS 'When the first attempt was accepted.';
+
+
+--
+-- Name: COLUMN conversations.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.updated_at IS 'When an attempt was last added or the state last changed.';
+
+
+--
+-- Name: COLUMN conversations.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.batch_id IS 'The batch the chain was created by; NULL for single calls.';
+
+
+--
+-- Name: conversation_chains; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.conversation_chains AS
+ SELECT a.tenant_id,
+    a.conversation_id,
+    a.attempt_number,
+    c.attempt_count AS chain_length,
+    (a.attempt_number = c.attempt_count) AS is_latest_attempt,
+    a.trace_id,
+    previous.trace_id AS previous_trace_id,
+    previous.status AS previous_status,
+    a.agent_id,
+    a.customer_phone,
+    a.status,
+    (a.status = ANY (public.switchboard_terminal_statuses())) AS is_finished,
+    a.failure_reason,
+    a.results,
+    a.duration_seconds,
+    a.scheduled_for,
+    a.created_at,
+    a.dispatched_at,
+    a.ended_at,
+    (a.ended_at - a.created_at) AS time_to_outcome,
+    a.effective_retry_context,
+    (a.effective_retry_context -> 'collected_data'::text) AS effective_collected_data,
+    a.retry_context AS requested_retry_context,
+    a.metadata,
+    c.collected_data AS chain_collected_data,
+    c.language AS chain_language,
+    c.stage_id AS chain_stage_id,
+    a.batch_id,
+    a.failure_type,
+    a.answered_by,
+    a.recording_url,
+    a.transcript,
+    c.created_at AS chain_created_at
+   FROM ((public.call_attempts a
+     JOIN public.conversations c ON (((c.tenant_id = a.tenant_id) AND (c.conversation_id = a.conversation_id))))
+     LEFT JOIN public.call_attempts previous ON (((previous.tenant_id = a.tenant_id) AND (previous.conversation_id = a.conversation_id) AND (previous.attempt_number = (a.attempt_number - 1)))));
+
+
+--
+-- Name: VIEW conversation_chains; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.conversation_chains IS 'One row per attempt with its chain, its place in it, the previous attempt, outcome, timings and context. Filter by tenant_id.';
+
+
+--
+-- Name: COLUMN conversation_chains.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN conversation_chains.conversation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.conversation_id IS 'The chain.';
+
+
+--
+-- Name: COLUMN conversation_chains.attempt_number; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.attempt_number IS 'Position of this attempt in the chain.';
+
+
+--
+-- Name: COLUMN conversation_chains.chain_length; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.chain_length IS 'Attempts in the chain so far.';
+
+
+--
+-- Name: COLUMN conversation_chains.is_latest_attempt; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.is_latest_attempt IS 'Whether this is the chain''s last attempt so far.';
+
+
+--
+-- Name: COLUMN conversation_chains.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.trace_id IS 'The attempt.';
+
+
+--
+-- Name: COLUMN conversation_chains.previous_trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.previous_trace_id IS 'The attempt before this one in the chain.';
+
+
+--
+-- Name: COLUMN conversation_chains.previous_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.previous_status IS 'How the previous attempt ended (or where it stands).';
+
+
+--
+-- Name: COLUMN conversation_chains.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.agent_id IS 'The agent placing the call.';
+
+
+--
+-- Name: COLUMN conversation_chains.customer_phone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.customer_phone IS 'Destination number.';
+
+
+--
+-- Name: COLUMN conversation_chains.status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.status IS 'The attempt''s status.';
+
+
+--
+-- Name: COLUMN conversation_chains.is_finished; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.is_finished IS 'Whether the status is terminal.';
+
+
+--
+-- Name: COLUMN conversation_chains.failure_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.failure_reason IS 'Why the attempt failed, when it did.';
+
+
+--
+-- Name: COLUMN conversation_chains.results; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.results IS 'Outcome results.';
+
+
+--
+-- Name: COLUMN conversation_chains.duration_seconds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.duration_seconds IS 'Talk time.';
+
+
+--
+-- Name: COLUMN conversation_chains.scheduled_for; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.scheduled_for IS 'Requested time, for scheduled calls.';
+
+
+--
+-- Name: COLUMN conversation_chains.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.created_at IS 'When the attempt was accepted.';
+
+
+--
+-- Name: COLUMN conversation_chains.dispatched_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.dispatched_at IS 'When a dialer took it.';
+
+
+--
+-- Name: COLUMN conversation_chains.ended_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.ended_at IS 'When it reached a terminal status.';
+
+
+--
+-- Name: COLUMN conversation_chains.time_to_outcome; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.time_to_outcome IS 'From acceptance to terminal status.';
+
+
+--
+-- Name: COLUMN conversation_chains.effective_retry_context; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.effective_retry_context IS 'The context the dialer received.';
+
+
+--
+-- Name: COLUMN conversation_chains.effective_collected_data; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.effective_collected_data IS 'collected_data of the effective context.';
+
+
+--
+-- Name: COLUMN conversation_chains.requested_retry_context; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.requested_retry_context IS 'The context the request gave.';
+
+
+--
+-- Name: COLUMN conversation_chains.metadata; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.metadata IS 'Opaque client metadata.';
+
+
+--
+-- Name: COLUMN conversation_chains.chain_collected_data; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.chain_collected_data IS 'The chain''s threaded collected_data now.';
+
+
+--
+-- Name: COLUMN conversation_chains.chain_language; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.chain_language IS 'The chain''s threaded language now.';
+
+
+--
+-- Name: COLUMN conversation_chains.chain_stage_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.chain_stage_id IS 'The chain''s threaded stage now.';
+
+
+--
+-- Name: COLUMN conversation_chains.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.batch_id IS 'The batch of the attempt''s chain; NULL for single calls.';
+
+
+--
+-- Name: COLUMN conversation_chains.failure_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.failure_type IS 'For a failed call: socket_failure, telephony_failed or other.';
+
+
+--
+-- Name: COLUMN conversation_chains.answered_by; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.answered_by IS 'Who picked up: human, machine or unknown.';
+
+
+--
+-- Name: COLUMN conversation_chains.recording_url; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.recording_url IS 'Where the call''s recording is, as reported.';
+
+
+--
+-- Name: COLUMN conversation_chains.transcript; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.transcript IS 'The conversation as reported: [{role, message}].';
+
+
+--
+-- Name: COLUMN conversation_chains.chain_created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversation_chains.chain_created_at IS 'When the chain''s first attempt was accepted: the order chains are listed in.';
+
+
+--
+-- Name: event_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_deliveries (
+    tenant_id bigint NOT NULL,
+    delivery_id uuid NOT NULL,
+    trace_id uuid,
+    event_type text NOT NULL,
+    target_url text NOT NULL,
+    payload jsonb NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    delivered_at timestamp with time zone,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    agent_id bigint,
+    batch_id bigint,
+    target_id bigint
+);
+
+
+--
+-- Name: TABLE event_deliveries; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.event_deliveries IS 'Outbox of outcome events for webhook subscribers, written with the status change.';
+
+
+--
+-- Name: COLUMN event_deliveries.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN event_deliveries.delivery_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.delivery_id IS 'The event_id subscribers receive.';
+
+
+--
+-- Name: COLUMN event_deliveries.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.trace_id IS 'The attempt the event is about; NULL for a batch event.';
+
+
+--
+-- Name: COLUMN event_deliveries.event_type; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.event_type IS 'call.completed, call.no_answer, call.busy, call.failed, call.unreachable, call.canceled, batch.completed or batch.canceled.';
+
+
+--
+-- Name: COLUMN event_deliveries.target_url; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.target_url IS 'Where the event is POSTed.';
+
+
+--
+-- Name: COLUMN event_deliveries.payload; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.payload IS 'The signed envelope as sent.';
+
+
+--
+-- Name: COLUMN event_deliveries.attempts; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.attempts IS 'Delivery tries so far.';
+
+
+--
+-- Name: COLUMN event_deliveries.next_attempt_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.next_attempt_at IS 'When the next try is due.';
+
+
+--
+-- Name: COLUMN event_deliveries.delivered_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.delivered_at IS 'When a subscriber acknowledged the event.';
+
+
+--
+-- Name: COLUMN event_deliveries.last_error; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.last_error IS 'Why the last try failed.';
+
+
+--
+-- Name: COLUMN event_deliveries.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.created_at IS 'When the event was written.';
+
+
+--
+-- Name: COLUMN event_deliveries.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.agent_id IS 'The agent whose webhook receives the event (its secret signs it).';
+
+
+--
+-- Name: COLUMN event_deliveries.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.batch_id IS 'For batch.completed and batch.canceled, the batch; NULL for call events.';
+
+
+--
+-- Name: COLUMN event_deliveries.target_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.event_deliveries.target_id IS 'The target the row is for (its secret signs it); deliveries written before targets have the agent''s first.';
+
+
+--
+-- Name: idempotency_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.idempotency_keys (
+    tenant_id bigint NOT NULL,
+    agent_id bigint NOT NULL,
+    idempotency_key text NOT NULL,
+    trace_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE idempotency_keys; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.idempotency_keys IS 'Idempotency keys consumed by accepted calls, kept until expires_at and then purged.';
+
+
+--
+-- Name: COLUMN idempotency_keys.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.idempotency_keys.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN idempotency_keys.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.idempotency_keys.agent_id IS 'Keys are scoped to (tenant, agent, key).';
+
+
+--
+-- Name: COLUMN idempotency_keys.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.idempotency_keys.idempotency_key IS 'The client''s key.';
+
+
+--
+-- Name: COLUMN idempotency_keys.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.idempotency_keys.trace_id IS 'The attempt the key created.';
+
+
+--
+-- Name: COLUMN idempotency_keys.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.idempotency_keys.created_at IS 'When the key was consumed.';
+
+
+--
+-- Name: COLUMN idempotency_keys.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.idempotency_keys.expires_at IS 'When the key may be used again.';
+
+
+--
+-- Name: number_rate_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.number_rate_limits (
+    tenant_id bigint NOT NULL,
+    customer_phone text NOT NULL,
+    tat timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE number_rate_limits; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.number_rate_limits IS 'GCRA state of the per-number call limit, shared by every replica.';
+
+
+--
+-- Name: COLUMN number_rate_limits.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.number_rate_limits.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN number_rate_limits.customer_phone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.number_rate_limits.customer_phone IS 'The limited number (E.164).';
+
+
+--
+-- Name: COLUMN number_rate_limits.tat; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.number_rate_limits.tat IS 'Theoretical arrival time: a call is allowed while tat + interval - burst * interval <= now.';
+
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE schema_migrations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.schema_migrations IS 'Migrations applied to this database, by version.';
+
+
+--
+-- Name: COLUMN schema_migrations.version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.schema_migrations.version IS 'The NNNN of the migration file.';
+
+
+--
+-- Name: COLUMN schema_migrations.name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.schema_migrations.name IS 'The migration file''s name after the number.';
+
+
+--
+-- Name: COLUMN schema_migrations.applied_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.schema_migrations.applied_at IS 'When it was applied.';
+
+
+--
+-- Name: tenants; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tenants (
+    tenant_id bigint NOT NULL,
+    name text NOT NULL,
+    number_rate_limit integer DEFAULT 5 NOT NULL,
+    number_rate_period_seconds integer DEFAULT 3600 NOT NULL,
+    number_rate_burst integer,
+    max_concurrent_calls integer DEFAULT 10 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tenants_max_concurrent_calls_check CHECK ((max_concurrent_calls >= 0)),
+    CONSTRAINT tenants_number_rate_burst_check CHECK ((number_rate_burst > 0)),
+    CONSTRAINT tenants_number_rate_limit_check CHECK ((number_rate_limit >= 0)),
+    CONSTRAINT tenants_number_rate_period_seconds_check CHECK ((number_rate_period_seconds > 0))
+);
+
+
+--
+-- Name: TABLE tenants; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.tenants IS 'Customers of Switchboard; every other row belongs to one.';
+
+
+--
+-- Name: COLUMN tenants.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.tenant_id IS 'Tenant id, the leading key column of every tenant table.';
+
+
+--
+-- Name: COLUMN tenants.name; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.name IS 'Display name.';
+
+
+--
+-- Name: COLUMN tenants.number_rate_limit; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.number_rate_limit IS 'Calls allowed to one customer number per period (GCRA); 0 turns the limit off.';
+
+
+--
+-- Name: COLUMN tenants.number_rate_period_seconds; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.number_rate_period_seconds IS 'The period of number_rate_limit, in seconds (default one hour).';
+
+
+--
+-- Name: COLUMN tenants.number_rate_burst; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.number_rate_burst IS 'Calls allowed to one number at once; NULL means number_rate_limit.';
+
+
+--
+-- Name: COLUMN tenants.max_concurrent_calls; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.max_concurrent_calls IS 'Active attempts (initiated through in_progress) allowed at once; 0 turns the limit off.';
+
+
+--
+-- Name: COLUMN tenants.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.created_at IS 'When the tenant was created.';
+
+
+--
+-- Name: tenants_tenant_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.tenants ALTER COLUMN tenant_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.tenants_tenant_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: webhook_targets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_targets (
+    tenant_id bigint NOT NULL,
+    target_id bigint NOT NULL,
+    agent_id bigint NOT NULL,
+    url text NOT NULL,
+    secret text,
+    events text[],
+    include_transcript boolean DEFAULT false NOT NULL,
+    include_recording boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_targets_url_check CHECK (((url ~ '^https?://'::text) AND (length(url) <= 2048)))
+);
+
+
+--
+-- Name: TABLE webhook_targets; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.webhook_targets IS 'Where an agent''s events are POSTed: up to 5 targets per agent, each subscribed to its own event types.';
+
+
+--
+-- Name: COLUMN webhook_targets.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN webhook_targets.target_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.target_id IS 'The target''s id (agents webhooks list|remove).';
+
+
+--
+-- Name: COLUMN webhook_targets.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.agent_id IS 'The agent whose events the target receives.';
+
+
+--
+-- Name: COLUMN webhook_targets.url; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.url IS 'Where events are POSTed (http or https).';
+
+
+--
+-- Name: COLUMN webhook_targets.secret; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.secret IS 'HMAC-SHA256 key that signs the target''s events (needed in the clear to sign; not readable by analysts).';
+
+
+--
+-- Name: COLUMN webhook_targets.events; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.events IS 'Event types delivered (call.completed, call.socket_failure, batch.completed, ...); NULL means all.';
+
+
+--
+-- Name: COLUMN webhook_targets.include_transcript; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.include_transcript IS 'Whether outcome events carry data.transcript.';
+
+
+--
+-- Name: COLUMN webhook_targets.include_recording; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.include_recording IS 'Whether outcome events carry data.call.recording_url (null otherwise).';
+
+
+--
+-- Name: COLUMN webhook_targets.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.webhook_targets.created_at IS 'When the target was added.';
+
+
+--
+-- Name: webhook_targets_target_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_targets ALTER COLUMN target_id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.webhook_targets_target_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Data for Name: agents; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.agents VALUES (1, 1, 'A', '+14155550100', '2026-12-07 16:11:51.011495+00', '2026-12-07 16:11:51.011495+00', '{"retry_on": ["busy", "no_answer"], "max_attempts": 3, "delays_seconds": [1800, 3600]}', NULL);
+
+
+--
+-- Data for Name: api_keys; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.api_keys VALUES ('\x99e5bf57d0f6f7c86a2e1d64f72b2d47c6f5aab51cc8eceec92683e4711710ec', 1, 'sk_XTaQ', '2026-12-07 16:11:47.487514+00', NULL);
+
+
+--
+-- Data for Name: batch_idempotency_keys; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+
+
+--
+-- Data for Name: batches; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.batches VALUES (1, 1, 1, 'fixture', 'pending', NULL, NULL, 2, '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', NULL);
+
+
+--
+-- Data for Name: call_attempts; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.call_attempts VALUES (1, '01a25146-bf30-7f90-8852-af673fccbc86', '01a25146-bdac-7944-b542-bb6ee3d4cbdb', 2, 1, '+919876543210', '[{"name": "customer_phone", "value": "+919876543210"}]', NULL, NULL, NULL, '{"collected_data": {"a": 1, "b": 2}, "retry_language": "hi-IN", "retry_stage_id": "s1"}', 'scheduled', '2026-12-07 16:42:00.675952+00', '2026-12-07 16:42:00.675952+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:00.675952+00', '2026-12-07 16:12:00.675952+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:00.309838+00', true);
+INSERT INTO public.call_attempts VALUES (1, '01a25146-bdac-79da-bec8-525e054aedd9', '01a25146-bdac-7944-b542-bb6ee3d4cbdb', 1, 1, '+919876543210', '[{"name": "customer_phone", "value": "+919876543210"}]', NULL, 'k1', '{"collected_data": {"a": 1}, "retry_language": "hi-IN"}', '{"collected_data": {"a": 1}, "retry_language": "hi-IN"}', 'no_answer', NULL, '2026-12-07 16:12:00.309838+00', NULL, NULL, '2026-12-07 16:12:00.634413+00', '2026-12-07 16:12:00.675952+00', NULL, NULL, 3, '2026-12-07 16:12:00.309838+00', '2026-12-07 16:12:00.675952+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:00.309838+00', false);
+INSERT INTO public.call_attempts VALUES (1, '01a25146-bf4b-7f27-8b8c-d33f24627734', '01a25146-bf4b-7282-8d6e-5a977c5ca08c', 1, 1, '+14155550199', '[{"name": "customer_phone", "value": "+14155550199"}]', NULL, NULL, NULL, '{"collected_data": {}}', 'canceled', '2026-12-20 10:00:00+00', '2026-12-20 10:00:00+00', NULL, NULL, NULL, '2026-12-07 16:12:00.987755+00', NULL, NULL, NULL, '2026-12-07 16:12:00.718663+00', '2026-12-07 16:12:00.987755+00', NULL, '00-4bf92f3577b34da6a3ce929b0e0e4736-00f067aa0ba902b7-01', NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:00.718663+00', true);
+INSERT INTO public.call_attempts VALUES (1, '01a25146-c07f-76a8-9ae4-6dc363133a6d', '01a25146-c07f-7e54-8261-b223a5cc5d93', 1, 1, '+14155550198', '[{"name": "customer_phone", "value": "+14155550198"}]', NULL, NULL, NULL, '{"collected_data": {}}', 'initiated', NULL, '2026-12-07 16:12:01.029933+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:01.029933+00', '2026-12-07 16:12:01.029933+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:01.029933+00', true);
+INSERT INTO public.call_attempts VALUES (1, '01a25146-c841-7ace-9d5a-4cc1f29a0be7', '01a25146-c841-7c6d-af59-c8c29d85983b', 1, 1, '+14155550198', '[{"name": "customer_phone", "value": "+14155550198"}]', NULL, NULL, NULL, '{"collected_data": {}}', 'completed', NULL, '2026-12-07 16:12:03.010045+00', NULL, NULL, '2026-12-07 16:12:03.249122+00', '2026-12-07 16:12:03.249122+00', NULL, '{"paid": true}', 40, '2026-12-07 16:12:03.010045+00', '2026-12-07 16:12:03.249122+00', NULL, NULL, NULL, '[{"role": "agent", "message": "hi"}]', NULL, NULL, NULL, '2026-12-07 16:12:03.010045+00', true);
+INSERT INTO public.call_attempts VALUES (1, '01a25146-d299-70c9-8be5-8d33992456c7', '01a25146-d2a0-7154-a173-76d6e3b76d1f', 1, 1, '+919876500001', '[{"name": "customer_phone", "value": "+919876500001"}, {"name": "customer_name", "value": "A"}]', NULL, NULL, NULL, '{"collected_data": {}}', 'scheduled', '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', NULL, NULL, 1, NULL, NULL, NULL, NULL, '2026-12-07 16:12:05.658371+00', true);
+INSERT INTO public.call_attempts VALUES (1, '01a25146-d2a0-72f1-a321-78250eb095e8', '01a25146-d2a0-7880-a132-555ebc6a1c5a', 1, 1, '+919876500002', '[{"name": "customer_phone", "value": "+919876500002"}, {"name": "customer_name", "value": "B"}]', NULL, NULL, NULL, '{"collected_data": {}}', 'scheduled', '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', NULL, NULL, 1, NULL, NULL, NULL, NULL, '2026-12-07 16:12:05.658371+00', true);
+
+
+--
+-- Data for Name: call_events; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.call_events VALUES (1, '01a25146-bdac-79da-bec8-525e054aedd9', 'e1', 'ringing', NULL, NULL, NULL, NULL, NULL, '2026-12-07 16:12:00.634413+00', NULL, NULL, NULL, NULL);
+INSERT INTO public.call_events VALUES (1, '01a25146-bdac-79da-bec8-525e054aedd9', 'e2', 'no_answer', '{"b": 2}', 's1', NULL, 3, NULL, '2026-12-07 16:12:00.675952+00', NULL, NULL, NULL, NULL);
+INSERT INTO public.call_events VALUES (1, '01a25146-c841-7ace-9d5a-4cc1f29a0be7', 'e3', 'completed', NULL, NULL, '{"paid": true}', 40, NULL, '2026-12-07 16:12:03.249122+00', '[{"role": "agent", "message": "hi"}]', NULL, NULL, NULL);
+
+
+--
+-- Data for Name: conversations; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.conversations VALUES (1, '01a25146-bdac-7944-b542-bb6ee3d4cbdb', 1, '+919876543210', 2, '{"a": 1, "b": 2}', 'hi-IN', 's1', '2026-12-07 16:12:00.309838+00', '2026-12-07 16:12:00.675952+00', NULL);
+INSERT INTO public.conversations VALUES (1, '01a25146-bf4b-7282-8d6e-5a977c5ca08c', 1, '+14155550199', 1, '{}', NULL, NULL, '2026-12-07 16:12:00.718663+00', '2026-12-07 16:12:00.718663+00', NULL);
+INSERT INTO public.conversations VALUES (1, '01a25146-c07f-7e54-8261-b223a5cc5d93', 1, '+14155550198', 1, '{}', NULL, NULL, '2026-12-07 16:12:01.029933+00', '2026-12-07 16:12:01.029933+00', NULL);
+INSERT INTO public.conversations VALUES (1, '01a25146-c841-7c6d-af59-c8c29d85983b', 1, '+14155550198', 1, '{}', NULL, NULL, '2026-12-07 16:12:03.010045+00', '2026-12-07 16:12:03.010045+00', NULL);
+INSERT INTO public.conversations VALUES (1, '01a25146-d2a0-7154-a173-76d6e3b76d1f', 1, '+919876500001', 1, '{}', NULL, NULL, '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', 1);
+INSERT INTO public.conversations VALUES (1, '01a25146-d2a0-7880-a132-555ebc6a1c5a', 1, '+919876500002', 1, '{}', NULL, NULL, '2026-12-07 16:12:05.658371+00', '2026-12-07 16:12:05.658371+00', 1);
+
+
+--
+-- Data for Name: event_deliveries; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+
+
+--
+-- Data for Name: idempotency_keys; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.idempotency_keys VALUES (1, 1, 'k1', '01a25146-bdac-79da-bec8-525e054aedd9', '2026-12-07 16:12:00.309838+00', '2026-12-08 16:12:00.309838+00');
+
+
+--
+-- Data for Name: number_rate_limits; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.number_rate_limits VALUES (1, '+919876543210', '2026-12-07 16:24:00.309838+00');
+INSERT INTO public.number_rate_limits VALUES (1, '+14155550198', '2026-12-07 16:36:01.029933+00');
+
+
+--
+-- Data for Name: schema_migrations; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.schema_migrations VALUES (1, 'schema', '2026-12-07 16:11:40.628462+00');
+INSERT INTO public.schema_migrations VALUES (2, 'accept_call', '2026-12-07 16:11:40.882831+00');
+INSERT INTO public.schema_migrations VALUES (3, 'dispatch', '2026-12-07 16:11:40.897817+00');
+INSERT INTO public.schema_migrations VALUES (4, 'accept_batch', '2026-12-07 16:11:40.919948+00');
+INSERT INTO public.schema_migrations VALUES (5, 'reaper', '2026-12-07 16:11:40.926252+00');
+INSERT INTO public.schema_migrations VALUES (6, 'trace_context', '2026-12-07 16:11:40.931077+00');
+INSERT INTO public.schema_migrations VALUES (7, 'status_sets', '2026-12-07 16:11:40.941073+00');
+INSERT INTO public.schema_migrations VALUES (8, 'batches', '2026-12-07 16:11:40.984105+00');
+INSERT INTO public.schema_migrations VALUES (9, 'batch_pacing', '2026-12-07 16:11:41.055087+00');
+INSERT INTO public.schema_migrations VALUES (10, 'batch_control', '2026-12-07 16:11:41.07338+00');
+INSERT INTO public.schema_migrations VALUES (11, 'call_records', '2026-12-07 16:11:41.102888+00');
+INSERT INTO public.schema_migrations VALUES (12, 'voicemail', '2026-12-07 16:11:41.114362+00');
+INSERT INTO public.schema_migrations VALUES (13, 'conversation_search', '2026-12-07 16:11:41.13041+00');
+INSERT INTO public.schema_migrations VALUES (14, 'webhook_targets', '2026-12-07 16:11:41.176728+00');
+INSERT INTO public.schema_migrations VALUES (15, 'value_ranges', '2026-12-07 16:11:41.210369+00');
+INSERT INTO public.schema_migrations VALUES (16, 'canceled_batch_retries', '2026-12-07 16:11:41.220664+00');
+
+
+--
+-- Data for Name: tenants; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.tenants OVERRIDING SYSTEM VALUE VALUES (1, 'Fixture', 5, 3600, NULL, 10, '2026-12-07 16:11:44.700433+00');
+
+
+--
+-- Data for Name: webhook_targets; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+INSERT INTO public.webhook_targets VALUES (1, 1, 1, 'http://127.0.0.1:9/hook', 's3cret', NULL, false, false, '2026-12-07 16:12:11.713695+00');
+
+
+--
+-- Name: batches_batch_id_seq; Type: SEQUENCE SET; Schema: public; Owner: -
+--
+
+SELECT pg_catalog.setval('public.batches_batch_id_seq', 1, true);
+
+
+--
+-- Name: tenants_tenant_id_seq; Type: SEQUENCE SET; Schema: public; Owner: -
+--
+
+SELECT pg_catalog.setval('public.tenants_tenant_id_seq', 1, true);
+
+
+--
+-- Name: webhook_targets_target_id_seq; Type: SEQUENCE SET; Schema: public; Owner: -
+--
+
+SELECT pg_catalog.setval('public.webhook_targets_target_id_seq', 1, true);
+
+
+--
+-- Name: agents agents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agents
+    ADD CONSTRAINT agents_pkey PRIMARY KEY (tenant_id, agent_id);
+
+
+--
+-- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (key_hash);
+
+
+--
+-- Name: batch_idempotency_keys batch_idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batch_idempotency_keys
+    ADD CONSTRAINT batch_idempotency_keys_pkey PRIMARY KEY (tenant_id, agent_id, idempotency_key);
+
+
+--
+-- Name: batches batches_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batches
+    ADD CONSTRAINT batches_pkey PRIMARY KEY (tenant_id, batch_id);
+
+
+--
+-- Name: call_attempts call_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.call_attempts
+    ADD CONSTRAINT call_attempts_pkey PRIMARY KEY (tenant_id, trace_id);
+
+
+--
+-- Name: call_attempts call_attempts_tenant_id_conversation_id_attempt_number_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.call_attempts
+    ADD CONSTRAINT call_attempts_tenant_id_conversation_id_attempt_number_key UNIQUE (tenant_id, conversation_id, attempt_number);
+
+
+--
+-- Name: call_events call_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.call_events
+    ADD CONSTRAINT call_events_pkey PRIMARY KEY (tenant_id, trace_id, event_id);
+
+
+--
+-- Name: conversations conversations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.conversations
+    ADD CONSTRAINT conversations_pkey PRIMARY KEY (tenant_id, conversation_id);
+
+
+--
+-- Name: event_deliveries event_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_deliveries
+    ADD CONSTRAINT event_deliveries_pkey PRIMARY KEY (tenant_id, delivery_id);
+
+
+--
+-- Name: idempotency_keys idempotency_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (tenant_id, agent_id, idempotency_key);
+
+
+--
+-- Name: number_rate_limits number_rate_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.number_rate_limits
+    ADD CONSTRAINT number_rate_limits_pkey PRIMARY KEY (tenant_id, customer_phone);
+
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tenants
+    ADD CONSTRAINT tenants_pkey PRIMARY KEY (tenant_id);
+
+
+--
+-- Name: webhook_targets webhook_targets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_targets
+    ADD CONSTRAINT webhook_targets_pkey PRIMARY KEY (tenant_id, target_id);
+
+
+--
+-- Name: webhook_targets webhook_targets_tenant_id_agent_id_url_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_targets
+    ADD CONSTRAINT webhook_targets_tenant_id_agent_id_url_key UNIQUE (tenant_id, agent_id, url);
+
+
+--
+-- Name: api_keys_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id);
+
+
+--
+-- Name: batches_agent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX batches_agent ON public.batches USING btree (tenant_id, agent_id, batch_id);
+
+
+--
+-- Name: batches_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX batches_open ON public.batches USING btree (tenant_id, batch_id) WHERE (status = ANY (public.switchboard_open_batch_statuses()));
+
+
+--
+-- Name: call_attempts_active; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_active ON public.call_attempts USING btree (tenant_id) WHERE (status = ANY (public.switchboard_active_statuses()));
+
+
+--
+-- Name: call_attempts_batch; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_batch ON public.call_attempts USING btree (tenant_id, batch_id) WHERE (batch_id IS NOT NULL);
+
+
+--
+-- Name: call_attempts_batch_active; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_batch_active ON public.call_attempts USING btree (tenant_id, batch_id) WHERE ((status = ANY (public.switchboard_active_statuses())) AND (batch_id IS NOT NULL));
+
+
+--
+-- Name: call_attempts_batch_due; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_batch_due ON public.call_attempts USING btree (tenant_id, batch_id, due_at) WHERE ((status = ANY (public.switchboard_due_statuses())) AND (batch_id IS NOT NULL));
+
+
+--
+-- Name: call_attempts_chain_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_chain_status ON public.call_attempts USING btree (tenant_id, status, chain_created_at, conversation_id) WHERE is_latest;
+
+
+--
+-- Name: call_attempts_due; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_due ON public.call_attempts USING btree (due_at) WHERE ((status = ANY (public.switchboard_due_statuses())) AND (batch_id IS NULL));
+
+
+--
+-- Name: call_attempts_lease; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_lease ON public.call_attempts USING btree (lease_expires_at) WHERE (status = 'dispatching'::text);
+
+
+--
+-- Name: call_attempts_silent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_silent ON public.call_attempts USING btree (updated_at) WHERE (status = ANY (public.switchboard_dialed_statuses()));
+
+
+--
+-- Name: conversations_agent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX conversations_agent ON public.conversations USING btree (tenant_id, agent_id, created_at, conversation_id);
+
+
+--
+-- Name: conversations_batch; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX conversations_batch ON public.conversations USING btree (tenant_id, batch_id, created_at, conversation_id) WHERE (batch_id IS NOT NULL);
+
+
+--
+-- Name: conversations_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX conversations_created ON public.conversations USING btree (tenant_id, created_at, conversation_id);
+
+
+--
+-- Name: conversations_phone; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX conversations_phone ON public.conversations USING btree (tenant_id, customer_phone, created_at, conversation_id);
+
+
+--
+-- Name: event_deliveries_due; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX event_deliveries_due ON public.event_deliveries USING btree (next_attempt_at) WHERE (delivered_at IS NULL);
+
+
+--
+-- Name: idempotency_keys_expiry; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX idempotency_keys_expiry ON public.idempotency_keys USING btree (tenant_id, expires_at);
+
+
+--
+-- Name: batch_progress _RETURN; Type: RULE; Schema: public; Owner: -
+--
+
+CREATE OR REPLACE VIEW public.batch_progress AS
+ SELECT b.tenant_id,
+    b.batch_id,
+    b.agent_id,
+    b.name,
+    b.status AS batch_status,
+    b.total_recipients,
+    count(a.trace_id) FILTER (WHERE (a.status = ANY (ARRAY['scheduled'::text, 'initiated'::text]))) AS waiting_count,
+    count(a.trace_id) FILTER (WHERE (a.status = ANY (ARRAY['dispatching'::text, 'dispatched'::text, 'ringing'::text, 'in_progress'::text]))) AS in_progress_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'completed'::text)) AS completed_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'no_answer'::text)) AS no_answer_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'busy'::text)) AS busy_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'failed'::text)) AS failed_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'unreachable'::text)) AS unreachable_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'canceled'::text)) AS canceled_count,
+    count(a.trace_id) FILTER (WHERE (a.status = ANY (public.switchboard_terminal_statuses()))) AS finished_count,
+    round(((100.0 * (count(a.trace_id) FILTER (WHERE (a.status = 'completed'::text)))::numeric) / (NULLIF(count(a.trace_id) FILTER (WHERE (a.status = ANY (public.switchboard_terminal_statuses()))), 0))::numeric), 2) AS success_rate,
+    ( SELECT min(d.dispatched_at) AS min
+           FROM public.call_attempts d
+          WHERE ((d.tenant_id = b.tenant_id) AND (d.batch_id = b.batch_id))) AS first_dial_at,
+    ( SELECT max(d.dispatched_at) AS max
+           FROM public.call_attempts d
+          WHERE ((d.tenant_id = b.tenant_id) AND (d.batch_id = b.batch_id))) AS last_dial_at,
+    b.created_at,
+    count(a.trace_id) FILTER (WHERE ((a.status = ANY (ARRAY['scheduled'::text, 'initiated'::text])) AND (a.attempt_number > 1))) AS pending_retry_count,
+    round((avg(a.duration_seconds))::numeric, 2) AS avg_duration_seconds,
+    count(a.trace_id) FILTER (WHERE (a.status = 'voicemail'::text)) AS voicemail_count,
+    count(a.trace_id) FILTER (WHERE (a.failure_type = 'socket_failure'::text)) AS socket_failure_count
+   FROM ((public.batches b
+     LEFT JOIN public.conversations c ON (((c.tenant_id = b.tenant_id) AND (c.batch_id = b.batch_id))))
+     LEFT JOIN public.call_attempts a ON (((a.tenant_id = c.tenant_id) AND (a.conversation_id = c.conversation_id) AND (a.attempt_number = c.attempt_count))))
+  GROUP BY b.tenant_id, b.batch_id;
+
+
+--
+-- Name: call_attempts call_attempts_chain_created_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER call_attempts_chain_created_at BEFORE INSERT ON public.call_attempts FOR EACH ROW EXECUTE FUNCTION public.switchboard_set_chain_created_at();
+
+
+--
+-- Name: call_attempts call_attempts_supersede; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER call_attempts_supersede AFTER INSERT ON public.call_attempts FOR EACH ROW WHEN ((new.attempt_number > 1)) EXECUTE FUNCTION public.switchboard_supersede_attempt();
+
+
+--
+-- Name: agents agents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agents
+    ADD CONSTRAINT agents_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(tenant_id);
+
+
+--
+-- Name: api_keys api_keys_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(tenant_id);
+
+
+--
+-- Name: batch_idempotency_keys batch_idempotency_keys_tenant_id_batch_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batch_idempotency_keys
+    ADD CONSTRAINT batch_idempotency_keys_tenant_id_batch_id_fkey FOREIGN KEY (tenant_id, batch_id) REFERENCES public.batches(tenant_id, batch_id) DEFERRABLE INITIALLY DEFERRED;
+
+
+--
+-- Name: batches batches_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.batches
+    ADD CONSTRAINT batches_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(tenant_id);
+
+
+--
+-- Name: call_attempts call_attempts_tenant_id_batch_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.call_attempts
+    ADD CONSTRAINT call_attempts_tenant_id_batch_id_fkey FOREIGN KEY (tenant_id, batch_id) REFERENCES public.batches(tenant_id, batch_id);
+
+
+--
+-- Name: call_attempts call_attempts_tenant_id_conversation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.call_attempts
+    ADD CONSTRAINT call_attempts_tenant_id_conversation_id_fkey FOREIGN KEY (tenant_id, conversation_id) REFERENCES public.conversations(tenant_id, conversation_id);
+
+
+--
+-- Name: call_events call_events_tenant_id_trace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.call_events
+    ADD CONSTRAINT call_events_tenant_id_trace_id_fkey FOREIGN KEY (tenant_id, trace_id) REFERENCES public.call_attempts(tenant_id, trace_id);
+
+
+--
+-- Name: conversations conversations_tenant_id_batch_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.conversations
+    ADD CONSTRAINT conversations_tenant_id_batch_id_fkey FOREIGN KEY (tenant_id, batch_id) REFERENCES public.batches(tenant_id, batch_id);
+
+
+--
+-- Name: webhook_targets webhook_targets_tenant_id_agent_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_targets
+    ADD CONSTRAINT webhook_targets_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES public.agents(tenant_id, agent_id) ON DELETE CASCADE;
+
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA public TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.agent_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(agent_id) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.name; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(name) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.phone_number; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(phone_number) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.updated_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(updated_at) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.retry_policy; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(retry_policy) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN agents.calling_window; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(calling_window) ON TABLE public.agents TO switchboard_analyst;
+
+
+--
+-- Name: TABLE batch_idempotency_keys; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.batch_idempotency_keys TO switchboard_analyst;
+
+
+--
+-- Name: TABLE batch_progress; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.batch_progress TO switchboard_analyst;
+
+
+--
+-- Name: TABLE batches; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.batches TO switchboard_analyst;
+
+
+--
+-- Name: TABLE call_attempts; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.call_attempts TO switchboard_analyst;
+
+
+--
+-- Name: TABLE call_events; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.call_events TO switchboard_analyst;
+
+
+--
+-- Name: TABLE conversations; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.conversations TO switchboard_analyst;
+
+
+--
+-- Name: TABLE conversation_chains; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.conversation_chains TO switchboard_analyst;
+
+
+--
+-- Name: TABLE event_deliveries; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.event_deliveries TO switchboard_analyst;
+
+
+--
+-- Name: TABLE tenants; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.tenants TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.target_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(target_id) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.agent_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(agent_id) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.url; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(url) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.events; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(events) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.include_transcript; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(include_transcript) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.include_recording; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(include_recording) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN webhook_targets.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.webhook_targets TO switchboard_analyst;
+
+
+--
+-- PostgreSQL database dump complete
+--
+
+
