@@ -16,175 +16,69 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
--- Name: switchboard_accept_call(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: switchboard_append_outcome; Type: TYPE; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_accept_call(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) RETURNS TABLE(outcome text, trace_id uuid, conversation_id uuid, attempt_number integer, status text, scheduled_for timestamp with time zone, agent_id bigint, rate_remaining integer, rate_reset_seconds double precision, retry_after_seconds double precision, current_calls integer)
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-  v_phone text;
-  v_rate_interval interval;
-  v_tat timestamptz;
-  v_allowed boolean;
-  v_active integer;
-  v_remaining integer;
-  v_reset double precision;
-  v_conversation_id uuid;
-  v_attempt integer;
-  v_data jsonb;
-  v_language text;
-  v_stage text;
-  v_effective jsonb;
-  v_status text;
-BEGIN
-  SELECT a.phone_number INTO v_phone
-  FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
-  IF NOT FOUND THEN
-    RETURN QUERY SELECT 'agent_not_found', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
-      NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer;
-    RETURN;
-  END IF;
-  IF coalesce(v_phone, '') = '' THEN
-    RETURN QUERY SELECT 'agent_has_no_phone', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
-      NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer;
-    RETURN;
-  END IF;
-
-  IF p_conversation_id IS NOT NULL THEN
-    PERFORM FROM conversations c
-    WHERE c.tenant_id = p_tenant_id AND c.conversation_id = p_conversation_id
-      AND c.attempt_count >= coalesce(p_conversation_attempt, 1);
-    IF NOT FOUND THEN
-      RETURN QUERY SELECT 'conversation_not_found', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
-        NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer;
-      RETURN;
-    END IF;
-  END IF;
-
-  -- The key is claimed first, so a duplicate is told so even when the number is now limited.
-  -- Concurrent claims of one key wait on the unique index; all but one find it taken.
-  IF p_idempotency_key IS NOT NULL THEN
-    INSERT INTO idempotency_keys AS k (tenant_id, agent_id, idempotency_key, trace_id, expires_at)
-    VALUES (p_tenant_id, p_agent_id, p_idempotency_key, p_trace_id,
-      now() + make_interval(secs => p_idempotency_ttl_seconds))
-    ON CONFLICT ON CONSTRAINT idempotency_keys_pkey DO UPDATE
-      SET trace_id = excluded.trace_id, created_at = now(), expires_at = excluded.expires_at
-      WHERE k.expires_at <= now();
-    IF NOT FOUND THEN
-      RETURN QUERY
-      SELECT 'duplicate', a.trace_id, a.conversation_id, a.attempt_number, a.status, a.scheduled_for,
-        a.agent_id, NULL::integer, NULL::double precision, NULL::double precision, NULL::integer
-      FROM idempotency_keys k
-      JOIN call_attempts a ON a.tenant_id = k.tenant_id AND a.trace_id = k.trace_id
-      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
-      RETURN;
-    END IF;
-  END IF;
-
-  -- Limits apply to calls placed now; scheduled calls meet them at dispatch time.
-  IF p_scheduled_for IS NULL AND p_max_concurrent_calls > 0 THEN
-    -- One tenant's limited intakes take turns, so two of them cannot both take the last slot.
-    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), p_tenant_id::integer);
-    SELECT count(*) INTO v_active
-    FROM call_attempts a
-    WHERE a.tenant_id = p_tenant_id
-      AND a.status = ANY (switchboard_active_statuses());
-    IF v_active >= p_max_concurrent_calls THEN
-      DELETE FROM idempotency_keys k
-      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
-      RETURN QUERY SELECT 'concurrency_limited', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
-        NULL::timestamptz, NULL::bigint, NULL::integer, NULL::double precision, NULL::double precision, v_active;
-      RETURN;
-    END IF;
-  END IF;
-
-  IF p_scheduled_for IS NULL AND p_rate_limit > 0 THEN
-    v_rate_interval := make_interval(secs => p_rate_period_seconds::double precision / p_rate_limit);
-    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
-    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_rate_interval, p_rate_burst) s;
-    IF NOT v_allowed THEN
-      DELETE FROM idempotency_keys k
-      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
-      RETURN QUERY SELECT 'rate_limited', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
-        NULL::timestamptz, NULL::bigint, 0, extract(epoch FROM v_tat - now())::double precision,
-        extract(epoch FROM v_tat + v_rate_interval - p_rate_burst * v_rate_interval - now())::double precision,
-        NULL::integer;
-      RETURN;
-    END IF;
-    v_remaining := floor(extract(epoch FROM now() + p_rate_burst * v_rate_interval - v_tat)
-      / extract(epoch FROM v_rate_interval))::integer;
-    v_reset := extract(epoch FROM v_tat - now());
-  END IF;
-
-  -- ThreadedState.threading(_:), under the chain's row lock. Appending takes that lock:
-  -- concurrent appends get consecutive attempt numbers,
-  -- and a rolled-back append leaves no gap.
-  IF p_conversation_id IS NULL THEN
-    v_conversation_id := p_new_conversation_id;
-    v_attempt := 1;
-    v_data := coalesce(p_retry_context -> 'collected_data', '{}');
-    v_language := p_retry_context ->> 'retry_language';
-    v_stage := p_retry_context ->> 'retry_stage_id';
-    INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
-      collected_data, language, stage_id)
-    VALUES (p_tenant_id, v_conversation_id, p_agent_id, p_customer_phone, 1, v_data, v_language, v_stage);
-  ELSE
-    UPDATE conversations c
-    SET attempt_count = c.attempt_count + 1,
-      collected_data = c.collected_data || coalesce(p_retry_context -> 'collected_data', '{}'),
-      language = coalesce(p_retry_context ->> 'retry_language', c.language),
-      stage_id = coalesce(p_retry_context ->> 'retry_stage_id', c.stage_id),
-      updated_at = now()
-    WHERE c.tenant_id = p_tenant_id AND c.conversation_id = p_conversation_id
-    RETURNING c.conversation_id, c.attempt_count, c.collected_data, c.language, c.stage_id
-    INTO v_conversation_id, v_attempt, v_data, v_language, v_stage;
-  END IF;
-
-  -- ThreadedState.effectiveContext(initialMessage:).
-  v_effective := jsonb_build_object('collected_data', v_data);
-  IF p_retry_context ->> 'retry_initial_message' IS NOT NULL THEN
-    v_effective := v_effective || jsonb_build_object('retry_initial_message', p_retry_context ->> 'retry_initial_message');
-  END IF;
-  IF v_language IS NOT NULL THEN
-    v_effective := v_effective || jsonb_build_object('retry_language', v_language);
-  END IF;
-  IF v_stage IS NOT NULL THEN
-    v_effective := v_effective || jsonb_build_object('retry_stage_id', v_stage);
-  END IF;
-
-  v_status := CASE WHEN p_scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END;
-  INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
-    parameters, metadata, idempotency_key, retry_context, effective_retry_context, status, scheduled_for, due_at)
-  VALUES (p_tenant_id, p_trace_id, v_conversation_id, v_attempt, p_agent_id, p_customer_phone,
-    p_parameters, p_metadata, p_idempotency_key, p_retry_context, v_effective, v_status, p_scheduled_for,
-    coalesce(p_scheduled_for, now()));
-
-  RETURN QUERY SELECT 'accepted', p_trace_id, v_conversation_id, v_attempt, v_status, p_scheduled_for,
-    p_agent_id, v_remaining, v_reset, 0::double precision, NULL::integer;
-END
-$$;
+CREATE TYPE public.switchboard_append_outcome AS ENUM (
+    'accepted',
+    'duplicate',
+    'invalid_api_key',
+    'agent_not_found',
+    'agent_has_no_phone',
+    'conversation_not_found',
+    'concurrency_limited',
+    'rate_limited'
+);
 
 
 --
--- Name: FUNCTION switchboard_accept_call(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer); Type: COMMENT; Schema: public; Owner: -
+-- Name: TYPE switchboard_append_outcome; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_accept_call(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) IS 'Records one call attempt atomically (agent, conversation, idempotency, limits, chain append); returns the outcome.';
+COMMENT ON TYPE public.switchboard_append_outcome IS 'What switchboard_append_attempt did: accepted, or why not.';
+
+
+--
+-- Name: switchboard_appended; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.switchboard_appended AS (
+	outcome public.switchboard_append_outcome,
+	trace_id uuid,
+	conversation_id uuid,
+	attempt_number integer,
+	status text,
+	scheduled_for timestamp with time zone,
+	agent_id bigint,
+	batch_id bigint,
+	rate_remaining integer,
+	rate_reset_seconds double precision,
+	retry_after_seconds double precision,
+	current_calls integer
+);
+
+
+--
+-- Name: TYPE switchboard_appended; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TYPE public.switchboard_appended IS 'The answer of switchboard_append_attempt: the outcome, the attempt (accepted or duplicate), and the limit that refused it.';
 
 
 --
 -- Name: switchboard_accept_calls(jsonb, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer) RETURNS TABLE(ordinal integer, outcome text, trace_id uuid, conversation_id uuid, attempt_number integer, status text, scheduled_for timestamp with time zone, agent_id bigint, rate_limit integer, rate_remaining integer, rate_reset_seconds double precision, retry_after_seconds double precision, current_calls integer, max_calls integer)
+CREATE FUNCTION public.switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer) RETURNS TABLE(ordinal integer, rate_limit integer, max_calls integer, appended public.switchboard_appended)
     LANGUAGE plpgsql
     AS $$
 DECLARE
   c record;
   v_key_hash text;
   v_tenant tenants%ROWTYPE;
+  v_refused switchboard_appended;
 BEGIN
+  v_refused.outcome := 'invalid_api_key';
   FOR c IN
     SELECT e.ordinality::integer AS ordinal, x.*
     FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS e(call, ordinality),
@@ -199,25 +93,15 @@ BEGIN
       WHERE k.key_hash = decode(c.key_hash, 'hex') AND k.revoked_at IS NULL;
     END IF;
     IF v_tenant.tenant_id IS NULL THEN
-      RETURN QUERY SELECT c.ordinal, 'invalid_api_key', NULL::uuid, NULL::uuid, NULL::integer, NULL::text,
-        NULL::timestamptz, NULL::bigint, NULL::integer, NULL::integer, NULL::double precision,
-        NULL::double precision, NULL::integer, NULL::integer;
+      RETURN QUERY SELECT c.ordinal, NULL::integer, NULL::integer, v_refused;
       CONTINUE;
     END IF;
-    RETURN QUERY
-    SELECT c.ordinal, a.outcome, a.trace_id, a.conversation_id, a.attempt_number, a.status, a.scheduled_for,
-      a.agent_id, v_tenant.number_rate_limit, a.rate_remaining, a.rate_reset_seconds, a.retry_after_seconds,
-      a.current_calls, v_tenant.max_concurrent_calls
-    FROM switchboard_accept_call(v_tenant.tenant_id, c.agent_id, c.trace_id, c.new_conversation_id,
-      c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
-      p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), v_tenant.number_rate_limit,
-      v_tenant.number_rate_period_seconds, coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit),
-      v_tenant.max_concurrent_calls) a;
-    -- Only an accepted call has a row under its new trace id: nothing else is touched.
-    IF c.traceparent IS NOT NULL THEN
-      UPDATE call_attempts SET traceparent = c.traceparent
-      WHERE call_attempts.tenant_id = v_tenant.tenant_id AND call_attempts.trace_id = c.trace_id;
-    END IF;
+    RETURN QUERY SELECT c.ordinal, v_tenant.number_rate_limit, v_tenant.max_concurrent_calls,
+      switchboard_append_attempt(v_tenant.tenant_id, c.agent_id, c.trace_id, c.new_conversation_id,
+        c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
+        p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), NULL, c.traceparent,
+        v_tenant.number_rate_limit, v_tenant.number_rate_period_seconds,
+        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls);
   END LOOP;
 END
 $$;
@@ -227,7 +111,7 @@ $$;
 -- Name: FUNCTION switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer) IS 'Records a batch of call attempts in one transaction, each as switchboard_accept_call would, after checking its API key; one row per call, by ordinal; keeps each accepted call''s traceparent.';
+COMMENT ON FUNCTION public.switchboard_accept_calls(p_calls jsonb, p_idempotency_ttl_seconds integer) IS 'Records a batch of calls in one transaction, each as switchboard_append_attempt does, after checking its API key; one row per call, by ordinal, with its tenant''s limits.';
 
 
 --
@@ -262,19 +146,23 @@ BEGIN
   v_start := coalesce(v_batch.scheduled_for, v_batch.created_at);
   WITH r AS (
     SELECT * FROM jsonb_to_recordset(p_recipients) AS x(trace_id uuid, conversation_id uuid, customer_phone text,
-      parameters jsonb, metadata text, retry_context jsonb, effective_retry_context jsonb)
+      parameters jsonb, metadata text, retry_context jsonb)
   ), chains AS (
     INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
       collected_data, language, stage_id, batch_id)
     SELECT p_tenant_id, r.conversation_id, v_batch.agent_id, r.customer_phone, 1,
-      r.effective_retry_context -> 'collected_data', r.effective_retry_context ->> 'retry_language',
-      r.effective_retry_context ->> 'retry_stage_id', p_batch_id
+      coalesce(nullif(r.retry_context -> 'collected_data', 'null'::jsonb), '{}'::jsonb),
+      r.retry_context ->> 'retry_language', r.retry_context ->> 'retry_stage_id', p_batch_id
     FROM r
   )
   INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
     parameters, metadata, retry_context, effective_retry_context, status, scheduled_for, due_at, batch_id)
   SELECT p_tenant_id, r.trace_id, r.conversation_id, 1, v_batch.agent_id, r.customer_phone, r.parameters,
-    r.metadata, r.retry_context, r.effective_retry_context, 'scheduled', v_start, v_start, p_batch_id
+    r.metadata, r.retry_context,
+    switchboard_effective_context(coalesce(nullif(r.retry_context -> 'collected_data', 'null'::jsonb), '{}'::jsonb),
+      r.retry_context ->> 'retry_language', r.retry_context ->> 'retry_stage_id',
+      r.retry_context ->> 'retry_initial_message'),
+    'scheduled', v_start, v_start, p_batch_id
   FROM r;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
@@ -369,7 +257,8 @@ BEGIN
 
   SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
   IF v_tenant.max_concurrent_calls > 0 THEN
-    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), p_tenant_id::integer);
+    -- The same lock as intake's (switchboard_append_attempt).
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), hashint8(p_tenant_id));
     SELECT count(*) INTO v_active
     FROM call_attempts a
     WHERE a.tenant_id = p_tenant_id AND a.trace_id <> p_trace_id
@@ -403,6 +292,140 @@ $$;
 --
 
 COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text) IS 'Charges a scheduled attempt''s limits at dispatch; NULL when it may go, else when to try again.';
+
+
+--
+-- Name: switchboard_append_attempt(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, bigint, text, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) RETURNS public.switchboard_appended
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_result switchboard_appended;
+  v_phone text;
+  v_rate_interval interval;
+  v_tat timestamptz;
+  v_allowed boolean;
+  v_active integer;
+  v_chain conversations;
+BEGIN
+  SELECT a.phone_number INTO v_phone
+  FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
+  IF NOT FOUND THEN
+    v_result.outcome := 'agent_not_found';
+    RETURN v_result;
+  END IF;
+  IF coalesce(v_phone, '') = '' THEN
+    v_result.outcome := 'agent_has_no_phone';
+    RETURN v_result;
+  END IF;
+
+  IF p_conversation_id IS NOT NULL THEN
+    PERFORM FROM conversations c
+    WHERE c.tenant_id = p_tenant_id AND c.conversation_id = p_conversation_id
+      AND c.attempt_count >= coalesce(p_conversation_attempt, 1);
+    IF NOT FOUND THEN
+      v_result.outcome := 'conversation_not_found';
+      RETURN v_result;
+    END IF;
+  END IF;
+
+  IF p_idempotency_key IS NOT NULL THEN
+    INSERT INTO idempotency_keys AS k (tenant_id, agent_id, idempotency_key, trace_id, expires_at)
+    VALUES (p_tenant_id, p_agent_id, p_idempotency_key, p_trace_id,
+      now() + make_interval(secs => p_idempotency_ttl_seconds))
+    ON CONFLICT ON CONSTRAINT idempotency_keys_pkey DO UPDATE
+      SET trace_id = excluded.trace_id, created_at = now(), expires_at = excluded.expires_at
+      WHERE k.expires_at <= now();
+    IF NOT FOUND THEN
+      SELECT 'duplicate', a.trace_id, a.conversation_id, a.attempt_number, a.status, a.scheduled_for, a.agent_id,
+        a.batch_id
+      INTO v_result.outcome, v_result.trace_id, v_result.conversation_id, v_result.attempt_number, v_result.status,
+        v_result.scheduled_for, v_result.agent_id, v_result.batch_id
+      FROM idempotency_keys k
+      JOIN call_attempts a ON a.tenant_id = k.tenant_id AND a.trace_id = k.trace_id
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN v_result;
+    END IF;
+  END IF;
+
+  IF p_scheduled_for IS NULL AND p_max_concurrent_calls > 0 THEN
+    -- One tenant's limited intakes take turns, so two of them cannot both take the last slot.
+    -- (hashint8: tenant ids are bigint; two tenants sharing a hash only take turns too.)
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), hashint8(p_tenant_id));
+    SELECT count(*) INTO v_active
+    FROM call_attempts a
+    WHERE a.tenant_id = p_tenant_id AND a.status = ANY (switchboard_active_statuses());
+    IF v_active >= p_max_concurrent_calls THEN
+      DELETE FROM idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      v_result.outcome := 'concurrency_limited';
+      v_result.current_calls := v_active;
+      RETURN v_result;
+    END IF;
+  END IF;
+
+  IF p_scheduled_for IS NULL AND p_rate_limit > 0 THEN
+    v_rate_interval := make_interval(secs => p_rate_period_seconds::double precision / p_rate_limit);
+    SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
+    FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_rate_interval, p_rate_burst) s;
+    IF NOT v_allowed THEN
+      DELETE FROM idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      v_result.outcome := 'rate_limited';
+      v_result.rate_remaining := 0;
+      v_result.rate_reset_seconds := extract(epoch FROM v_tat - now());
+      v_result.retry_after_seconds := extract(epoch FROM v_tat + v_rate_interval - p_rate_burst * v_rate_interval - now());
+      RETURN v_result;
+    END IF;
+    v_result.rate_remaining := floor(extract(epoch FROM now() + p_rate_burst * v_rate_interval - v_tat)
+      / extract(epoch FROM v_rate_interval))::integer;
+    v_result.rate_reset_seconds := extract(epoch FROM v_tat - now());
+  END IF;
+
+  IF p_conversation_id IS NULL THEN
+    v_chain.conversation_id := p_new_conversation_id;
+    v_chain.attempt_count := 1;
+    v_chain.collected_data := coalesce(nullif(p_retry_context -> 'collected_data', 'null'::jsonb), '{}'::jsonb);
+    v_chain.language := p_retry_context ->> 'retry_language';
+    v_chain.stage_id := p_retry_context ->> 'retry_stage_id';
+    INSERT INTO conversations (tenant_id, conversation_id, agent_id, customer_phone, attempt_count,
+      collected_data, language, stage_id, batch_id)
+    VALUES (p_tenant_id, p_new_conversation_id, p_agent_id, p_customer_phone, 1, v_chain.collected_data,
+      v_chain.language, v_chain.stage_id, p_batch_id);
+  ELSE
+    v_chain := switchboard_thread_chain(p_tenant_id, p_conversation_id, p_retry_context, true);
+  END IF;
+  v_result.conversation_id := v_chain.conversation_id;
+  v_result.attempt_number := v_chain.attempt_count;
+
+  v_result.outcome := 'accepted';
+  v_result.trace_id := p_trace_id;
+  v_result.status := CASE WHEN p_scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END;
+  v_result.scheduled_for := p_scheduled_for;
+  v_result.agent_id := p_agent_id;
+  v_result.batch_id := p_batch_id;
+  v_result.retry_after_seconds := 0;
+  INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
+    parameters, metadata, idempotency_key, retry_context, effective_retry_context, status, scheduled_for, due_at,
+    batch_id, traceparent)
+  VALUES (p_tenant_id, p_trace_id, v_result.conversation_id, v_result.attempt_number, p_agent_id, p_customer_phone,
+    p_parameters, p_metadata, p_idempotency_key, p_retry_context,
+    switchboard_effective_context(v_chain.collected_data, v_chain.language, v_chain.stage_id,
+      p_retry_context ->> 'retry_initial_message'),
+    v_result.status, p_scheduled_for,
+    coalesce(p_scheduled_for, now()), p_batch_id, p_traceparent);
+  RETURN v_result;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) IS 'Appends an attempt to a chain (a new one, or the next of an existing one) for intake, retries and batches; or answers why not.';
 
 
 --
@@ -501,6 +524,28 @@ CREATE FUNCTION public.switchboard_due_statuses() RETURNS text[]
 --
 
 COMMENT ON FUNCTION public.switchboard_due_statuses() IS 'Statuses that wait for a dispatcher to claim the attempt when due.';
+
+
+--
+-- Name: switchboard_effective_context(jsonb, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_effective_context(p_collected_data jsonb, p_language text, p_stage_id text, p_initial_message text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT jsonb_build_object('collected_data', coalesce(p_collected_data, '{}'::jsonb))
+    || CASE WHEN p_initial_message IS NULL THEN '{}'::jsonb
+      ELSE jsonb_build_object('retry_initial_message', p_initial_message) END
+    || CASE WHEN p_language IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('retry_language', p_language) END
+    || CASE WHEN p_stage_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('retry_stage_id', p_stage_id) END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_effective_context(p_collected_data jsonb, p_language text, p_stage_id text, p_initial_message text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_effective_context(p_collected_data jsonb, p_language text, p_stage_id text, p_initial_message text) IS 'The retry_context an attempt is dialed with: its chain''s threaded state and its own initial message.';
 
 
 --
@@ -631,6 +676,139 @@ CREATE FUNCTION public.switchboard_terminal_statuses() RETURNS text[]
 COMMENT ON FUNCTION public.switchboard_terminal_statuses() IS 'Final statuses: nothing moves the attempt again.';
 
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: conversations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.conversations (
+    tenant_id bigint NOT NULL,
+    conversation_id uuid NOT NULL,
+    agent_id bigint NOT NULL,
+    customer_phone text NOT NULL,
+    attempt_count integer NOT NULL,
+    collected_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    language text,
+    stage_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    batch_id bigint,
+    CONSTRAINT conversations_attempt_count_check CHECK ((attempt_count >= 0))
+);
+
+
+--
+-- Name: TABLE conversations; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.conversations IS 'Conversation chains: the attempts to reach one customer about one thing, and the state threaded between them.';
+
+
+--
+-- Name: COLUMN conversations.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN conversations.conversation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.conversation_id IS 'Chain id (UUIDv7, so ordering by it orders by creation).';
+
+
+--
+-- Name: COLUMN conversations.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.agent_id IS 'The agent of the first attempt.';
+
+
+--
+-- Name: COLUMN conversations.customer_phone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.customer_phone IS 'The number the first attempt called.';
+
+
+--
+-- Name: COLUMN conversations.attempt_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.attempt_count IS 'Attempts so far; attempts are numbered 1..attempt_count without gaps.';
+
+
+--
+-- Name: COLUMN conversations.collected_data; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.collected_data IS 'Threaded state: everything collected so far, merged key by key.';
+
+
+--
+-- Name: COLUMN conversations.language; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.language IS 'Threaded state: the last language (BCP 47).';
+
+
+--
+-- Name: COLUMN conversations.stage_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.stage_id IS 'Threaded state: the last conversation stage reached.';
+
+
+--
+-- Name: COLUMN conversations.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.created_at IS 'When the first attempt was accepted.';
+
+
+--
+-- Name: COLUMN conversations.updated_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.updated_at IS 'When an attempt was last added or the state last changed.';
+
+
+--
+-- Name: COLUMN conversations.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.conversations.batch_id IS 'The batch the chain was created by; NULL for single calls.';
+
+
+--
+-- Name: switchboard_thread_chain(bigint, uuid, jsonb, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_thread_chain(p_tenant_id bigint, p_conversation_id uuid, p_context jsonb, p_appending boolean) RETURNS public.conversations
+    LANGUAGE sql
+    AS $$
+  UPDATE conversations c
+  SET attempt_count = c.attempt_count + CASE WHEN p_appending THEN 1 ELSE 0 END,
+    collected_data = c.collected_data || coalesce(nullif(p_context -> 'collected_data', 'null'::jsonb), '{}'::jsonb),
+    language = coalesce(p_context ->> 'retry_language', c.language),
+    stage_id = coalesce(p_context ->> 'retry_stage_id', c.stage_id),
+    updated_at = now()
+  WHERE c.tenant_id = p_tenant_id AND c.conversation_id = p_conversation_id
+  RETURNING c.*
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_thread_chain(p_tenant_id bigint, p_conversation_id uuid, p_context jsonb, p_appending boolean); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_thread_chain(p_tenant_id bigint, p_conversation_id uuid, p_context jsonb, p_appending boolean) IS 'Merges a retry_context (or a report''s collected_data and stage) into its chain, counting an appended attempt; answers the chain.';
+
+
 --
 -- Name: switchboard_uuid_v7(); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -654,10 +832,6 @@ $$;
 
 COMMENT ON FUNCTION public.switchboard_uuid_v7() IS 'A time-ordered version 7 UUID.';
 
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: agents; Type: TABLE; Schema: public; Owner: -
@@ -1578,110 +1752,6 @@ COMMENT ON COLUMN public.call_events.answered_by IS 'Who answered, as the report
 --
 
 COMMENT ON COLUMN public.call_events.failure_type IS 'The failure type the report carried.';
-
-
---
--- Name: conversations; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.conversations (
-    tenant_id bigint NOT NULL,
-    conversation_id uuid NOT NULL,
-    agent_id bigint NOT NULL,
-    customer_phone text NOT NULL,
-    attempt_count integer NOT NULL,
-    collected_data jsonb DEFAULT '{}'::jsonb NOT NULL,
-    language text,
-    stage_id text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    batch_id bigint,
-    CONSTRAINT conversations_attempt_count_check CHECK ((attempt_count >= 0))
-);
-
-
---
--- Name: TABLE conversations; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON TABLE public.conversations IS 'Conversation chains: the attempts to reach one customer about one thing, and the state threaded between them.';
-
-
---
--- Name: COLUMN conversations.tenant_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.tenant_id IS 'Owning tenant.';
-
-
---
--- Name: COLUMN conversations.conversation_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.conversation_id IS 'Chain id (UUIDv7, so ordering by it orders by creation).';
-
-
---
--- Name: COLUMN conversations.agent_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.agent_id IS 'The agent of the first attempt.';
-
-
---
--- Name: COLUMN conversations.customer_phone; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.customer_phone IS 'The number the first attempt called.';
-
-
---
--- Name: COLUMN conversations.attempt_count; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.attempt_count IS 'Attempts so far; attempts are numbered 1..attempt_count without gaps.';
-
-
---
--- Name: COLUMN conversations.collected_data; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.collected_data IS 'Threaded state: everything collected so far, merged key by key.';
-
-
---
--- Name: COLUMN conversations.language; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.language IS 'Threaded state: the last language (BCP 47).';
-
-
---
--- Name: COLUMN conversations.stage_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.stage_id IS 'Threaded state: the last conversation stage reached.';
-
-
---
--- Name: COLUMN conversations.created_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.created_at IS 'When the first attempt was accepted.';
-
-
---
--- Name: COLUMN conversations.updated_at; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.updated_at IS 'When an attempt was last added or the state last changed.';
-
-
---
--- Name: COLUMN conversations.batch_id; Type: COMMENT; Schema: public; Owner: -
---
-
-COMMENT ON COLUMN public.conversations.batch_id IS 'The batch the chain was created by; NULL for single calls.';
 
 
 --
@@ -2850,6 +2920,13 @@ GRANT USAGE ON SCHEMA public TO switchboard_analyst;
 
 
 --
+-- Name: TABLE conversations; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.conversations TO switchboard_analyst;
+
+
+--
 -- Name: COLUMN agents.tenant_id; Type: ACL; Schema: public; Owner: -
 --
 
@@ -2938,13 +3015,6 @@ GRANT SELECT ON TABLE public.call_attempts TO switchboard_analyst;
 --
 
 GRANT SELECT ON TABLE public.call_events TO switchboard_analyst;
-
-
---
--- Name: TABLE conversations; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT ON TABLE public.conversations TO switchboard_analyst;
 
 
 --

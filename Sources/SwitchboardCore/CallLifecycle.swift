@@ -76,9 +76,10 @@ extension RetryStatus {
   }
 }
 
-// DESIGN §3: how a chain's threaded state and a request's `retry_context` combine. The database
-// applies the same merge under the chain's row lock (`switchboard_accept_call`, and event
-// recording); `ContractTableTests` compares the two on a table of cases.
+// DESIGN §3: how a chain's threaded state and a request's `retry_context` combine: the
+// specification. The database applies the merge under the chain's row lock, in one place
+// (`switchboard_thread_chain`, for appends and reports alike; `switchboard_effective_context`);
+// `ContractTableTests` holds the two equal on a table of cases.
 extension ThreadedState {
   /// The chain's state once a request joins it: the request's `collected_data` merged over the
   /// chain's key by key (top level only), its language and stage replacing the chain's when given.
@@ -90,10 +91,9 @@ extension ThreadedState {
   }
 
   /// The chain's state once an attempt reports collected data or a stage.
+  /// A report threads as a request's context would, without a language.
   public func recording(collectedData reported: [String: JSONValue]?, stageID reportedStage: String?) -> ThreadedState {
-    ThreadedState(
-      collectedData: collectedData.merging(reported ?? [:]) { _, new in new }, language: language,
-      stageID: reportedStage ?? stageID)
+    threading(RetryContext(collectedData: reported, stageID: reportedStage))
   }
 
   /// What the dialer receives for an attempt: the state, and the request's own initial message

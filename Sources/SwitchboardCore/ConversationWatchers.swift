@@ -25,6 +25,8 @@ public final class ConversationWatchers: Sendable {
     var watchers: [Key: [Int: Watcher]] = [:]
     /// Chains to read in the next round.
     var due: Set<Key> = []
+    /// Change reports taken so far.
+    var reports = 0
   }
 
   private let store: any CallStore
@@ -39,6 +41,10 @@ public final class ConversationWatchers: Sendable {
 
   /// Watchers open now.
   public var count: Int { state.withLock { $0.watchers.values.reduce(0) { $0 + $1.count } } }
+
+  /// Change reports taken so far (``changed(_:)``): what a test waits for before it looks at
+  /// what a report caused.
+  public var reportsTaken: Int { state.withLock { $0.reports } }
 
   /// Registers a watcher of the chain and asks for its first read; the stream yields every
   /// attempt, then each attempt again whenever it changes, and ends when its consumer stops.
@@ -67,6 +73,7 @@ public final class ConversationWatchers: Sendable {
   /// connection was lost), so that every watched chain is read again.
   public func changed(_ conversationIDs: [UUID]?) {
     let any = state.withLock { state in
+      state.reports += 1
       let keys = state.watchers.keys.filter { key in conversationIDs?.contains(key.conversationID) ?? true }
       state.due.formUnion(keys)
       return !keys.isEmpty

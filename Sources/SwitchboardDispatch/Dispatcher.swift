@@ -19,6 +19,8 @@ public struct Dispatcher: Service {
     public var pollInterval: Duration = .milliseconds(250)
     /// Dials in flight at once; a hanging dialer holds only its own slot. Default 512.
     public var maxInFlight = 512
+    /// The wall clock calling windows are checked against (tests set their own).
+    public var now: @Sendable () -> Date = { Date() }
 
     public init(replicaID: String) {
       self.replicaID = replicaID
@@ -88,7 +90,7 @@ public struct Dispatcher: Service {
     let trace = attempt.request.traceID.lowercased
     do {
       if let window = attempt.callingWindow {
-        let now = Date()
+        let now = configuration.now()
         let opening = window.nextOpening(atOrAfter: now)
         if opening > now {
           try await store.postpone(attempt, until: opening)
@@ -99,7 +101,7 @@ public struct Dispatcher: Service {
         try await store.postpone(attempt, until: retryAt)
         return
       }
-      Telemetry.dispatched(lag: .seconds(Date().timeIntervalSince(attempt.dueAt)))
+      Telemetry.dispatched(lag: .seconds(configuration.now().timeIntervalSince(attempt.dueAt)))
       switch await dialer.dial(attempt.request) {
       case .accepted:
         Telemetry.dialResult("accepted")

@@ -5,12 +5,6 @@ import SwitchboardCore
 /// The batch routes: the seed system's `POST /v1/batch-call` and `/v1/batch-calls`, and pause,
 /// resume and cancel beside them.
 extension Gateway {
-  static let batchRoutes: [EnvelopeMiddleware<Context>.Route] = [
-    .init("/v1/batch-call", [.post]), .init("/v1/batch-calls", [.get]), .init("/v1/batch-calls/:batch_id", [.get]),
-    .init("/v1/batch-calls/:batch_id/metrics", [.get]), .init("/v1/batch-calls/:batch_id/pause", [.post]),
-    .init("/v1/batch-calls/:batch_id/resume", [.post]), .init("/v1/batch-calls/:batch_id/cancel", [.post]),
-  ]
-
   func addBatchRoutes(to router: Router<Context>, _ batches: BatchOperations) {
     router.post("/v1/batch-call") { request, _ in
       let tenant = try await tenant(request)

@@ -34,9 +34,8 @@ public struct Gateway: Sendable {
     let router = Router(context: Context.self)
     router.add(middleware: MetricsMiddleware())
     if tracing { router.add(middleware: TracingMiddleware()) }
-    router.add(
-      middleware: EnvelopeMiddleware(routes: Self.routes + Self.healthRoutes + (batches == nil ? [] : Self.batchRoutes))
-    )
+    let served = RouteTable()
+    router.add(middleware: EnvelopeMiddleware(routes: served))
     router.post("/v1/call") { request, _ in try await makeCall(request) }
     router.get("/v1/calls/:trace_id") { request, context in
       let tenant = try await tenant(request)
@@ -95,6 +94,7 @@ public struct Gateway: Sendable {
     }
     if let batches { addBatchRoutes(to: router, batches) }
     addHealthRoutes(to: router)
+    served.set(router.routes)
     return router
   }
 
@@ -106,28 +106,19 @@ public struct Gateway: Sendable {
     return Array(data)
   }()
 
-  /// Every route and its methods.
-  static let routes: [EnvelopeMiddleware<Context>.Route] = [
-    .init("/openapi.yaml", [.get]), .init("/v1/call", [.post]), .init("/v1/calls/:trace_id", [.get, .delete]),
-    .init("/v1/calls/:trace_id/events", [.post]), .init("/v1/conversations/:conversation_id", [.get]),
-    .init("/v1/conversations/:conversation_id/recording", [.get]),
-    .init("/v1/conversations", [.get]),
-  ]
-  /// What every role serves, with no key: nothing in them is a tenant's.
-  static let healthRoutes: [EnvelopeMiddleware<Context>.Route] = [
-    .init("/healthz", [.get]), .init("/readyz", [.get]), .init("/metrics", [.get]),
-  ]
-
   /// `/healthz`, `/readyz` and `/metrics` alone: what a dispatcher-only replica serves.
   public func healthRouter() -> Router<Context> {
     let router = Router(context: Context.self)
     router.add(middleware: MetricsMiddleware())
-    router.add(middleware: EnvelopeMiddleware(routes: Self.healthRoutes))
+    let served = RouteTable()
+    router.add(middleware: EnvelopeMiddleware(routes: served))
     addHealthRoutes(to: router)
+    served.set(router.routes)
     return router
   }
 
-  /// `/healthz`: the process answers. `/readyz`: and the database does, within the deadline.
+  /// What every role serves, with no key: nothing in them is a tenant's. `/healthz`: the process
+  /// answers. `/readyz`: and the database does, within the deadline.
   private func addHealthRoutes(to router: Router<Context>) {
     router.get("/healthz") { _, _ in JSONResponse.ok(["status": "ok"]).response }
     router.get("/metrics") { _, _ in
@@ -168,130 +159,5 @@ public struct Gateway: Sendable {
   /// The tenant whose API key the request carries.
   func tenant(_ request: Request) async throws(SwitchboardError) -> Tenant {
     try await operations.authenticate(authorization: request.headers[.authorization])
-  }
-
-  /// The body, up to the contract's size limit.
-  static func body(
-    _ request: inout Request, upTo limit: Int = CallContract.maxBodyBytes
-  ) async throws(SwitchboardError) -> ByteBuffer {
-    do {
-      return try await request.collectBody(upTo: limit)
-    } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-      throw .bodyTooLarge(limit: limit)
-    } catch {
-      throw .invalid("request body could not be read")
-    }
-  }
-
-  private static func jsonBody(_ request: inout Request) async throws(SwitchboardError) -> [String: JSONValue] {
-    let buffer = try await body(&request)
-    guard !StrictJSON.hasTrailingComma(buffer.readableBytesView),
-      let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
-    else {
-      throw .invalid("request body must be valid JSON")
-    }
-    guard let members = value.objectValue else { throw .invalid("request body must be a JSON object") }
-    return members
-  }
-
-  /// An event report's fields, type-checked.
-  static func eventInput(_ body: [String: JSONValue]) throws(SwitchboardError) -> CallEventInput {
-    func text(_ key: String) throws(SwitchboardError) -> String? {
-      switch body[key] {
-      case nil, .null?: return nil
-      case .string(let value)?: return value
-      default: throw .invalid("\(key) must be a string")
-      }
-    }
-    func object(_ key: String) throws(SwitchboardError) -> [String: JSONValue]? {
-      switch body[key] {
-      case nil, .null?: return nil
-      case .object(let value)?: return value
-      default: throw .invalid("\(key) must be an object")
-      }
-    }
-    var duration: Double?
-    switch body["duration_seconds"] {
-    case nil, .null?: duration = nil
-    case .integer(let value)?: duration = Double(value)
-    case .double(let value)?: duration = value
-    default: throw .invalid("duration_seconds must be a number")
-    }
-    var input = CallEventInput(
-      eventID: try text("event_id"), status: try text("status"), collectedData: try object("collected_data"),
-      stageID: try text("stage_id"), results: try object("results"), durationSeconds: duration,
-      failureReason: try text("failure_reason"))
-    if let transcript = body["transcript"], transcript != .null { input.transcript = transcript }
-    input.recordingURL = try text("recording_url")
-    input.answeredBy = try text("answered_by")
-    input.failureType = try text("failure_type")
-    return input
-  }
-
-  /// A query parameter's integer; absent is `nil`, present but empty is a 400.
-  /// `true` or `false`; absent is false.
-  static func flag(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Bool {
-    switch text {
-    case nil, "false"?: return false
-    case "true"?: return true
-    default: throw .invalid("\(name) must be true or false")
-    }
-  }
-
-  static func integer(_ text: Substring?, _ name: String) throws(SwitchboardError) -> Int? {
-    guard let text else { return nil }
-    guard let value = Int(text) else { throw .invalid("\(name) must be an integer") }
-    return value
-  }
-}
-
-extension HTTPField.Name {
-  static let idempotencyKey = Self("Idempotency-Key")!
-  static let traceparent = Self("traceparent")!
-  static let switchboardTenant = Self("Switchboard-Tenant")!
-  static let retryAfter = Self("Retry-After")!
-  static let rateLimitLimit = Self("X-RateLimit-Limit")!
-  static let rateLimitRemaining = Self("X-RateLimit-Remaining")!
-  static let rateLimitReset = Self("X-RateLimit-Reset")!
-}
-
-extension RateLimitStatus {
-  var headers: HTTPFields {
-    [
-      .rateLimitLimit: String(limit), .rateLimitRemaining: String(remaining), .rateLimitReset: String(resetSeconds),
-    ]
-  }
-}
-
-/// What Foundation's JSON decoder lets through that JSON does not allow.
-enum StrictJSON {
-  /// Whether a `,` stands right before a `}` or `]` (spaces between), outside strings.
-  static func hasTrailingComma(_ bytes: some Collection<UInt8>) -> Bool {
-    var inString = false
-    var escaped = false
-    var afterComma = false
-    for byte in bytes {
-      if inString {
-        if escaped {
-          escaped = false
-        } else if byte == UInt8(ascii: "\\") {
-          escaped = true
-        } else if byte == UInt8(ascii: "\"") {
-          inString = false
-        }
-        continue
-      }
-      switch byte {
-      case UInt8(ascii: "\""):
-        inString = true
-        afterComma = false
-      case UInt8(ascii: ","): afterComma = true
-      case UInt8(ascii: "}"), UInt8(ascii: "]"):
-        if afterComma { return true }
-      case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): break
-      default: afterComma = false
-      }
-    }
-    return false
   }
 }

@@ -89,24 +89,7 @@ extension SwitchboardError: HTTPResponseError {
 /// logged 500. ``SwitchboardError`` passes through: it renders itself.
 struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
   /// The routes served, so that a known path asked with another method is a 405 with `Allow`.
-  var routes: [Route] = []
-
-  /// A path pattern (`:name` matches one segment) and its methods.
-  struct Route: Sendable {
-    let path: [Substring]
-    let methods: [HTTPRequest.Method]
-
-    init(_ path: String, _ methods: [HTTPRequest.Method]) {
-      self.path = path.split(separator: "/")
-      self.methods = methods
-    }
-
-    func matches(_ path: String) -> Bool {
-      let segments = path.split(separator: "/")
-      return segments.count == self.path.count
-        && zip(segments, self.path).allSatisfy { segment, pattern in pattern.hasPrefix(":") || segment == pattern }
-    }
-  }
+  var routes: RouteTable
 
   func handle(
     _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -118,9 +101,9 @@ struct EnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
     } catch let error as SwitchboardError {
       throw error
     } catch let error as HTTPError
-      where error.status == .notFound && routes.contains(where: { $0.matches(request.uri.path) })
+      where error.status == .notFound && !routes.methods(for: request.uri.path).isEmpty
     {
-      let allowed = routes.filter { $0.matches(request.uri.path) }.flatMap(\.methods)
+      let allowed = routes.methods(for: request.uri.path)
       var response = JSONResponse(
         error: SwitchboardError(.invalidRequest, "method \(request.method) not allowed on \(request.uri.path)")
       ).response

@@ -29,12 +29,19 @@ struct AuthenticateStatement: PostgresPreparedStatement {
 /// statement.
 struct AcceptCallsStatement: PostgresPreparedStatement {
   static let sql = """
-    SELECT ordinal, outcome, trace_id, conversation_id, attempt_number, status, scheduled_for, agent_id, rate_limit,
-      rate_remaining, rate_reset_seconds, retry_after_seconds, current_calls, max_calls
-    FROM switchboard_accept_calls($1::jsonb, $2)
+    SELECT c.ordinal, c.rate_limit, c.max_calls, \(Appended.columns(of: "(c.appended)"))
+    FROM switchboard_accept_calls($1::jsonb, $2) c
     """
   static let bindingDataTypes: [PostgresDataType] = [.text, .int4]
-  typealias Row = (Int, String, UUID?, UUID?, Int?, String?, Date?, Int64?, Int?, Int?, Double?, Double?, Int?, Int?)
+
+  /// One call's answer: its place in the statement's calls, what the append did, and its
+  /// tenant's limits (for the rate-limit headers and the concurrency refusal).
+  struct Row: Sendable {
+    var ordinal: Int
+    var appended: Appended
+    var rateLimit: Int?
+    var maxCalls: Int?
+  }
 
   /// The JSON array of calls (see the function's comment for its members).
   var calls: String
@@ -47,5 +54,10 @@ struct AcceptCallsStatement: PostgresPreparedStatement {
     return bindings
   }
 
-  func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+  func decodeRow(_ row: PostgresRow) throws -> Row {
+    let columns = row.makeRandomAccess()
+    return Row(
+      ordinal: try columns["ordinal"].decode(Int.self), appended: try Appended(columns),
+      rateLimit: try columns["rate_limit"].decode(Int?.self), maxCalls: try columns["max_calls"].decode(Int?.self))
+  }
 }

@@ -30,7 +30,7 @@ public struct PostgresBatchStore: BatchStore {
   /// Writes the batch, a chain and a first attempt per call, or nothing: one transaction, the
   /// recipients in chunks of ``chunkSize`` (a 100,000-row batch as one JSON document cost the
   /// service some 400 MB of memory to build and send). Each chain starts from its request's
-  /// context (``ThreadedState/threading(_:)``), as a single call's would.
+  /// context, as a single call's would.
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
     guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
     let firstTrace = UUID.v7()
@@ -102,13 +102,10 @@ public struct PostgresBatchStore: BatchStore {
     JSONValue.array(
       calls.indices.map { index in
         let call = calls[index]
-        let effective = ThreadedState().threading(call.retryContext).effectiveContext(
-          initialMessage: call.retryContext?.initialMessage)
         let trace = index == calls.startIndex ? firstTrace ?? UUID.v7() : UUID.v7()
         var members: [String: JSONValue] = [
           "trace_id": .string(trace.uuidString), "conversation_id": .string(UUID.v7().uuidString),
           "customer_phone": .string(call.customerPhone), "parameters": .array(call.parameters.map(\.json)),
-          "effective_retry_context": effective.json,
         ]
         if let metadata = call.metadata { members["metadata"] = .string(metadata) }
         if let context = call.retryContext { members["retry_context"] = context.json }

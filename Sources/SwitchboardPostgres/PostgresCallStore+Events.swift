@@ -87,13 +87,14 @@ struct EventRecorder {
         """, logger: logger)
     }
     if event.collectedData != nil || event.stageID != nil {
-      // ThreadedState.recording(collectedData:stageID:), applied under the chain's row lock.
+      // What the report collected joins the chain's state, as a request's context would.
+      var context: [String: JSONValue] = [:]
+      if let data = event.collectedData { context["collected_data"] = .object(data) }
+      if let stage = event.stageID { context["retry_stage_id"] = .string(stage) }
       try await connection.query(
         """
-        UPDATE conversations SET
-          collected_data = collected_data || coalesce(\(event.collectedData.map { JSONValue.object($0).encoded() })::jsonb, '{}'),
-          stage_id = coalesce(\(event.stageID), stage_id), updated_at = now()
-        WHERE tenant_id = \(tenantID) AND conversation_id = \(current.conversationID)
+        SELECT 1 FROM switchboard_thread_chain(
+          \(tenantID), \(current.conversationID), \(JSONValue.object(context).encoded())::jsonb, false)
         """, logger: logger)
     }
     if let advance, advance.finishes {
@@ -177,36 +178,30 @@ struct EventRecorder {
     for try await status in batch.decode(String.self) where status == BatchStatus.canceled.rawValue {
       return .final(attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts)
     }
+    // The retry is the system's own call: no idempotency key, and no per-number or concurrency
+    // limit now (a scheduled attempt meets them at dispatch). It joins the chain as its next
+    // attempt, in its batch if it has one (paced, paused and counted with it); its context is the
+    // chain's threaded state.
     let rows = try await connection.query(
       """
-      SELECT r.outcome, r.scheduled_for, r.trace_id, a.batch_id
+      SELECT \(unescaped: Appended.columns(of: "r"))
       FROM call_attempts a,
-        -- The retry is the system's own call: no idempotency key, and no per-number or concurrency
-        -- limit now (a scheduled attempt meets them at dispatch). It joins the chain as its next
-        -- attempt; its context is the chain's threaded state.
-        LATERAL switchboard_accept_call(
+        LATERAL switchboard_append_attempt(
           p_tenant_id => a.tenant_id, p_agent_id => a.agent_id, p_trace_id => switchboard_uuid_v7(),
           p_new_conversation_id => NULL, p_conversation_id => a.conversation_id, p_conversation_attempt => NULL,
           p_customer_phone => a.customer_phone, p_parameters => a.parameters, p_metadata => a.metadata,
           p_idempotency_key => NULL, p_idempotency_ttl_seconds => 0, p_retry_context => NULL,
-          p_scheduled_for => now() + make_interval(secs => \(delay)),
-          p_rate_limit => 0, p_rate_period_seconds => 3600, p_rate_burst => 0, p_max_concurrent_calls => 0) r
+          p_scheduled_for => now() + make_interval(secs => \(delay)), p_batch_id => a.batch_id, p_traceparent => NULL,
+          p_rate_limit => 0, p_rate_period_seconds => 0, p_rate_burst => 0, p_max_concurrent_calls => 0) r
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
       """, logger: logger)
-    var accepted: (scheduledFor: Date?, trace: UUID?, batch: Int64?)?
-    for try await (outcome, scheduledFor, trace, batch) in rows.decode((String, Date?, UUID?, Int64?).self)
-    where outcome == "accepted" {
-      accepted = (scheduledFor, trace, batch)
-    }
-    if let (scheduledFor, retryTrace, batch) = accepted {
-      if let batch, let retryTrace {
-        // A batch's retry is the batch's: paced, paused and counted with it.
-        try await connection.query(
-          "UPDATE call_attempts SET batch_id = \(batch) WHERE tenant_id = \(tenantID) AND trace_id = \(retryTrace)",
-          logger: logger)
+    for try await row in rows {
+      let appended = try Appended(row.makeRandomAccess())
+      if appended.outcome == .accepted {
+        return RetryStatus(
+          attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts, isFinalAttempt: false,
+          nextRetryAt: appended.scheduledFor)
       }
-      return RetryStatus(
-        attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts, isFinalAttempt: false, nextRetryAt: scheduledFor)
     }
     // The agent lost its phone number since: the chain ends here.
     return .final(attemptNumber: attemptNumber, maxAttempts: plan.maxAttempts)
@@ -218,102 +213,6 @@ struct EventRecorder {
         traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
     else { throw SwitchboardError.callNotFound }
     return attempt
-  }
-}
-
-/// An agent's outcome webhook subscription.
-/// An agent's webhook targets, and its number (the `from_phone` of its calls' events).
-struct AgentWebhooks: Sendable {
-  var agentID: Int64
-  var phone: String?
-  var targets: [WebhookTarget]
-
-  /// A column of the agent's targets as JSON, for a query that has the agent's tenant and id.
-  static func targetsColumn(tenantID: String, agentID: String) -> String {
-    """
-    (SELECT json_agg(json_build_object('id', t.target_id, 'url', t.url, 'events', t.events,
-        'transcript', t.include_transcript, 'recording', t.include_recording) ORDER BY t.target_id)
-      FROM webhook_targets t WHERE t.tenant_id = \(tenantID) AND t.agent_id = \(agentID))::text
-    """
-  }
-
-  /// Reads what ``targetsColumn(tenantID:agentID:)`` selected.
-  init(agentID: Int64, phone: String?, targetsJSON: String?) throws {
-    self.agentID = agentID
-    self.phone = phone
-    guard let targetsJSON, case .array(let items) = try JSONValue.decode(targetsJSON) else {
-      targets = []
-      return
-    }
-    targets = items.compactMap { item in
-      guard let members = item.objectValue, let id = members["id"]?.integerValue,
-        let url = members["url"]?.stringValue
-      else { return nil }
-      return WebhookTarget(
-        id: id, agentID: agentID, url: url, events: members["events"]?.arrayValue?.compactMap(\.stringValue),
-        includeTranscript: members["transcript"] == .bool(true), includeRecording: members["recording"] == .bool(true),
-        hasSecret: false)
-    }
-  }
-}
-
-/// Writes events into the outbox, inside the transaction that changed the status: one row for
-/// each of the agent's targets that subscribes to the event, with the payload that target asked for.
-struct OutboxWriter {
-  let connection: PostgresConnection
-  let logger: Logger
-
-  func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhooks: AgentWebhooks?) async throws {
-    let eventType = OutcomeEnvelope.eventType(attempt)
-    for target in webhooks?.targets ?? [] where target.wants(eventType) {
-      let deliveryID = UUID.v7()
-      let payload = OutcomeEnvelope.make(
-        eventID: deliveryID, attempt: attempt, retry: retry, fromPhone: webhooks?.phone,
-        includeTranscript: target.includeTranscript, includeRecording: target.includeRecording, at: Date()
-      ).encoded()
-      try await insert(
-        deliveryID, tenantID: tenantID, traceID: attempt.traceID, batchID: nil, type: eventType, target: target,
-        payload: payload)
-    }
-  }
-
-  /// A batch's event (``BatchEnvelope``), for each target that subscribes to it.
-  func enqueue(
-    _ type: String, _ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhooks: AgentWebhooks?
-  ) async throws {
-    for target in webhooks?.targets ?? [] where target.wants(type) {
-      let deliveryID = UUID.v7()
-      let payload = BatchEnvelope.make(eventID: deliveryID, type: type, batch: batch, metrics: metrics, at: Date())
-        .encoded()
-      try await insert(
-        deliveryID, tenantID: tenantID, traceID: nil, batchID: batch.id, type: type, target: target, payload: payload)
-    }
-  }
-
-  private func insert(
-    _ deliveryID: UUID, tenantID: Int64, traceID: UUID?, batchID: Int64?, type: String, target: WebhookTarget,
-    payload: String
-  ) async throws {
-    try await connection.query(
-      """
-      INSERT INTO event_deliveries (tenant_id, delivery_id, trace_id, batch_id, event_type, target_url, payload,
-        agent_id, target_id)
-      VALUES (\(tenantID), \(deliveryID), \(traceID), \(batchID), \(type), \(target.url), \(payload)::jsonb,
-        \(target.agentID), \(target.id))
-      """, logger: logger)
-  }
-
-  /// The agent's webhook targets and number.
-  func webhooks(tenantID: Int64, agentID: Int64) async throws -> AgentWebhooks? {
-    let rows = try await connection.query(
-      """
-      SELECT g.agent_id, g.phone_number, \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id"))
-      FROM agents g WHERE g.tenant_id = \(tenantID) AND g.agent_id = \(agentID)
-      """, logger: logger)
-    for try await (agent, phone, targets) in rows.decode((Int64, String?, String?).self) {
-      return try AgentWebhooks(agentID: agent, phone: phone, targetsJSON: targets)
-    }
-    return nil
   }
 }
 

@@ -107,8 +107,8 @@ public struct PostgresCallStore: CallStore, Service {
       rows = try await database.write { connection, logger in
         var rows = [AcceptCallsStatement.Row?](repeating: nil, count: calls.count)
         for try await row in try await connection.execute(statement, logger: logger)
-        where order.indices.contains(row.0 - 1) {
-          rows[order[row.0 - 1]] = row
+        where order.indices.contains(row.ordinal - 1) {
+          rows[order[row.ordinal - 1]] = row
         }
         return rows
       }
@@ -137,9 +137,11 @@ public struct PostgresCallStore: CallStore, Service {
       for try await (trace, conversation, attempt, status, scheduledFor, agent) in rows.decode(
         (UUID, UUID, Int, String, Date?, Int64).self)
       {
-        found[trace] = (
-          0, "accepted", trace, conversation, attempt, status, scheduledFor, agent, nil, nil, nil, nil, nil, nil
-        )
+        found[trace] = AcceptCallsStatement.Row(
+          ordinal: 0,
+          appended: Appended(
+            outcome: .accepted, traceID: trace, conversationID: conversation, attemptNumber: attempt, status: status,
+            scheduledFor: scheduledFor, agentID: agent))
       }
       // One statement, one transaction: one call's attempt found means the statement committed,
       // and the calls without one were refused by it.
@@ -157,40 +159,29 @@ public struct PostgresCallStore: CallStore, Service {
   }
 
   private static func outcome(_ row: AcceptCallsStatement.Row) -> AcceptOutcome? {
-    let (
-      _, outcome, traceID, conversationID, attempt, status, scheduledFor, agentID, rateLimit, remaining, reset,
-      retryAfter, current, maxCalls
-    ) = row
-    func receipt() -> CallReceipt? {
-      guard let traceID, let conversationID, let attempt, let agentID,
-        let status = status.flatMap(CallStatus.init(rawValue:))
-      else { return nil }
-      return CallReceipt(
-        agentID: agentID, conversationID: conversationID, scheduledFor: scheduledFor, status: status,
-        traceID: traceID, attemptNumber: attempt)
-    }
-    switch outcome {
-    case "accepted", "duplicate":
-      guard let receipt = receipt() else { return nil }
-      if outcome == "duplicate" { return .duplicate(receipt) }
-      let status = rateLimit.flatMap { limit in
-        remaining.map {
+    let appended = row.appended
+    switch appended.outcome {
+    case .accepted:
+      guard let receipt = appended.receipt else { return nil }
+      let status = row.rateLimit.flatMap { limit in
+        appended.rateRemaining.map {
           RateLimitStatus(
-            limit: limit, remaining: max(0, $0), resetSeconds: Int((reset ?? 0).rounded(.up)), retryAfterSeconds: 0)
+            limit: limit, remaining: max(0, $0), resetSeconds: Int((appended.rateResetSeconds ?? 0).rounded(.up)),
+            retryAfterSeconds: 0)
         }
       }
       return .accepted(AcceptedCall(receipt: receipt, rateLimit: status))
-    case "invalid_api_key": return .invalidAPIKey
-    case "agent_has_no_phone": return .agentHasNoPhone
-    case "conversation_not_found": return .conversationNotFound
-    case "agent_not_found": return .agentNotFound
-    case "concurrency_limited": return .concurrencyLimited(current: current ?? 0, max: maxCalls ?? 0)
-    case "rate_limited":
+    case .duplicate: return appended.receipt.map { .duplicate($0) }
+    case .invalidAPIKey: return .invalidAPIKey
+    case .agentHasNoPhone: return .agentHasNoPhone
+    case .conversationNotFound: return .conversationNotFound
+    case .agentNotFound: return .agentNotFound
+    case .concurrencyLimited: return .concurrencyLimited(current: appended.currentCalls ?? 0, max: row.maxCalls ?? 0)
+    case .rateLimited:
       return .rateLimited(
         RateLimitStatus(
-          limit: rateLimit ?? 0, remaining: 0, resetSeconds: Int((reset ?? 0).rounded(.up)),
-          retryAfterSeconds: max(1, Int((retryAfter ?? 1).rounded(.up)))))
-    default: return nil
+          limit: row.rateLimit ?? 0, remaining: 0, resetSeconds: Int((appended.rateResetSeconds ?? 0).rounded(.up)),
+          retryAfterSeconds: max(1, Int((appended.retryAfterSeconds ?? 1).rounded(.up)))))
     }
   }
 

@@ -91,3 +91,100 @@ public struct PostgresOutbox: OutboxStore {
     }
   }
 }
+
+// The outbox's writer: what the status-changing transactions add to it.
+
+/// An agent's webhook targets, and its number (the `from_phone` of its calls' events).
+struct AgentWebhooks: Sendable {
+  var agentID: Int64
+  var phone: String?
+  var targets: [WebhookTarget]
+
+  /// A column of the agent's targets as JSON, for a query that has the agent's tenant and id.
+  static func targetsColumn(tenantID: String, agentID: String) -> String {
+    """
+    (SELECT json_agg(json_build_object('id', t.target_id, 'url', t.url, 'events', t.events,
+        'transcript', t.include_transcript, 'recording', t.include_recording) ORDER BY t.target_id)
+      FROM webhook_targets t WHERE t.tenant_id = \(tenantID) AND t.agent_id = \(agentID))::text
+    """
+  }
+
+  /// Reads what ``targetsColumn(tenantID:agentID:)`` selected.
+  init(agentID: Int64, phone: String?, targetsJSON: String?) throws {
+    self.agentID = agentID
+    self.phone = phone
+    guard let targetsJSON, case .array(let items) = try JSONValue.decode(targetsJSON) else {
+      targets = []
+      return
+    }
+    targets = items.compactMap { item in
+      guard let members = item.objectValue, let id = members["id"]?.integerValue,
+        let url = members["url"]?.stringValue
+      else { return nil }
+      return WebhookTarget(
+        id: id, agentID: agentID, url: url, events: members["events"]?.arrayValue?.compactMap(\.stringValue),
+        includeTranscript: members["transcript"] == .bool(true), includeRecording: members["recording"] == .bool(true),
+        hasSecret: false)
+    }
+  }
+}
+
+/// Writes events into the outbox, inside the transaction that changed the status: one row for
+/// each of the agent's targets that subscribes to the event, with the payload that target asked for.
+struct OutboxWriter {
+  let connection: PostgresConnection
+  let logger: Logger
+
+  func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhooks: AgentWebhooks?) async throws {
+    let eventType = OutcomeEnvelope.eventType(attempt)
+    for target in webhooks?.targets ?? [] where target.wants(eventType) {
+      let deliveryID = UUID.v7()
+      let payload = OutcomeEnvelope.make(
+        eventID: deliveryID, attempt: attempt, retry: retry, fromPhone: webhooks?.phone,
+        includeTranscript: target.includeTranscript, includeRecording: target.includeRecording, at: Date()
+      ).encoded()
+      try await insert(
+        deliveryID, tenantID: tenantID, traceID: attempt.traceID, batchID: nil, type: eventType, target: target,
+        payload: payload)
+    }
+  }
+
+  /// A batch's event (``BatchEnvelope``), for each target that subscribes to it.
+  func enqueue(
+    _ type: String, _ batch: Batch, metrics: BatchMetrics, tenantID: Int64, webhooks: AgentWebhooks?
+  ) async throws {
+    for target in webhooks?.targets ?? [] where target.wants(type) {
+      let deliveryID = UUID.v7()
+      let payload = BatchEnvelope.make(eventID: deliveryID, type: type, batch: batch, metrics: metrics, at: Date())
+        .encoded()
+      try await insert(
+        deliveryID, tenantID: tenantID, traceID: nil, batchID: batch.id, type: type, target: target, payload: payload)
+    }
+  }
+
+  private func insert(
+    _ deliveryID: UUID, tenantID: Int64, traceID: UUID?, batchID: Int64?, type: String, target: WebhookTarget,
+    payload: String
+  ) async throws {
+    try await connection.query(
+      """
+      INSERT INTO event_deliveries (tenant_id, delivery_id, trace_id, batch_id, event_type, target_url, payload,
+        agent_id, target_id)
+      VALUES (\(tenantID), \(deliveryID), \(traceID), \(batchID), \(type), \(target.url), \(payload)::jsonb,
+        \(target.agentID), \(target.id))
+      """, logger: logger)
+  }
+
+  /// The agent's webhook targets and number.
+  func webhooks(tenantID: Int64, agentID: Int64) async throws -> AgentWebhooks? {
+    let rows = try await connection.query(
+      """
+      SELECT g.agent_id, g.phone_number, \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id"))
+      FROM agents g WHERE g.tenant_id = \(tenantID) AND g.agent_id = \(agentID)
+      """, logger: logger)
+    for try await (agent, phone, targets) in rows.decode((Int64, String?, String?).self) {
+      return try AgentWebhooks(agentID: agent, phone: phone, targetsJSON: targets)
+    }
+    return nil
+  }
+}

@@ -47,16 +47,27 @@ struct BatchControlTests {
       let tenant = try await database.tenant()
       let (batch, operations) = try await batch(database, tenant, size: 400)
       let dialer = TimedDialer(operations: database.operations)
+      let counted = Mutex<[CountingDispatchStore]>([])
+      let counting: (any DispatchStore) -> any DispatchStore = { base in
+        let store = CountingDispatchStore(base)
+        counted.withLock { $0.append(store) }
+        return store
+      }
       try await whileRunning([
-        database.dispatcher("a", dialer: dialer), database.dispatcher("b", dialer: dialer),
+        database.dispatcher("a", dialer: dialer, store: counting),
+        database.dispatcher("b", dialer: dialer, store: counting),
       ]) {
         #expect(try await database.eventually { await dialer.count >= 20 })
         let paused = try await operations.control(.pause, String(batch.id), tenant: tenant)
         let answered = ContinuousClock.now
         #expect(paused.status == .paused)
         let dialedBefore = await dialer.count
-        // The dispatchers keep looking (every 50 ms) while it is paused; give them a dozen looks.
-        try await Task.sleep(for: .milliseconds(600))
+        // The dispatchers keep looking while it is paused: a dozen more claim rounds each.
+        let stores = counted.withLock { $0 }
+        let claimsBefore = stores.map(\.claims)
+        #expect(
+          try await database.eventually { zip(stores, claimsBefore).allSatisfy { $0.claims >= $1 + 12 } },
+          "both dispatchers kept claiming")
         #expect(await dialer.starts.allSatisfy { $0 <= answered }, "a dial started after the pause answered")
         #expect(await dialer.count == dialedBefore)
         #expect(try await status(database, batch, "'scheduled'") > 0, "the pause held contacts back")

@@ -143,29 +143,26 @@ struct DispatchTests {
   @Test("a calling window that is closed now defers dispatch to its next opening")
   func callingWindow() async throws {
     let database = try await IsolatedDatabase.make()
-    // Open one hour a day, starting two hours from now (UTC), so it is closed now.
+    // Open 09:00-10:00 UTC every day; the dispatcher's clock says 03:10, so it is closed.
     let utc = TimeZone(identifier: "UTC")!
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = utc
-    let opens = Date().addingTimeInterval(7200)
-    let minute = calendar.component(.hour, from: opens) * 60
-    let window = CallingWindow(timeZone: utc, weekdays: Set(1...7), startMinute: minute, endMinute: minute + 60)
+    let window = CallingWindow(timeZone: utc, weekdays: Set(1...7), startMinute: 9 * 60, endMinute: 10 * 60)
+    let now = try Date("2027-01-04T03:10:00Z", strategy: .iso8601)
+    let opening = try Date("2027-01-04T09:00:00Z", strategy: .iso8601)
+    #expect(window.nextOpening(atOrAfter: now) == opening)
     let tenant = try await database.tenant(agent: .init(phoneNumber: "+14155550123", callingWindow: window))
     let receipt = try await database.call(tenant)
     let dialer = RecordingDialer()
-    let deferred = try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
+    let deferred = try await whileRunning([database.dispatcher("a", dialer: dialer, now: { now })]) {
       try await database.eventually {
         try await database.count(
-          "SELECT count(*) FROM call_attempts WHERE trace_id = '\(receipt.traceID.lowercased)' AND status = 'initiated' AND due_at > now() + interval '30 minutes'"
-        ) == 1
+          """
+          SELECT count(*) FROM call_attempts WHERE trace_id = '\(receipt.traceID.lowercased)'
+            AND status = 'initiated' AND due_at = '2027-01-04T09:00:00Z'
+          """) == 1
       }
     }
-    #expect(deferred)
+    #expect(deferred, "postponed to the window's opening by the dispatcher's clock")
     #expect(await dialer.total == 0)
-    let rows = try await database.client.query("SELECT due_at FROM call_attempts WHERE trace_id = \(receipt.traceID)")
-    for try await due in rows.decode(Date.self) {
-      #expect(due == window.nextOpening(atOrAfter: Date()))
-    }
   }
 
   @Test("scheduled calls meet the per-number limit at dispatch: deferred, never dropped")
@@ -201,7 +198,7 @@ struct DispatchTests {
     let tenant = try await database.tenant()
     let receiver = WebhookReceiver(statuses: [.internalServerError])
     let url = try await receiver.start()
-    defer { Task { await receiver.stop() } }
+    try atTestEnd { await receiver.stop() }
     var configuration = WebhookDialer.Configuration(url: url, secret: Secret("dialer-secret"))
     configuration.backoff = [.milliseconds(10)]
     let failing = try await database.call(tenant)
@@ -224,7 +221,7 @@ struct DispatchTests {
     let tenant = try await database.tenant()
     let receiver = WebhookReceiver()
     let url = try await receiver.start()
-    defer { Task { await receiver.stop() } }
+    try atTestEnd { await receiver.stop() }
     let receipt = try await database.call(tenant, context: RetryContext(collectedData: ["k": "v"]))
     let dialer = WebhookDialer(
       configuration: .init(url: url, secret: Secret("s3cret")), client: .shared, logger: database.logger)
@@ -248,7 +245,7 @@ struct DispatchTests {
     let database = try await IsolatedDatabase.make()
     let receiver = WebhookReceiver(statuses: [.serviceUnavailable, .ok])
     let url = try await receiver.start()
-    defer { Task { await receiver.stop() } }
+    try atTestEnd { await receiver.stop() }
     let policy = RetryPolicy(maxAttempts: 2, retryOn: [.busy], delaysSeconds: [3600])
     let tenant = try await database.tenant(
       agent: .init(phoneNumber: "+14155550123", retryPolicy: policy, webhookURL: url, webhookSecret: "hook-secret"))

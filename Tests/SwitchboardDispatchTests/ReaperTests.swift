@@ -25,7 +25,7 @@ struct ReaperTests {
     // The dialing service takes the call (200) and its runtime is never heard from again.
     let receiver = WebhookReceiver()
     let url = try await receiver.start()
-    defer { Task { await receiver.stop() } }
+    try atTestEnd { await receiver.stop() }
     let dialer = WebhookDialer(
       configuration: .init(url: url, secret: Secret("s")), client: .shared, logger: database.logger)
 

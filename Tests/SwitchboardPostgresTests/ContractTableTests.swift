@@ -225,7 +225,9 @@ struct ContractTableTests {
     (RetryContext(initialMessage: "only the first"), RetryContext(collectedData: ["flag": true, "none": nil])),
   ]
 
-  @Test("switchboard_accept_call threads a chain's state exactly as ThreadedState does", arguments: threadingCases)
+  @Test(
+    "switchboard_append_attempt and a report thread a chain's state exactly as ThreadedState does",
+    arguments: threadingCases)
   func threading(_ first: RetryContext?, _ second: RetryContext?) async throws {
     let database = try await IsolatedDatabase.make(prefix: "contract")
     let tenant = try await database.tenant()
@@ -244,5 +246,34 @@ struct ContractTableTests {
     #expect(
       chain.attempts[1].effectiveRetryContext == afterSecond.effectiveContext(initialMessage: second?.initialMessage))
     #expect(chain.state == afterSecond)
+
+    // A report on the latest attempt threads what it collected into the same state.
+    let reported: [String: JSONValue] = ["visits": 3, "paid": false, "address": ["city": "Delhi"]]
+    let event = CallEvent(eventID: "collected", status: .ringing, collectedData: reported, stageID: "closing")
+    _ = try await database.store.recordEvent(event, traceID: joined.traceID, tenantID: tenant.id)
+    let after = try #require(
+      try await database.store.conversation(
+        ConversationReference(opening.conversationID.uuidString)!, tenantID: tenant.id))
+    #expect(after.state == afterSecond.recording(collectedData: reported, stageID: "closing"))
+  }
+
+  @Test("a tenant id past 2^31 takes its concurrency lock at intake and at dispatch admission")
+  func largeTenantID() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "contract")
+    try await database.client.query("ALTER TABLE tenants ALTER COLUMN tenant_id RESTART WITH 2147483653")
+    let id = try await database.accounts.createTenant(
+      name: "large", settings: .init(numberRateLimit: 5, maxConcurrentCalls: 3))
+    #expect(id > Int64(Int32.max))
+    try await database.accounts.saveAgent(
+      tenantID: id, agentID: 7, settings: .init(phoneNumber: "+14155550123"), update: false)
+    database.keys.set(try await database.accounts.createAPIKey(tenantID: id), for: id)
+    let tenant = Tenant(id: id, name: "large")
+    let now = try await database.call(tenant)
+    #expect(now.status == .initiated)
+    let later = try await database.call(tenant, phone: "+919876543211", scheduledFor: Date().addingTimeInterval(600))
+    let rows = try await database.client.query(
+      "SELECT switchboard_admit_dispatch(\(id), \(later.traceID), '+919876543211') IS NULL")
+    for try await admitted in rows.decode(Bool.self) { #expect(admitted) }
+    #expect(try await database.count("SELECT count(*) FROM call_attempts WHERE tenant_id = \(id)") == 2)
   }
 }

@@ -35,10 +35,19 @@ struct WatchTests {
     defer { watchers.forEach { $0.cancel() } }
     #expect(try await database.eventually { seen.all { $0.count == 1 } }, "every watcher sees the chain")
 
-    // Idle: 1,000 watchers polling twice a second would read 3,000 times in this pause.
+    // Idle: the hub reads only what a change report names, and has no timer of its own. A
+    // change to a chain nobody watches is reported (the signal waited for) and reads nothing.
     let idleFrom = store.reads
-    try await Task.sleep(for: .milliseconds(1500))
-    #expect(store.reads == idleFrom, "idle watchers read nothing")
+    let reportsFrom = operations.watchers.reportsTaken
+    let caller = try await operations.authenticateCaller(
+      authorization: "Bearer \(try database.keys.key(for: tenant.id))")
+    let other = [CallParameter(name: "customer_phone", value: "+919876599999")]
+    let unwatched = try await operations.makeCall(MakeCallInput(agentID: 7, parameters: other), caller: caller)
+    _ = try await operations.makeCall(
+      MakeCallInput(agentID: 7, parameters: other, conversationID: unwatched.receipt.conversationID.uuidString),
+      caller: caller)
+    #expect(try await database.eventually { operations.watchers.reportsTaken > reportsFrom }, "the change was reported")
+    #expect(store.reads == idleFrom, "a change to an unwatched chain reads nothing")
 
     // Each change, then every watcher has it before the next one.
     var expected: [(attempt: Int, status: CallStatus)] = [(1, .initiated)]
@@ -52,8 +61,6 @@ struct WatchTests {
       expected.append((1, status))
       #expect(try await database.eventually { seen.all { $0.count == expected.count } }, "\(status)")
     }
-    let caller = try await operations.authenticateCaller(
-      authorization: "Bearer \(try database.keys.key(for: tenant.id))")
     for receipt in receipts {
       let append = MakeCallInput(
         agentID: 7, parameters: [CallParameter(name: "customer_phone", value: "+919876543210")],

@@ -343,17 +343,20 @@ struct GRPCEventTests {
       var watch = Switchboard_V1_WatchConversationRequest()
       watch.conversationID = receipt.conversationID
       let request = watch
+      let seen = Mutex<[Switchboard_V1_CallStatus]>([])
       async let watched: [Switchboard_V1_CallStatus] = service.watchConversation(request, metadata: tenant.metadata) {
         response in
-        var seen: [Switchboard_V1_CallStatus] = []
         for try await update in response.messages {
-          seen.append(update.attempt.status)
+          seen.withLock { $0.append(update.attempt.status) }
           if update.attempt.status == .completed { break }
         }
-        return seen
+        return seen.withLock { $0 }
       }
+      var previous = Switchboard_V1_CallStatus.initiated
       for (index, status) in [Switchboard_V1_CallStatus.ringing, .inProgress, .completed].enumerated() {
-        try await Task.sleep(for: .milliseconds(700))
+        // Each report after the watcher has the state before it, so it sees every one.
+        #expect(try await eventually { seen.withLock { $0.contains(previous) } }, "the watcher saw \(previous)")
+        previous = status
         var event = Switchboard_V1_ReportCallEventRequest()
         event.traceID = receipt.traceID
         event.eventID = "grpc-\(index)"

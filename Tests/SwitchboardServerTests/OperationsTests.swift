@@ -259,7 +259,7 @@ extension OneAtATime {
       let fixture = try await Fixture.make()
       let collector = WebhookReceiver()
       let endpoint = try await collector.start()
-      defer { Task { await collector.stop() } }
+      try atTestEnd { await collector.stop() }
       let server = try ServerProcess.start(
         databaseURL: fixture.databaseURL, role: "api", log: NSTemporaryDirectory() + "switchboard-otlp.log",
         arguments: ["--otel-endpoint", endpoint])

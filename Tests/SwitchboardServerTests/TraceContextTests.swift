@@ -60,10 +60,10 @@ struct TraceContextTests {
     let database = try await IsolatedDatabase.make()
     let hooks = WebhookReceiver()
     let hookURL = try await hooks.start()
-    defer { Task { await hooks.stop() } }
+    try atTestEnd { await hooks.stop() }
     let dialer = WebhookReceiver()
     let dialerURL = try await dialer.start()
-    defer { Task { await dialer.stop() } }
+    try atTestEnd { await dialer.stop() }
     let tenant = try await database.tenant(
       agent: .init(phoneNumber: "+14155550123", webhookURL: hookURL, webhookSecret: "hook-secret"))
     let receipt = try await database.call(tenant, traceparent: Self.traceparent)

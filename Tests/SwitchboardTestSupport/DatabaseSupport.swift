@@ -49,10 +49,15 @@ extension IsolatedDatabase {
 package final class CreatedDatabases: Sendable {
   @TaskLocal package static var current: CreatedDatabases?
   private let made = Mutex<[(name: String, pool: Task<Void, Never>)]>([])
+  private let stops = Mutex<[@Sendable () async -> Void]>([])
 
   package func add(name: String, pool: Task<Void, Never>) { made.withLock { $0.append((name, pool)) } }
 
+  /// Runs `stop` when the test ends, before its databases are dropped, and waits for it.
+  package func atEnd(_ stop: @escaping @Sendable () async -> Void) { stops.withLock { $0.append(stop) } }
+
   package func dropAll() async throws {
+    for stop in stops.withLock({ $0 }).reversed() { await stop() }
     let environment = try await TestEnvironment.shared.get()
     for (name, pool) in made.withLock({ $0 }) {
       pool.cancel()
@@ -60,6 +65,15 @@ package final class CreatedDatabases: Sendable {
       try await environment.client.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)")
     }
   }
+}
+
+/// Stops a server, proxy or receiver a test started, when the test ends (pass or fail), and waits
+/// for it: a structured teardown in a test with the ``Trait/isolatedDatabases`` trait.
+package func atTestEnd(_ stop: @escaping @Sendable () async -> Void) throws {
+  guard let created = CreatedDatabases.current else {
+    throw TestFailure("atTestEnd needs the .isolatedDatabases trait on the test or its suite")
+  }
+  created.atEnd(stop)
 }
 
 /// Gives each test a ``CreatedDatabases`` and drops what it made when the test ends.
@@ -147,12 +161,20 @@ package struct IsolatedDatabase: Sendable {
     return 0
   }
 
-  package func dispatcher(_ replica: String, dialer: any Dialer, lease: Duration = .seconds(30)) -> Dispatcher {
+  /// A dispatcher on this database, looking for work every 50 ms. `now` is its wall clock;
+  /// `store` wraps the store it claims from (a test counting its claims).
+  package func dispatcher(
+    _ replica: String, dialer: any Dialer, lease: Duration = .seconds(30),
+    now: @escaping @Sendable () -> Date = { Date() },
+    store wrap: (any DispatchStore) -> any DispatchStore = { $0 }
+  ) -> Dispatcher {
     var configuration = Dispatcher.Configuration(replicaID: replica)
     configuration.lease = lease
     configuration.pollInterval = .milliseconds(50)
+    configuration.now = now
     return Dispatcher(
-      store: PostgresDispatchStore(database: database, logger: logger), dialer: dialer, configuration: configuration,
+      store: wrap(PostgresDispatchStore(database: database, logger: logger)), dialer: dialer,
+      configuration: configuration,
       logger: logger, reportFailure: Dispatcher.reportingFailures(to: operations, logger: logger))
   }
 
@@ -166,12 +188,18 @@ package struct IsolatedDatabase: Sendable {
   /// Polls until `condition` holds (bounded: 600 tries, 50 ms apart: a whole suite in parallel on
   /// two cores once took longer than 10 s to dial 400 calls); returns whether it did.
   package func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-    for _ in 0..<600 {
-      if try await condition() { return true }
-      try await Task.sleep(for: .milliseconds(50))
-    }
-    return false
+    try await SwitchboardTestSupport.eventually(condition)
   }
+}
+
+/// Whether `condition` comes true within 30 s, looking every 50 ms: waiting for a signal, not
+/// for a time (nothing asserts how long it took).
+package func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+  for _ in 0..<600 {
+    if try await condition() { return true }
+    try await Task.sleep(for: .milliseconds(50))
+  }
+  return false
 }
 
 /// Runs `body` while `services` run, then cancels them.

@@ -42,7 +42,8 @@ BEGIN
 
   SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
   IF v_tenant.max_concurrent_calls > 0 THEN
-    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), p_tenant_id::integer);
+    -- The same lock as intake's (switchboard_append_attempt).
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), hashint8(p_tenant_id));
     SELECT count(*) INTO v_active
     FROM call_attempts a
     WHERE a.tenant_id = p_tenant_id AND a.trace_id <> p_trace_id
