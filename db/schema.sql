@@ -214,7 +214,7 @@ COMMENT ON FUNCTION public.switchboard_add_webhook_target(p_tenant_id bigint, p_
 -- Name: switchboard_admit_dispatch(bigint, uuid, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text) RETURNS timestamp with time zone
+CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamp with time zone) RETURNS record
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -238,10 +238,13 @@ BEGIN
       UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
         lease_owner = NULL, lease_expires_at = NULL
       WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id AND a.status = 'dispatching';
-      RETURN now();
+      o_decision := 'canceled';
+      RETURN;
     END IF;
     IF v_batch.status <> ALL (switchboard_open_batch_statuses()) THEN
-      RETURN now() + interval '5 seconds';
+      o_decision := 'deferred';
+      o_retry_at := now() + interval '5 seconds';
+      RETURN;
     END IF;
     IF v_batch.max_concurrency IS NOT NULL THEN
       SELECT count(*) INTO v_active
@@ -250,7 +253,9 @@ BEGIN
         AND a.status = ANY (switchboard_active_statuses())
         AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
       IF v_active >= v_batch.max_concurrency THEN
-        RETURN now() + interval '1 second';
+      o_decision := 'deferred';
+      o_retry_at := now() + interval '1 second';
+      RETURN;
       END IF;
     END IF;
   END IF;
@@ -269,7 +274,9 @@ BEGIN
       AND a.status = ANY (switchboard_active_statuses())
       AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
     IF v_active >= v_tenant.max_concurrent_calls THEN
-      RETURN now() + interval '1 second';
+      o_decision := 'deferred';
+      o_retry_at := now() + interval '1 second';
+      RETURN;
     END IF;
   END IF;
   IF v_tenant.number_rate_limit > 0 THEN
@@ -278,20 +285,22 @@ BEGIN
     SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
     FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_interval, v_burst) s;
     IF NOT v_allowed THEN
-      RETURN v_tat + v_interval - v_burst * v_interval;
+      o_decision := 'deferred';
+      o_retry_at := v_tat + v_interval - v_burst * v_interval;
+      RETURN;
     END IF;
   END IF;
   UPDATE call_attempts a SET limits_charged_at = now() WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id;
-  RETURN NULL;
+  o_decision := 'admitted';
 END
 $$;
 
 
 --
--- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text) IS 'Charges a scheduled attempt''s limits at dispatch; NULL when it may go, else when to try again.';
+COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamp with time zone) IS 'Dispatch admission: admitted (its limits charged), deferred until o_retry_at, or canceled with its batch.';
 
 
 --
@@ -402,7 +411,7 @@ BEGIN
 
   v_result.outcome := 'accepted';
   v_result.trace_id := p_trace_id;
-  v_result.status := CASE WHEN p_scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END;
+  v_result.status := switchboard_waiting_status(p_scheduled_for);
   v_result.scheduled_for := p_scheduled_for;
   v_result.agent_id := p_agent_id;
   v_result.batch_id := p_batch_id;
@@ -831,6 +840,22 @@ $$;
 --
 
 COMMENT ON FUNCTION public.switchboard_uuid_v7() IS 'A time-ordered version 7 UUID.';
+
+
+--
+-- Name: switchboard_waiting_status(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_waiting_status(p_scheduled_for timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN p_scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END $$;
+
+
+--
+-- Name: FUNCTION switchboard_waiting_status(p_scheduled_for timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_waiting_status(p_scheduled_for timestamp with time zone) IS 'The status an attempt waits in: scheduled when given a time, else initiated.';
 
 
 --

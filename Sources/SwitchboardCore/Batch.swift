@@ -4,9 +4,6 @@ import Foundation
 /// `completed` once every contact's chain is final (retries included), or `canceled`.
 public enum BatchStatus: String, Sendable, Hashable, CaseIterable {
   case pending, running, paused, completed, canceled
-
-  /// Whether its attempts may be dispatched (once the batch's start has come).
-  public var isOpen: Bool { self == .pending || self == .running }
 }
 
 /// What a client may do to a batch it started.
@@ -24,6 +21,16 @@ public enum BatchAction: String, Sendable, Hashable, CaseIterable {
     case .pause: [.pending, .running]
     case .resume: [.paused]
     case .cancel: [.pending, .running, .paused]
+    }
+  }
+
+  /// Where the action moves a batch from one of ``from``: a resumed batch whose start has not
+  /// come is pending again.
+  public func target(startHasCome: Bool) -> BatchStatus {
+    switch self {
+    case .pause: .paused
+    case .resume: startHasCome ? .running : .pending
+    case .cancel: .canceled
     }
   }
 

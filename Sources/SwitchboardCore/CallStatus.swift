@@ -28,26 +28,6 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
     }
   }
 
-  /// Holds a line, or is about to: counts against the tenant's concurrent-call limit when a call
-  /// is placed now (`switchboard_active_statuses()`). Dispatch admission counts `dispatching`
-  /// only when its limits were charged; see `switchboard_admit_dispatch`.
-  public var isActive: Bool {
-    switch self {
-    case .initiated, .dispatching, .dispatched, .ringing, .inProgress: true
-    default: false
-    }
-  }
-
-  /// Waiting for a dispatcher to claim it when due (`switchboard_due_statuses()`).
-  public var isAwaitingDispatch: Bool { self == .scheduled || self == .initiated }
-
-  /// Handed to the dialer and not yet final: the reaper ends these when they fall silent
-  /// (`switchboard_dialed_statuses()`).
-  public var isWithDialer: Bool { self == .dispatched || self == .ringing || self == .inProgress }
-
-  /// CancelCall may end it: it has not been handed to a dispatcher (`switchboard_cancelable_statuses()`).
-  public var isCancelable: Bool { isAwaitingDispatch }
-
   /// An outcome a retry policy may answer with another attempt (`retry_on`): the call did not
   /// reach its end and was not called off.
   public var isRetryable: Bool { isTerminal && self != .completed && self != .canceled }

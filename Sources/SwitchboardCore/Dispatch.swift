@@ -82,8 +82,8 @@ public protocol DispatchStore: Sendable {
   /// Claims up to `limit` due attempts (and ones whose lease expired), marking them `dispatching`.
   func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt]
 
-  /// Charges a scheduled attempt's limits; `nil` when it may go now, else when to try again.
-  func admit(_ attempt: ClaimedAttempt) async throws -> Date?
+  /// Charges a scheduled attempt's limits (and its batch's pacing) at dispatch.
+  func admit(_ attempt: ClaimedAttempt) async throws -> Admission
 
   /// Gives the attempt back, due again at `until`.
   func postpone(_ attempt: ClaimedAttempt, until: Date) async throws
@@ -111,6 +111,17 @@ public protocol DispatchStore: Sendable {
   /// Marks one finished batch `completed`, with its `batch.completed` event, in a transaction of
   /// its own; false when it no longer is open and finished (another replica completed it).
   func completeBatch(_ batch: BatchKey) async throws -> Bool
+}
+
+/// What dispatch admission decided for a claimed attempt.
+public enum Admission: Sendable, Hashable {
+  /// It may be dialed now; its limits are charged.
+  case admitted
+  /// Not now (its batch is paused or at its concurrency, or a tenant limit is reached): due
+  /// again at `until`.
+  case deferred(until: Date)
+  /// Its batch was canceled; the attempt ended `canceled` with the decision.
+  case canceled
 }
 
 /// A batch, as shared sweeps name it.

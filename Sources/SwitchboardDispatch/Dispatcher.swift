@@ -97,9 +97,14 @@ public struct Dispatcher: Service {
           return
         }
       }
-      if attempt.limitsPending, let retryAt = try await store.admit(attempt) {
-        try await store.postpone(attempt, until: retryAt)
-        return
+      if attempt.limitsPending {
+        switch try await store.admit(attempt) {
+        case .admitted: break
+        case .deferred(let until):
+          try await store.postpone(attempt, until: until)
+          return
+        case .canceled: return
+        }
       }
       Telemetry.dispatched(lag: .seconds(configuration.now().timeIntervalSince(attempt.dueAt)))
       switch await dialer.dial(attempt.request) {

@@ -263,32 +263,12 @@ public struct PostgresBatchStore: BatchStore {
     if action.done.contains(current.status) { return (.done(try await batch()), []) }
     guard action.from.contains(current.status) else { return (.notAllowed(try await batch()), []) }
 
-    let next: BatchStatus =
-      switch action {
-      case .pause: .paused
-      case .resume: current.notStarted ? .pending : .running
-      case .cancel: .canceled
-      }
-    try await connection.query(
-      """
-      UPDATE batches SET status = \(next.rawValue), updated_at = now(),
-        completed_at = CASE WHEN \(next == .canceled) THEN now() END
-      WHERE tenant_id = \(tenantID) AND batch_id = \(id)
-      """, logger: logger)
+    let next = action.target(startHasCome: !current.notStarted)
+    try await connection.query(BatchTransitions.move(id, tenantID: tenantID, to: next), logger: logger)
     var chains: [UUID] = []
     if action == .cancel {
-      // Not yet with the dialer: waiting, claimed but not admitted (admission would see the
-      // cancel anyway), or claimed by a dispatcher whose lease lapsed. Admitted attempts are in
-      // flight and finish.
       let canceled = try await connection.query(
-        """
-        UPDATE call_attempts SET status = 'canceled', ended_at = now(), updated_at = now(),
-          lease_owner = NULL, lease_expires_at = NULL
-        WHERE tenant_id = \(tenantID) AND batch_id = \(id)
-          AND (status = ANY(switchboard_cancelable_statuses())
-            OR (status = 'dispatching' AND (limits_charged_at IS NULL OR lease_expires_at <= now())))
-        RETURNING conversation_id
-        """, logger: logger)
+        AttemptTransitions.cancelWaiting(ofBatch: id, tenantID: tenantID), logger: logger)
       for try await chain in canceled.decode(UUID.self) { chains.append(chain) }
       // One event for the batch: a campaign's cancel is not one webhook per contact.
       let canceledBatch = try await batch()

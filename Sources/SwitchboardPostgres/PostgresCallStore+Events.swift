@@ -67,24 +67,8 @@ struct EventRecorder {
     if advance != nil || event.carriesRecord {
       // The move, if any, and what the report says of the call: a transcript so far, or (after
       // the end, restating the final status) the recording that comes after the call.
-      let moves = advance != nil
       try await connection.query(
-        """
-        UPDATE call_attempts SET status = coalesce(\(advance?.status.rawValue), status), updated_at = now(),
-          dispatched_at = CASE WHEN NOT \(moves) THEN dispatched_at
-            WHEN \(advance?.dialed ?? false) THEN coalesce(dispatched_at, now()) END,
-          ended_at = CASE WHEN NOT \(moves) THEN ended_at WHEN \(advance?.finishes ?? false) THEN now() END,
-          lease_owner = CASE WHEN NOT \(moves) THEN lease_owner END,
-          lease_expires_at = CASE WHEN NOT \(moves) THEN lease_expires_at END,
-          results = coalesce(\(event.results.map { JSONValue.object($0).encoded() })::jsonb, results),
-          duration_seconds = coalesce(\(event.durationSeconds), duration_seconds),
-          failure_reason = coalesce(\(event.failureReason), failure_reason),
-          transcript = coalesce(\(event.transcriptJSON)::jsonb, transcript),
-          recording_url = coalesce(\(event.recordingURL), recording_url),
-          answered_by = coalesce(\(event.answeredBy?.rawValue), answered_by),
-          failure_type = coalesce(\(event.failureType?.rawValue), failure_type)
-        WHERE tenant_id = \(tenantID) AND trace_id = \(traceID)
-        """, logger: logger)
+        AttemptTransitions.report(event, advance: advance, traceID: traceID, tenantID: tenantID), logger: logger)
     }
     if event.collectedData != nil || event.stageID != nil {
       // What the report collected joins the chain's state, as a request's context would.

@@ -222,12 +222,7 @@ public struct PostgresCallStore: CallStore, Service {
     traceID: UUID, tenantID: Int64, on connection: PostgresConnection, logger: Logger
   ) async throws -> CancelOutcome {
     let canceled = try await connection.query(
-      """
-      UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
-        lease_owner = NULL, lease_expires_at = NULL
-      WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID) AND a.status = ANY(switchboard_cancelable_statuses())
-      RETURNING \(unescaped: AttemptRow.columns)
-      """, logger: logger)
+      AttemptTransitions.cancel(traceID: traceID, tenantID: tenantID), logger: logger)
     if let attempt = try await AttemptRow.decodeAll(canceled).first {
       // A cancellation is the attempt's outcome: subscribers hear of it like any other.
       let outbox = OutboxWriter(connection: connection, logger: logger)

@@ -34,52 +34,7 @@ public struct PostgresDispatchStore: DispatchStore {
     owner: String, limit: Int, leaseSeconds: Double, on connection: PostgresConnection, logger: Logger
   ) async throws -> [ClaimedAttempt] {
     let rows = try await connection.query(
-      """
-      WITH single AS (
-        -- Single calls first (and any lease that lapsed): no batch stands in front of them.
-        SELECT tenant_id, trace_id FROM call_attempts
-        WHERE (status = ANY(switchboard_due_statuses()) AND batch_id IS NULL AND due_at <= now())
-          OR (status = 'dispatching' AND lease_expires_at <= now() AND (batch_id IS NULL OR EXISTS (
-            -- A paused or canceled batch's lapsed claim waits for resume, or cancel ends it.
-            SELECT 1 FROM batches b WHERE b.tenant_id = call_attempts.tenant_id
-              AND b.batch_id = call_attempts.batch_id AND b.status = ANY(switchboard_open_batch_statuses()))))
-        ORDER BY due_at LIMIT \(limit)
-        FOR UPDATE SKIP LOCKED
-      ), batched AS (
-        -- Then open batches' attempts, each batch up to its free capacity (admission checks again).
-        SELECT x.tenant_id, x.trace_id, b.batch_id, b.status
-        FROM batches b
-        CROSS JOIN LATERAL (
-          SELECT a.tenant_id, a.trace_id FROM call_attempts a
-          WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
-            AND a.status = ANY(switchboard_due_statuses()) AND a.due_at <= now()
-          ORDER BY a.due_at
-          LIMIT CASE WHEN b.max_concurrency IS NULL THEN \(limit) ELSE greatest(0, b.max_concurrency - (
-            SELECT count(*) FROM call_attempts n
-            WHERE n.tenant_id = b.tenant_id AND n.batch_id = b.batch_id
-              AND n.status = ANY(switchboard_active_statuses()))) END
-          FOR UPDATE SKIP LOCKED
-        ) x
-        WHERE b.status = ANY(switchboard_open_batch_statuses()) AND coalesce(b.scheduled_for, b.created_at) <= now()
-        LIMIT greatest(0, \(limit) - (SELECT count(*) FROM single))
-      ), started AS (
-        -- A batch is running from its first claim.
-        UPDATE batches b SET status = 'running', updated_at = now()
-        FROM (SELECT DISTINCT tenant_id, batch_id FROM batched WHERE status = 'pending') s
-        WHERE b.tenant_id = s.tenant_id AND b.batch_id = s.batch_id AND b.status = 'pending'
-      ), due AS (
-        SELECT tenant_id, trace_id FROM single UNION ALL SELECT tenant_id, trace_id FROM batched
-      ), claimed AS (
-        UPDATE call_attempts a SET status = 'dispatching', lease_owner = \(owner),
-          lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
-        FROM due WHERE a.tenant_id = due.tenant_id AND a.trace_id = due.trace_id
-        RETURNING a.*
-      )
-      SELECT c.tenant_id, c.trace_id, c.conversation_id, c.attempt_number, c.agent_id, coalesce(g.phone_number, ''),
-        c.customer_phone, c.parameters::text, c.metadata, c.effective_retry_context::text, c.scheduled_for,
-        c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text, c.due_at, c.traceparent
-      FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
-      """, logger: logger)
+      AttemptTransitions.claim(owner: owner, limit: limit, leaseSeconds: leaseSeconds), logger: logger)
     var claimed: [ClaimedAttempt] = []
     for try await row in rows {
       // One row that cannot be read (a stored value this build does not know) is logged and
@@ -128,7 +83,7 @@ public struct PostgresDispatchStore: DispatchStore {
         SELECT b.tenant_id, b.batch_id FROM batches b
         WHERE b.status = ANY(switchboard_open_batch_statuses()) AND coalesce(b.scheduled_for, b.created_at) <= now()
           AND NOT (b.batch_id = ANY(\(excluding)::bigint[]))
-          AND \(unescaped: Self.finished)
+          AND \(unescaped: BatchTransitions.finished)
         ORDER BY b.batch_id LIMIT \(limit)
         """, logger: logger)
       var batches: [BatchKey] = []
@@ -139,25 +94,11 @@ public struct PostgresDispatchStore: DispatchStore {
     }
   }
 
-  /// No attempt of batch `b` waiting or active.
-  private static let finished = """
-    NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
-      AND a.status = ANY(switchboard_due_statuses()))
-    AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.tenant_id = b.tenant_id AND a.batch_id = b.batch_id
-      AND a.status = ANY(switchboard_active_statuses()))
-    """
-
   /// Under the batch's row lock (admission and pause/cancel take it too), checked again.
   public func completeBatch(_ key: BatchKey) async throws -> Bool {
     try await database.run { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
-        let rows = try await connection.query(
-          """
-          UPDATE batches b SET status = 'completed', completed_at = now(), updated_at = now()
-          WHERE b.tenant_id = \(key.tenantID) AND b.batch_id = \(key.batchID)
-            AND b.status = ANY(switchboard_open_batch_statuses()) AND \(unescaped: Self.finished)
-          RETURNING b.batch_id
-          """, logger: logger)
+        let rows = try await connection.query(BatchTransitions.complete(key), logger: logger)
         var completed = false
         for try await _ in rows.decode(Int64.self) { completed = true }
         guard completed,
@@ -192,26 +133,29 @@ public struct PostgresDispatchStore: DispatchStore {
     }
   }
 
-  public func admit(_ attempt: ClaimedAttempt) async throws -> Date? {
+  public func admit(_ attempt: ClaimedAttempt) async throws -> Admission {
     let request = attempt.request
     return try await database.run { connection, logger in
       let rows = try await connection.query(
-        "SELECT switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.customerPhone))",
-        logger: logger)
-      for try await retryAt in rows.decode(Date?.self) { return retryAt }
-      return nil
+        """
+        SELECT o_decision, o_retry_at
+        FROM switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.customerPhone))
+        """, logger: logger)
+      for try await (decision, retryAt) in rows.decode((String, Date?).self) {
+        switch (decision, retryAt) {
+        case ("admitted", _): return .admitted
+        case ("canceled", _): return .canceled
+        case ("deferred", let until?): return .deferred(until: until)
+        default: throw UnknownStoredValue(column: "switchboard_admit_dispatch", value: decision)
+        }
+      }
+      throw SwitchboardError.internalError()
     }
   }
 
   public func postpone(_ attempt: ClaimedAttempt, until: Date) async throws {
     try await database.run { connection, logger in
-      try await connection.query(
-        """
-        UPDATE call_attempts SET status = CASE WHEN scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END,
-          due_at = \(until), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
-          AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
-        """, logger: logger)
+      try await connection.query(AttemptTransitions.postpone(attempt, until: until), logger: logger)
     }
     chainChanges?.post(chains: [attempt.request.conversationID])
   }
@@ -322,15 +266,7 @@ final class DispatchedBatch: Sendable {
     let attempts = batch.map(\.attempt)
     do {
       try await database.run { connection, logger in
-        try await connection.query(
-          """
-          UPDATE call_attempts a SET status = 'dispatched', dispatched_at = coalesce(a.dispatched_at, now()),
-            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-          FROM unnest(\(attempts.map(\.request.tenantID)), \(attempts.map(\.request.traceID)),
-            \(attempts.map(\.leaseOwner))) AS d(tenant_id, trace_id, lease_owner)
-          WHERE a.tenant_id = d.tenant_id AND a.trace_id = d.trace_id AND a.status = 'dispatching'
-            AND a.lease_owner = d.lease_owner
-          """, logger: logger)
+        try await connection.query(AttemptTransitions.dispatched(attempts), logger: logger)
       }
       batch.forEach { $0.done.resume() }
       chainChanges?.post(chains: attempts.map(\.request.conversationID))

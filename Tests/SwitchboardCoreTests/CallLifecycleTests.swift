@@ -56,15 +56,7 @@ struct CallLifecycleTests {
   func classes() {
     let all = CallStatus.allCases  // in lifecycle order
     #expect(all.filter(\.isTerminal) == [.completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled])
-    #expect(all.filter(\.isActive) == [.initiated, .dispatching, .dispatched, .ringing, .inProgress])
-    #expect(all.filter(\.isAwaitingDispatch) == [.scheduled, .initiated])
-    #expect(all.filter(\.isWithDialer) == [.dispatched, .ringing, .inProgress])
-    #expect(all.filter(\.isCancelable) == [.scheduled, .initiated])
     #expect(all.filter(\.isRetryable) == [.noAnswer, .busy, .failed, .unreachable, .voicemail])
-    // Every status is exactly one of: waiting, active-not-waiting, or final.
-    for status in all {
-      #expect([status == .scheduled, status.isActive, status.isTerminal].filter { $0 }.count == 1, "\(status)")
-    }
     // Rank orders the lifecycle; every final status shares the last rank.
     #expect(CallStatus.allCases.prefix(6).map(\.rank) == Array(0...5))
     #expect(Set(all.filter(\.isTerminal).map(\.rank)) == [6])

@@ -18,7 +18,7 @@ package final class CountingDispatchStore: DispatchStore {
     return try await base.claimDue(owner: owner, limit: limit, lease: lease)
   }
 
-  package func admit(_ attempt: ClaimedAttempt) async throws -> Date? { try await base.admit(attempt) }
+  package func admit(_ attempt: ClaimedAttempt) async throws -> Admission { try await base.admit(attempt) }
   package func postpone(_ attempt: ClaimedAttempt, until: Date) async throws {
     try await base.postpone(attempt, until: until)
   }

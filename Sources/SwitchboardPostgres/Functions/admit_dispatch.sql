@@ -1,5 +1,10 @@
-CREATE OR REPLACE FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text)
-RETURNS timestamptz
+-- Dispatch admission of a claimed attempt: its batch's state and pacing, then its tenant's
+-- limits (concurrency, per-number rate), charged when they allow it. Answers the decision by
+-- name: 'admitted'; 'deferred' until o_retry_at; or 'canceled' when its batch was canceled (a
+-- claim may have taken it just before the cancel), which ends the attempt here.
+CREATE OR REPLACE FUNCTION switchboard_admit_dispatch(
+  p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamptz
+)
 LANGUAGE plpgsql
 AS $function$
 DECLARE
@@ -23,10 +28,13 @@ BEGIN
       UPDATE call_attempts a SET status = 'canceled', ended_at = now(), updated_at = now(),
         lease_owner = NULL, lease_expires_at = NULL
       WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id AND a.status = 'dispatching';
-      RETURN now();
+      o_decision := 'canceled';
+      RETURN;
     END IF;
     IF v_batch.status <> ALL (switchboard_open_batch_statuses()) THEN
-      RETURN now() + interval '5 seconds';
+      o_decision := 'deferred';
+      o_retry_at := now() + interval '5 seconds';
+      RETURN;
     END IF;
     IF v_batch.max_concurrency IS NOT NULL THEN
       SELECT count(*) INTO v_active
@@ -35,7 +43,9 @@ BEGIN
         AND a.status = ANY (switchboard_active_statuses())
         AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
       IF v_active >= v_batch.max_concurrency THEN
-        RETURN now() + interval '1 second';
+      o_decision := 'deferred';
+      o_retry_at := now() + interval '1 second';
+      RETURN;
       END IF;
     END IF;
   END IF;
@@ -54,7 +64,9 @@ BEGIN
       AND a.status = ANY (switchboard_active_statuses())
       AND (a.status <> 'dispatching' OR a.scheduled_for IS NULL OR a.limits_charged_at IS NOT NULL);
     IF v_active >= v_tenant.max_concurrent_calls THEN
-      RETURN now() + interval '1 second';
+      o_decision := 'deferred';
+      o_retry_at := now() + interval '1 second';
+      RETURN;
     END IF;
   END IF;
   IF v_tenant.number_rate_limit > 0 THEN
@@ -63,11 +75,13 @@ BEGIN
     SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
     FROM switchboard_take_number_slot(p_tenant_id, p_customer_phone, v_interval, v_burst) s;
     IF NOT v_allowed THEN
-      RETURN v_tat + v_interval - v_burst * v_interval;
+      o_decision := 'deferred';
+      o_retry_at := v_tat + v_interval - v_burst * v_interval;
+      RETURN;
     END IF;
   END IF;
   UPDATE call_attempts a SET limits_charged_at = now() WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id;
-  RETURN NULL;
+  o_decision := 'admitted';
 END
 $function$;
-COMMENT ON FUNCTION switchboard_admit_dispatch IS 'Charges a scheduled attempt''s limits at dispatch; NULL when it may go, else when to try again.';
+COMMENT ON FUNCTION switchboard_admit_dispatch IS 'Dispatch admission: admitted (its limits charged), deferred until o_retry_at, or canceled with its batch.';

@@ -135,7 +135,7 @@ BEGIN
 
   v_result.outcome := 'accepted';
   v_result.trace_id := p_trace_id;
-  v_result.status := CASE WHEN p_scheduled_for IS NULL THEN 'initiated' ELSE 'scheduled' END;
+  v_result.status := switchboard_waiting_status(p_scheduled_for);
   v_result.scheduled_for := p_scheduled_for;
   v_result.agent_id := p_agent_id;
   v_result.batch_id := p_batch_id;
