@@ -62,6 +62,7 @@ public struct Dispatcher: Service {
     await withDiscardingTaskGroup { group in
       while !Task.isCancelled && !Task.isShuttingDownGracefully {
         let free = await slots.waitForFree()
+        guard free > 0 else { continue }  // cancelled while waiting
         let batch: [ClaimedAttempt]
         do {
           batch = try await store.claimDue(
@@ -136,29 +137,6 @@ extension Dispatcher {
       } catch {
         logger.warning("recording a failed dial failed", metadata: ["error": "\(error)"])
       }
-    }
-  }
-}
-
-/// Counts dials in flight so the claim loop never takes more than it can start.
-actor Slots {
-  private var free: Int
-  private var waiter: CheckedContinuation<Void, Never>?
-
-  init(capacity: Int) { free = max(1, capacity) }
-
-  func waitForFree() async -> Int {
-    if free == 0 { await withCheckedContinuation { waiter = $0 } }
-    return free
-  }
-
-  func take(_ count: Int) { free -= count }
-
-  func give() {
-    free += 1
-    if let waiter {
-      self.waiter = nil
-      waiter.resume()
     }
   }
 }

@@ -26,8 +26,8 @@ public struct GRPCServerService: Service {
     config.rpc.maxRequestPayloadSize = maxRequestBytes
     config.http2.maxConcurrentStreams = maxConcurrentStreams
     // The transport would reset an oversized message's stream, and bounds neither a stream's
-    // total nor its time; the guard answers each with a status.
-    config.channelDebuggingCallbacks.onAcceptHTTP2Stream = MessageSizeGuard.install(
+    // total nor its time; the guard answers each with a status (NonPublicSurfaces.swift).
+    config.installMessageSizeGuard(
       limit: maxRequestBytes, streamLimit: maxRequestStreamBytes, deadline: requestStreamDeadline)
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: host, port: port), transportSecurity: security, config: config)

@@ -1,7 +1,6 @@
 import PostgresNIO
 import SwitchboardCore
 import Synchronization
-import _ConnectionPoolModule
 
 /// Sorts database errors into what the caller should hear: the database is unreachable, overloaded
 /// or past its deadline (503, retry) or something is wrong (500).
@@ -36,7 +35,7 @@ enum DatabaseFailure {
       }
     }
     // The pool could not lease a connection in time, or is shutting down: not now.
-    if error is ConnectionPoolError { return .unavailable(cause: error) }
+    if PoolErrors.isPoolError(error) { return .unavailable(cause: error) }
     return .internalError(cause: error)
   }
 

@@ -46,6 +46,9 @@ public struct ServerConfiguration: Sendable {
   public var maxDatabaseConnections = 20
   /// Intake batches written at once, each on its own connection.
   public var intakeWriters = 3
+  /// How long graceful shutdown may take (requests in flight, dials being recorded) before the
+  /// replica cancels what still runs, names it, and exits non-zero.
+  public var shutdownTimeout: Duration = .seconds(30)
 
   /// Which dialer places calls.
   public enum DialerKind: String, Sendable, CaseIterable {
@@ -107,6 +110,11 @@ public struct ServerConfiguration: Sendable {
     ]
     return configuration
   }
+}
+
+extension ServerConfiguration {
+  /// Where the HTTP listener binds, as said in errors.
+  var httpAddress: String { "\(httpHost):\(httpPort)" }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {

@@ -10,15 +10,17 @@ import SwitchboardDispatch
 import SwitchboardGRPC
 import SwitchboardHTTP
 import SwitchboardPostgres
+import UnixSignals
 
-/// One Switchboard replica: the database pool, then (after migrations) its role's services, each
-/// a lifecycle service of one group, so that graceful shutdown stops them in reverse order: the
+/// One Switchboard replica: the database pool, the migration, then its role's services, all in
+/// one flat service group (see Lifecycle.swift): nothing listens before the schema is current,
+/// and graceful shutdown stops them in reverse order within the shutdown deadline: the
 /// background work first, then the HTTP and gRPC servers (requests in flight finish), then the
-/// intake writers. `switchboard serve` and the tests build it the same way.
+/// intake writers, the pool last. `switchboard serve` and the tests build it the same way.
 ///
 /// Every role serves HTTP: `api` and `all` the JSON gateway, `dispatcher` only `/healthz` and
 /// `/readyz`.
-public struct SwitchboardServer: Service {
+public struct SwitchboardServer: Sendable {
   public let configuration: ServerConfiguration
   public let client: PostgresClient
   public let database: Database
@@ -26,11 +28,12 @@ public struct SwitchboardServer: Service {
   let logger: Logger
   private let grpc: GRPCServerService?
   private let http: Application<RouterResponder<BasicRequestContext>>
-  private let httpPort: BoundPort
+  private let httpPort: OnceValue<Int>
   private let operations: CallOperations
   private let dueNotifier: Notifier
   private let chainChanges: Notifier
   private let onMigrated: @Sendable (PostgresClient) async throws -> Void
+  private let running = RunningServices()
 
   /// - Parameter onMigrated: runs once the schema is current, before anything is served.
   public init(
@@ -54,7 +57,7 @@ public struct SwitchboardServer: Service {
     self.operations = operations
     let batches = BatchOperations(
       calls: operations, store: PostgresBatchStore(database: database, logger: logger, chainChanges: chainChanges))
-    let httpPort = BoundPort()
+    let httpPort = OnceValue<Int>()
     self.httpPort = httpPort
 
     _ = PrometheusExport.registry  // the metrics backend, before anything records
@@ -89,40 +92,69 @@ public struct SwitchboardServer: Service {
     try await grpc?.listeningPort()
   }
 
-  /// The HTTP port once listening (useful with port 0).
+  /// The HTTP port once listening (useful with port 0); `nil` when the listener failed.
   public func httpListeningPort() async -> Int? {
     await httpPort.value()
   }
 
-  public func run() async throws {
-    try await Migrator(client: client, logger: logger).migrate()
-    try await onMigrated(client)
+  /// The replica's services in start order: the pool, the migration, then (once the schema is
+  /// current) its role's services, named; `extra` (a tracing exporter) runs before them all and
+  /// stops last.
+  public func services(extra: [(String, any Service)] = []) async throws -> [any Service] {
+    let gate = OnceValue<Bool>()
+    var named: [(String, any Service)] = [("chain-notifier", NotifierService(notifier: chainChanges))]
     // Every role changes chains (intake and events, or dispatch); only roles that serve gRPC
     // have watchers.
-    var services: [any Service] = [NotifierService(notifier: chainChanges)]
     if configuration.role != .dispatcher {
-      services += [store, NotifierService(notifier: dueNotifier), WatchersService(watchers: operations.watchers)]
+      named += [
+        ("intake", store), ("due-notifier", NotifierService(notifier: dueNotifier)),
+        ("watchers", WatchersService(watchers: operations.watchers)),
+      ]
     }
-    if let grpc { services.append(grpc) }
-    services.append(http)
+    if let grpc { named.append(("grpc", grpc)) }
+    named.append(("http", HTTPListener(application: http, port: httpPort, address: configuration.httpAddress)))
     if configuration.role != .api {
-      services += try backgroundServices()
+      named += try backgroundServices()
     }
-    let group = ServiceGroup(services: services, logger: logger)
-    try await withGracefulShutdownHandler {
-      try await group.run()
-    } onGracefulShutdown: {
-      Task { await group.triggerGracefulShutdown() }
-    }
+    let port = httpPort
+    let migration = MigrationService(
+      client: client, gate: gate, onMigrated: onMigrated, failed: { await port.set(nil) }, logger: logger)
+    // The extras (a tracing exporter) start first and stop last; they need no schema.
+    let open = OnceValue<Bool>()
+    await open.set(true)
+    return extra.map { ReplicaService(name: $0, base: $1, gate: open, running: running, logger: logger) }
+      + [client, migration]
+      + named.map { ReplicaService(name: $0, base: $1, gate: gate, running: running, logger: logger) }
   }
+
+  /// The replica as one group: its services, then the shutdown deadline's watchdog. `signals`
+  /// start graceful shutdown (the CLI's SIGTERM and SIGINT); `overdue` runs when services
+  /// outlive the deadline and their cancellation (the CLI exits non-zero).
+  public func serviceGroup(
+    extra: [(String, any Service)] = [], signals: [UnixSignal] = [],
+    overdue: @escaping @Sendable ([String]) -> Void = { _ in }
+  ) async throws -> ServiceGroup {
+    let watchdog = ShutdownWatchdog(
+      timeout: configuration.shutdownTimeout, grace: .seconds(5), running: running, logger: logger, overdue: overdue)
+    var group = ServiceGroupConfiguration(
+      services: try await services(extra: extra).map { .init(service: $0) } + [.init(service: watchdog)],
+      gracefulShutdownSignals: signals, logger: logger)
+    group.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+    return ServiceGroup(configuration: group)
+  }
+
+  /// Whether the last shutdown passed its deadline (services had to be cancelled).
+  public var shutdownOverran: Bool { running.overran.load(ordering: .sequentiallyConsistent) }
 
   /// Dispatch, the reaper, outcome delivery and maintenance: the work of role `dispatcher`. In
   /// shutdown order, reversed: what they share (the HTTP client, the simulated calls) stops last.
-  func backgroundServices() throws -> [any Service] {
+  func backgroundServices() throws -> [(String, any Service)] {
     let webhooks = WebhookSender.makeClient()
     let targets = TargetClients(policy: configuration.outboundPolicy, connectionsPerHost: OutboxDeliverer.perTarget)
     let dispatchStore = PostgresDispatchStore(database: database, logger: logger, chainChanges: chainChanges)
-    var services: [any Service] = [HTTPClientService(client: webhooks), targets]
+    var services: [(String, any Service)] = [
+      ("webhook-client", HTTPClientService(client: webhooks)), ("target-clients", targets),
+    ]
     let dialer: any Dialer
     switch configuration.dialer {
     case .webhook:
@@ -131,7 +163,7 @@ public struct SwitchboardServer: Service {
         configuration: .init(url: url, secret: configuration.dialerSecret), client: webhooks, logger: logger)
     case .simulated:
       let simulated = SimulatedDialer(operations: operations, logger: logger)
-      services.append(simulated)
+      services.append(("simulated-dialer", simulated))
       dialer = simulated
     }
     var dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID)
@@ -140,36 +172,46 @@ public struct SwitchboardServer: Service {
     reaping.ringTimeout = configuration.ringTimeout
     reaping.maxCallDuration = configuration.maxCallDuration
     return services + [
-      Dispatcher(
-        store: dispatchStore, dialer: dialer, configuration: dispatch, logger: logger,
-        reportFailure: Dispatcher.reportingFailures(to: operations, logger: logger)),
-      Reaper(
-        store: dispatchStore, configuration: reaping, logger: logger, record: Reaper.recording(to: operations)),
-      OutboxDeliverer(
-        outbox: PostgresOutbox(database: database), sender: WebhookSender(targets: targets), logger: logger),
-      IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger),
-      BacklogSampler(store: dispatchStore, logger: logger),
+      (
+        "dispatcher",
+        Dispatcher(
+          store: dispatchStore, dialer: dialer, configuration: dispatch, logger: logger,
+          reportFailure: Dispatcher.reportingFailures(to: operations, logger: logger))
+      ),
+      (
+        "reaper",
+        Reaper(
+          store: dispatchStore, configuration: reaping, logger: logger, record: Reaper.recording(to: operations))
+      ),
+      (
+        "outbox",
+        OutboxDeliverer(
+          outbox: PostgresOutbox(database: database), sender: WebhookSender(targets: targets), logger: logger)
+      ),
+      (
+        "idempotency-purger",
+        IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger)
+      ),
+      ("backlog-sampler", BacklogSampler(store: dispatchStore, logger: logger)),
     ]
   }
-
-  /// The pool and the server, in start order, for a `ServiceGroup`.
-  public var services: [any Service] { [client, self] }
 }
 
-/// A port learned once a listener is bound.
-actor BoundPort {
-  private var port: Int?
-  private var waiters: [CheckedContinuation<Int?, Never>] = []
+/// The JSON gateway's listener. Whatever ends it (a failed bind most of all) settles its port,
+/// so nothing waits for a port that will not come; a failed bind says which address.
+struct HTTPListener: Service {
+  let application: Application<RouterResponder<BasicRequestContext>>
+  let port: OnceValue<Int>
+  let address: String
 
-  func set(_ port: Int?) {
-    self.port = port
-    for waiter in waiters { waiter.resume(returning: port) }
-    waiters = []
-  }
-
-  func value() async -> Int? {
-    if let port { return port }
-    return await withCheckedContinuation { waiters.append($0) }
+  func run() async throws {
+    do {
+      try await application.run()
+    } catch {
+      await port.set(nil)
+      throw ConfigurationError("the HTTP listener could not serve on \(address): \(error)")
+    }
+    await port.set(nil)
   }
 }
 

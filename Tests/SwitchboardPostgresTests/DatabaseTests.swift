@@ -142,3 +142,32 @@ struct DatabaseTests {
     #expect(try await tenant.count("call_attempts") == 2)
   }
 }
+
+@Suite("Non-public surfaces")
+struct PoolErrorTests {
+  @Test("a query on a pool that has shut down throws what PoolErrors recognises, and is a 503")
+  func shutDownPool() async throws {
+    let environment = try await TestEnvironment.shared.get()
+    let url = try #require(URLComponents(string: environment.databaseURL))
+    let configuration = PostgresClient.Configuration(
+      host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "postgres", password: url.password,
+      database: String(url.path.dropFirst()), tls: .disable)
+    var logger = Logger(label: "pool-tests")
+    logger.logLevel = .critical
+    let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    let pool = Task { await client.run() }
+    try await client.query("SELECT 1")
+    pool.cancel()
+    await pool.value
+    do {
+      try await client.query("SELECT 1")
+      Issue.record("a pool that has shut down answered")
+    } catch {
+      #expect(PoolErrors.isPoolError(error), "\(type(of: error)): \(error)")
+      guard case .unavailable = DatabaseFailure.classify(error).kind else {
+        Issue.record("a pool's refusal is not a 503: \(DatabaseFailure.classify(error))")
+        return
+      }
+    }
+  }
+}

@@ -26,6 +26,7 @@ struct ConfigurationDefaultsTests {
       ("--database-timeout", "\(d.databaseTimeout.components.seconds)"),
       ("--ring-timeout", "\(d.ringTimeout.components.seconds)"),
       ("--max-call-duration", "\(d.maxCallDuration.components.seconds)"),
+      ("--shutdown-timeout", "\(d.shutdownTimeout.components.seconds)"),
     ]
     for (flag, value) in expected {
       let row = try #require(rows.first { $0.hasPrefix("| `\(flag)") }, "README has no row for \(flag)")

@@ -330,7 +330,7 @@ struct Replica: Sendable {
     configuration.httpLimits = httpLimits
     configure(&configuration)
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
-    let group = ServiceGroup(services: server.services, logger: logger)
+    let group = try await server.serviceGroup()
     let running = Task { try await group.run() }
     guard let port = await server.httpListeningPort() else { throw TestFailure("the replica did not listen") }
     return Replica(server: server, running: running, httpPort: port)

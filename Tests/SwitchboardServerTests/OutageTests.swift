@@ -57,7 +57,7 @@ struct OutageTests {
     configuration.httpPort = 0
     configuration.databaseTimeout = .seconds(2)
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
-    let group = ServiceGroup(services: server.services, logger: logger)
+    let group = try await server.serviceGroup()
     let running = Task { try await group.run() }
     defer {
       running.cancel()

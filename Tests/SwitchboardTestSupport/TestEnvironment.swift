@@ -59,7 +59,7 @@ package actor TestEnvironment {
     configuration.dialerSecret = Secret(TestEnvironment.dialerSecret)
     configuration.outboundPolicy = .loopbackReceivers
     let server = try SwitchboardServer(configuration: configuration, logger: logger)
-    let group = ServiceGroup(services: server.services, logger: logger)
+    let group = try await server.serviceGroup()
     Task { try await group.run() }
     guard let grpcPort = try await server.grpcListeningPort(), let httpPort = await server.httpListeningPort() else {
       throw TestFailure("server did not report its ports")

@@ -3,7 +3,8 @@ import Synchronization
 /// Wakes one waiting task: a signal wakes the task waiting now, or else the next one to wait.
 /// Signals that come while no one waits are merged into one. The waiters of the service (the
 /// dispatcher between claims, the NOTIFY senders, the dispatched-record writer, the watchers'
-/// hub) all wait on one of these.
+/// hub) all wait on one of these, one task each. A second task waiting at once would take the
+/// first one's place, which then waits for ever: each loop owns its Wakeup.
 public final class Wakeup: Sendable {
   private struct State {
     /// A signal no wait has taken yet.
