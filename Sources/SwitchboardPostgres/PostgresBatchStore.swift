@@ -18,11 +18,15 @@ public struct PostgresBatchStore: BatchStore {
   var writeDeadline: Duration { database.timeout * Self.writeDeadlineFactor }
   /// How long a pause waits for attempts already admitted to reach the dialer.
   static let pauseSettleDeadline: Duration = .seconds(5)
-  /// An upload's idempotency key names its batch this long, as a call's does.
-  static let idempotencyTTLSeconds = 24 * 3600
+  /// An upload's idempotency key names its batch this long, as a call's does
+  /// (`--idempotency-hours`).
+  let idempotencyRetentionSeconds: Int
 
-  public init(database: Database, logger: Logger, chainChanges: Notifier? = nil) {
+  public init(
+    database: Database, idempotencyRetentionSeconds: Int, logger: Logger, chainChanges: Notifier? = nil
+  ) {
     self.database = database
+    self.idempotencyRetentionSeconds = idempotencyRetentionSeconds
     self.logger = logger
     self.chainChanges = chainChanges
   }
@@ -44,7 +48,7 @@ public struct PostgresBatchStore: BatchStore {
             p_tenant_id => \(tenantID), p_agent_id => \(batch.agentID), p_name => \(batch.name),
             p_max_concurrency => \(batch.maxConcurrency)::integer, p_scheduled_for => \(batch.scheduledFor)::timestamptz,
             p_total_recipients => \(batch.calls.count)::integer, p_idempotency_key => \(batch.idempotencyKey)::text,
-            p_idempotency_ttl_seconds => \(Self.idempotencyTTLSeconds)::integer)
+            p_idempotency_ttl_seconds => \(idempotencyRetentionSeconds)::integer)
           """, logger: logger)
         var decided: (outcome: String, id: Int64?)?
         for try await (outcome, id) in rows.decode((String, Int64?).self) { decided = (outcome, id) }

@@ -56,7 +56,10 @@ public struct SwitchboardServer: Sendable {
     let operations = CallOperations(store: store, runtimeSecret: configuration.dialerSecret)
     self.operations = operations
     let batches = BatchOperations(
-      calls: operations, store: PostgresBatchStore(database: database, logger: logger, chainChanges: chainChanges))
+      calls: operations,
+      store: PostgresBatchStore(
+        database: database, idempotencyRetentionSeconds: configuration.idempotencyRetentionSeconds, logger: logger,
+        chainChanges: chainChanges))
     let httpPort = OnceValue<Int>()
     self.httpPort = httpPort
 

@@ -23,7 +23,7 @@ struct Healthcheck: AsyncParsableCommand {
   var httpPort: Int?
 
   func run() async throws {
-    let port = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? 8080
+    let port = try httpPort ?? Environment.integer("SWITCHBOARD_HTTP_PORT") ?? defaults.httpPort
     // Behind TLS (the replica's SWITCHBOARD_TLS_* variables), over https to loopback: the
     // replica's own certificate is not checked, and under mutual TLS it is presented as the
     // client's (so the client CA must have signed it).

@@ -15,7 +15,8 @@ struct BatchControlTests {
     _ database: IsolatedDatabase, _ tenant: Tenant, size: Int, maxConcurrency: Int? = nil,
     parameters: (Int) -> [CallParameter] = { _ in [] }
   ) async throws -> (Batch, BatchOperations) {
-    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger)
     let operations = BatchOperations(calls: database.operations, store: store)
     var recipients = BatchRecipients()
     for index in 0..<size {

@@ -20,7 +20,8 @@ struct BatchPacingTests {
           parameters: [CallParameter(name: "customer_phone", value: "+9197\(String(format: "%08d", index))")]),
         agentID: 7, now: Date())
     }
-    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger)
     guard
       case .created(let batch) = try await store.create(
         BatchCreation(agentID: 7, name: "pacing", maxConcurrency: maxConcurrency, calls: recipients.calls),

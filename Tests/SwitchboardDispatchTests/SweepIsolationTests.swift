@@ -15,7 +15,9 @@ struct SweepIsolationTests {
   /// A batch of `size` contacts for agent 7.
   func batch(_ database: IsolatedDatabase, _ tenant: Tenant, size: Int, prefix: String) async throws -> Batch {
     let operations = BatchOperations(
-      calls: database.operations, store: PostgresBatchStore(database: database.database, logger: database.logger))
+      calls: database.operations,
+      store: PostgresBatchStore(
+        database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger))
     var recipients = BatchRecipients()
     for index in 0..<size {
       let phone = CallParameter(name: "customer_phone", value: "+91\(prefix)\(String(format: "%06d", index))")
@@ -107,7 +109,9 @@ struct SweepIsolationTests {
         traceID: receipt.traceID.lowercased,
         CallEventInput(eventID: "huge", status: "completed", durationSeconds: 1e200), tenant: tenant)
     }
-    let metrics = try await PostgresBatchStore(database: database.database, logger: database.logger).metrics(
+    let metrics = try await PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger
+    ).metrics(
       created.id, tenantID: tenant.id)
     #expect(metrics?.totalRecipients == 2)
   }
@@ -150,7 +154,9 @@ struct SweepIsolationTests {
       ))
     let created = try await batch(database, tenant, size: 20, prefix: "9860")
     let operations = BatchOperations(
-      calls: database.operations, store: PostgresBatchStore(database: database.database, logger: database.logger))
+      calls: database.operations,
+      store: PostgresBatchStore(
+        database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger))
     // Ten in flight with the dialer, ten still waiting.
     try await database.client.query(
       """

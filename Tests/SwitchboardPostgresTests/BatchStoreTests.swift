@@ -22,7 +22,8 @@ struct BatchStoreTests {
   func create() async throws {
     let database = try await IsolatedDatabase.make(prefix: "batch")
     let tenant = try await database.tenant()
-    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger)
     let start = Date().addingTimeInterval(3600).rounded()
     let context = RetryContext(collectedData: ["loan": "L-1"], initialMessage: "Hello", language: "hi-IN")
     let outcome = try await store.create(
@@ -64,7 +65,8 @@ struct BatchStoreTests {
     let database = try await IsolatedDatabase.make(prefix: "batch")
     let tenant = try await database.tenant()
     try await database.accounts.saveAgent(tenantID: tenant.id, agentID: 8, phoneNumber: nil, name: nil, update: false)
-    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger)
     let phones = try calls(["+919876543210"])
     #expect(
       try await store.create(BatchCreation(agentID: 99, name: "x", calls: phones), tenantID: tenant.id)
@@ -82,7 +84,8 @@ struct BatchStoreTests {
   func chunks() async throws {
     let database = try await IsolatedDatabase.make(prefix: "batch")
     let tenant = try await database.tenant()
-    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger)
     let size = 2 * 5_000 + 17
     let phones = (0..<size).map { "+9197\(String(format: "%08d", $0))" }
     guard
@@ -101,13 +104,33 @@ struct BatchStoreTests {
     let database = try await IsolatedDatabase.make(prefix: "batch")
     let owner = try await database.tenant()
     let other = try await database.tenant()
-    let store = PostgresBatchStore(database: database.database, logger: database.logger)
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger)
     guard
       case .created(let batch) = try await store.create(
         BatchCreation(agentID: 7, name: "mine", calls: try calls(["+919876543210"])), tenantID: owner.id)
     else { throw TestFailure("not created") }
     #expect(try await store.batch(batch.id, tenantID: owner.id) == batch)
     #expect(try await store.batch(batch.id, tenantID: other.id) == nil)
+  }
+
+  @Test("an upload's idempotency key stays taken as long as --idempotency-hours says, as a call's does")
+  func idempotencyRetention() async throws {
+    let database = try await IsolatedDatabase.make(prefix: "batch")
+    let tenant = try await database.tenant()
+    let store = PostgresBatchStore(
+      database: database.database, idempotencyRetentionSeconds: 7_200, logger: database.logger)
+    var creation = BatchCreation(agentID: 7, name: "kept", calls: try calls(["+919876543210"]))
+    creation.idempotencyKey = "upload-1"
+    guard case .created = try await store.create(creation, tenantID: tenant.id) else {
+      throw TestFailure("not created")
+    }
+    let kept = try await database.count(
+      """
+      SELECT count(*) FROM batch_idempotency_keys
+      WHERE tenant_id = \(tenant.id) AND expires_at - created_at = interval '2 hours'
+      """)
+    #expect(kept == 1)
   }
 }
 
