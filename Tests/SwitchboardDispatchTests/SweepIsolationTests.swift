@@ -147,7 +147,9 @@ struct SweepIsolationTests {
 
   @Test("a batch canceled while its calls are in flight creates no retries; none is left waiting")
   func canceledBatchRetries() async throws {
-    let database = try await IsolatedDatabase.make()
+    // Not a test of deadlines: eleven transactions queue on one batch row while the whole suite
+    // runs beside them, so give them the long deadline.
+    let database = try await IsolatedDatabase.make(timeout: .seconds(30))
     let tenant = try await database.tenant(
       agent: .init(
         phoneNumber: "+14155550123", retryPolicy: RetryPolicy(maxAttempts: 3, retryOn: [.noAnswer], delaysSeconds: [3])
