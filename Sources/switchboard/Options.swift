@@ -37,17 +37,18 @@ struct DatabaseOptions: ParsableArguments {
   /// The process's logger, in the chosen format; a bad level or format stops start-up.
   func logger() throws -> Logger {
     let format = try logFormat ?? Environment.choice("SWITCHBOARD_LOG_FORMAT") ?? .text
-    let level: Logger.Level
-    if let text = logLevel ?? Environment.string("LOG_LEVEL") {
-      guard let parsed = Logger.Level(rawValue: text) else {
-        throw ValidationError(
-          "LOG_LEVEL must be \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(text)")
-      }
-      level = parsed
-    } else {
-      level = .info
+    let level = logLevel ?? Environment.string("LOG_LEVEL") ?? "info"
+    return try Self.logger(level: level, format: format.rawValue)
+  }
+
+  /// A logger at `level` (a swift-log level's name) in `format` (text or json), bootstrapping
+  /// the process's log handler.
+  static func logger(level text: String, format: String) throws -> Logger {
+    guard let level = Logger.Level(rawValue: text) else {
+      throw ValidationError(
+        "LOG_LEVEL must be \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \(text)")
     }
-    LogFormat.bootstrap(format)
+    LogFormat.bootstrap(LogFormat(rawValue: format) ?? .text)
     var logger = Logger(label: "switchboard")
     logger.logLevel = level
     return logger
@@ -55,6 +56,13 @@ struct DatabaseOptions: ParsableArguments {
 
   /// The database URL, starting the embedded cluster when none was given.
   func resolve(logger: Logger) async throws -> (url: String, embedded: EmbeddedPostgres?) {
+    try await Self.resolve(url: url, directory: directory, logger: logger)
+  }
+
+  /// `url`, or the embedded cluster under `directory`, started.
+  static func resolve(
+    url: String?, directory: String, logger: Logger
+  ) async throws -> (url: String, embedded: EmbeddedPostgres?) {
     if let url { return (url, nil) }
     let embedded = try await EmbeddedPostgres.start(in: directory, logger: logger)
     return (embedded.databaseURL, embedded)

@@ -34,5 +34,15 @@ struct ConfigurationDefaultsTests {
       let documented = try #require(cells.last)
       #expect(documented == value || documented.hasPrefix(value + " "), "\(flag): README says \(documented)")
     }
+    // Every setting serve reads has a row naming its flag and its variable, with its default.
+    let all = rows.joined(separator: "\n")
+    for setting in ServeSettings.all {
+      #expect(all.contains("`\(setting.flag)"), "README has no row for \(setting.flag)")
+      #expect(all.contains("`\(setting.variable)`"), "README does not name \(setting.variable)")
+      if let value = setting.defaultText, value != "off" {
+        let row = rows.first { $0.split(separator: "|").first?.contains("`\(setting.flag)") == true } ?? ""
+        #expect(row.contains(value), "\(setting.flag): README's row does not say its default \(value)")
+      }
+    }
   }
 }
