@@ -13,8 +13,8 @@ public struct Dispatcher: Service {
     public var replicaID: String
     /// Attempts claimed per query. Default 64.
     public var batchSize = 64
-    /// How long a claim holds before another replica may take the attempt. Default 30 s.
-    public var lease: Duration = .seconds(30)
+    /// How long a claim holds before another replica may take the attempt.
+    public var lease: Duration
     /// Longest wait between looks for due work (notifications cut it short). Default 250 ms.
     public var pollInterval: Duration = .milliseconds(250)
     /// Dials in flight at once; a hanging dialer holds only its own slot. Default 512.
@@ -22,8 +22,9 @@ public struct Dispatcher: Service {
     /// The wall clock calling windows are checked against (tests set their own).
     public var now: @Sendable () -> Date = { Date() }
 
-    public init(replicaID: String) {
+    public init(replicaID: String, lease: Duration) {
       self.replicaID = replicaID
+      self.lease = lease
     }
   }
 

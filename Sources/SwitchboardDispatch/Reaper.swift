@@ -12,15 +12,17 @@ import Synchronization
 /// policy, outcome webhook. Replicas may reap at once: the failure event's id names the status it
 /// ends, so one attempt is ended once.
 public struct Reaper: Service {
+  /// `--ring-timeout` and `--max-call-duration`, as the replica's configuration says.
   public struct Configuration: Sendable {
-    /// Default 120 s.
-    public var ringTimeout: Duration = .seconds(120)
-    /// Default 3600 s.
-    public var maxCallDuration: Duration = .seconds(3600)
-    /// Attempts looked at per query. Default 100.
+    public var ringTimeout: Duration
+    public var maxCallDuration: Duration
+    /// Attempts looked at per query: the query's size, not a setting.
     public var batchSize = 100
 
-    public init() {}
+    public init(ringTimeout: Duration, maxCallDuration: Duration) {
+      self.ringTimeout = ringTimeout
+      self.maxCallDuration = maxCallDuration
+    }
 
     /// Between looks: a quarter of the shorter limit, between 100 ms and 5 s.
     var interval: Duration {

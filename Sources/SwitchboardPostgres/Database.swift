@@ -34,7 +34,7 @@ public struct Database: Sendable {
   /// Time to find out what an abandoned write did.
   static let resolveBudget: Duration = .seconds(1)
 
-  public init(client: PostgresClient, timeout: Duration = .seconds(5), logger: Logger) {
+  public init(client: PostgresClient, timeout: Duration, logger: Logger) {
     self.client = client
     self.timeout = timeout
     self.logger = logger

@@ -246,8 +246,8 @@ public struct PostgresAccounts: Sendable {
 
   /// Deletes idempotency keys past their retention, tenant by tenant (each under the deadline);
   /// returns how many.
-  public func purgeExpiredIdempotencyKeys() async throws -> Int {
-    let database = Database(client: client, logger: logger)
+  public func purgeExpiredIdempotencyKeys(deadline: Duration) async throws -> Int {
+    let database = Database(client: client, timeout: deadline, logger: logger)
     let tenants = try await database.run { connection, logger in
       var tenants: [Int64] = []
       for try await id in try await connection.query("SELECT tenant_id FROM tenants", logger: logger).decode(

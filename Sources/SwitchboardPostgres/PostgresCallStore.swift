@@ -12,17 +12,20 @@ import SwitchboardCore
 ///
 /// A lifecycle service: ``run()`` runs the intake writers.
 public struct PostgresCallStore: CallStore, Service {
+  /// What the replica's configuration says (`--idempotency-hours`, `--intake-writers`); the
+  /// store holds no defaults of its own.
   public struct Configuration: Sendable {
-    /// How long an accepted call's idempotency key stays taken. Default 24 h.
-    public var idempotencyRetentionSeconds: Int = 24 * 3600
-    /// Intake batches written at once, each on its own connection. Default 3: on two cores, one
-    /// batch executes while another waits for its commit to reach the disk; more writers made
-    /// smaller batches and fewer calls per second (measured with scripts/bench).
-    public var intakeWriters = 3
-    /// Most calls written in one intake batch. Default 64.
+    /// How long an accepted call's idempotency key stays taken.
+    public var idempotencyRetentionSeconds: Int
+    /// Intake batches written at once, each on its own connection.
+    public var intakeWriters: Int
+    /// Most calls written in one intake batch: the statement's size, not a setting.
     public var maxIntakeBatch = 64
 
-    public init() {}
+    public init(idempotencyRetentionSeconds: Int, intakeWriters: Int) {
+      self.idempotencyRetentionSeconds = idempotencyRetentionSeconds
+      self.intakeWriters = intakeWriters
+    }
   }
 
   public let database: Database
@@ -36,7 +39,7 @@ public struct PostgresCallStore: CallStore, Service {
   private let intake: IntakeBatcher<IntakeCall, AcceptCallsStatement.Row>
 
   public init(
-    database: Database, configuration: Configuration = .init(), logger: Logger, dueNotifier: Notifier? = nil,
+    database: Database, configuration: Configuration, logger: Logger, dueNotifier: Notifier? = nil,
     chainChanges: Notifier? = nil
   ) {
     self.database = database
@@ -54,9 +57,11 @@ public struct PostgresCallStore: CallStore, Service {
     }
   }
 
-  /// A store on `client` with the default deadline (tests and tools).
-  public init(client: PostgresClient, configuration: Configuration = .init(), logger: Logger) {
-    self.init(database: Database(client: client, logger: logger), configuration: configuration, logger: logger)
+  /// A store on `client` with deadline `timeout` (tests and tools).
+  public init(client: PostgresClient, timeout: Duration, configuration: Configuration, logger: Logger) {
+    self.init(
+      database: Database(client: client, timeout: timeout, logger: logger), configuration: configuration, logger: logger
+    )
   }
 
   /// Runs the intake writers until graceful shutdown; calls made while they are not running are

@@ -45,9 +45,9 @@ public struct SwitchboardServer: Sendable {
     self.onMigrated = onMigrated
     client = PostgresClient(configuration: try configuration.postgresConfiguration(), backgroundLogger: logger)
     database = Database(client: client, timeout: configuration.databaseTimeout, logger: logger)
-    var storeConfiguration = PostgresCallStore.Configuration()
-    storeConfiguration.idempotencyRetentionSeconds = configuration.idempotencyRetentionSeconds
-    storeConfiguration.intakeWriters = configuration.intakeWriters
+    let storeConfiguration = PostgresCallStore.Configuration(
+      idempotencyRetentionSeconds: configuration.idempotencyRetentionSeconds,
+      intakeWriters: configuration.intakeWriters)
     dueNotifier = Notifier(database: database, channel: .due, logger: logger)
     chainChanges = Notifier(database: database, channel: .chains, logger: logger)
     store = PostgresCallStore(
@@ -169,11 +169,9 @@ public struct SwitchboardServer: Sendable {
       services.append(("simulated-dialer", simulated))
       dialer = simulated
     }
-    var dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID)
-    dispatch.lease = configuration.dispatchLease
-    var reaping = Reaper.Configuration()
-    reaping.ringTimeout = configuration.ringTimeout
-    reaping.maxCallDuration = configuration.maxCallDuration
+    let dispatch = Dispatcher.Configuration(replicaID: configuration.replicaID, lease: configuration.dispatchLease)
+    let reaping = Reaper.Configuration(
+      ringTimeout: configuration.ringTimeout, maxCallDuration: configuration.maxCallDuration)
     return services + [
       (
         "dispatcher",
@@ -193,7 +191,9 @@ public struct SwitchboardServer: Sendable {
       ),
       (
         "idempotency-purger",
-        IdempotencyKeyPurger(accounts: PostgresAccounts(client: client, logger: logger), logger: logger)
+        IdempotencyKeyPurger(
+          accounts: PostgresAccounts(client: client, logger: logger), deadline: configuration.databaseTimeout,
+          logger: logger)
       ),
       ("backlog-sampler", BacklogSampler(store: dispatchStore, logger: logger)),
     ]
@@ -239,6 +239,7 @@ struct WatchersService: Service {
 /// Deletes idempotency keys (calls' and batch uploads') past their retention every minute.
 struct IdempotencyKeyPurger: Service {
   let accounts: PostgresAccounts
+  let deadline: Duration
   let logger: Logger
 
   func run() async throws {
@@ -246,7 +247,7 @@ struct IdempotencyKeyPurger: Service {
     try? await cancelWhenGracefulShutdown {
       while !Task.isCancelled {
         do {
-          let purged = try await accounts.purgeExpiredIdempotencyKeys()
+          let purged = try await accounts.purgeExpiredIdempotencyKeys(deadline: deadline)
           if purged > 0 { logger.info("purged expired idempotency keys", metadata: ["count": "\(purged)"]) }
         } catch {
           logger.warning("idempotency key purge failed", metadata: ["error": "\(String(reflecting: error))"])

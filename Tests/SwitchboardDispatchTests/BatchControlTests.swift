@@ -149,7 +149,7 @@ struct BatchControlTests {
       let dialer = database.simulatedDialer()
       let reaper = Reaper(
         store: PostgresDispatchStore(database: database.database, logger: database.logger),
-        configuration: Reaper.Configuration(), logger: database.logger
+        configuration: Reaper.Configuration.defaults, logger: database.logger
       ) { _, _ in false }
       try await whileRunning([database.dispatcher("a", dialer: dialer)]) {
         let completed = try await database.eventually {

@@ -30,7 +30,7 @@ struct ReaperTests {
       configuration: .init(url: url, secret: Secret("s")), client: .shared, logger: database.logger)
 
     let first = try await database.call(tenant)
-    var configuration = Reaper.Configuration()
+    var configuration = Reaper.Configuration.defaults
     configuration.ringTimeout = .seconds(1)
     let reaper = Reaper(
       store: PostgresDispatchStore(database: database.database, logger: database.logger),
@@ -85,7 +85,7 @@ struct ReaperTests {
     try await database.client.query(
       "UPDATE call_attempts SET updated_at = now() - interval '1 hour' WHERE tenant_id = \(tenant.id)")
 
-    var configuration = Reaper.Configuration()
+    var configuration = Reaper.Configuration.defaults
     configuration.ringTimeout = .seconds(60)
     configuration.maxCallDuration = .seconds(1800)
     let store = PostgresDispatchStore(database: database.database, logger: database.logger)

@@ -68,7 +68,7 @@ struct SweepIsolationTests {
       "UPDATE call_attempts SET status = 'completed', ended_at = now() WHERE batch_id IS NOT NULL")
     try await poison(database, "batches", tenant: poisoned)
 
-    var configuration = Reaper.Configuration()
+    var configuration = Reaper.Configuration.defaults
     configuration.batchSize = 2
     let clock = TestClock()
     let reaper = Reaper(
@@ -130,7 +130,7 @@ struct SweepIsolationTests {
         updated_at = now() - CASE WHEN tenant_id = \(poisoned.id) THEN interval '2 hours' ELSE interval '1 hour' END
       """)
     try await poison(database, "call_attempts", tenant: poisoned, when: "NEW.status = 'failed'")
-    var configuration = Reaper.Configuration()
+    var configuration = Reaper.Configuration.defaults
     configuration.batchSize = 2
     configuration.ringTimeout = .seconds(60)
     let reaper = Reaper(

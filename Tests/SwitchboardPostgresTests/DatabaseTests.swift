@@ -136,7 +136,7 @@ struct DatabaseTests {
     try await tenant.environment.client.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.id)")
     let purged = try await PostgresAccounts(client: tenant.environment.client, logger: Logger(label: "tests"))
-      .purgeExpiredIdempotencyKeys()
+      .purgeExpiredIdempotencyKeys(deadline: .seconds(5))
     #expect(purged >= 1)
     #expect(try await tenant.count("idempotency_keys") == 0)
     #expect(try await tenant.count("call_attempts") == 2)

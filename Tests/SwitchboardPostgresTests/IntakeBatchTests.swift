@@ -14,10 +14,11 @@ import _ConnectionPoolModule
 struct IntakeBatchTests {
   /// A store whose calls queue behind a single writer, so concurrent calls share statements.
   func batchingStore(_ tenant: TestTenant) -> PostgresCallStore {
-    var configuration = PostgresCallStore.Configuration()
+    var configuration = PostgresCallStore.Configuration.defaults
     configuration.intakeWriters = 1
     return PostgresCallStore(
-      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests")
+      client: tenant.environment.client, timeout: .seconds(5), configuration: configuration,
+      logger: Logger(label: "tests")
     ).running()
   }
 
@@ -90,10 +91,12 @@ struct IntakeBatchTests {
     let database = try await IsolatedDatabase.make(prefix: "refuse")
     let tenant = try await database.tenant()
     let key = try database.keys.key(for: tenant.id)
-    var configuration = PostgresCallStore.Configuration()
+    var configuration = PostgresCallStore.Configuration.defaults
     configuration.intakeWriters = 1
-    let store = PostgresCallStore(client: database.client, configuration: configuration, logger: database.logger)
-      .running()
+    let store = PostgresCallStore(
+      client: database.client, timeout: .seconds(5), configuration: configuration, logger: database.logger
+    )
+    .running()
     let poison = "+19995550000"
     // A trigger that fails one number's inserts: a stand-in for any unexpected database error in
     // one call of a batch.
@@ -155,11 +158,12 @@ struct IntakeBatchTests {
   @Test("the per-number limit holds across batches written at once")
   func rateLimitAcrossBatches() async throws {
     let tenant = try await TestTenant.make(numberRateLimit: 5)
-    var configuration = PostgresCallStore.Configuration()
+    var configuration = PostgresCallStore.Configuration.defaults
     configuration.intakeWriters = 3
     configuration.maxIntakeBatch = 4
     let store = PostgresCallStore(
-      client: tenant.environment.client, configuration: configuration, logger: Logger(label: "tests")
+      client: tenant.environment.client, timeout: .seconds(5), configuration: configuration,
+      logger: Logger(label: "tests")
     ).running()
     let phones = (1...4).map { "+9198000000\($0)0" }
     let outcomes = try await withThrowingTaskGroup(of: (String, AcceptOutcome).self) { group in

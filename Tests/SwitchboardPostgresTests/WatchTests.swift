@@ -14,7 +14,9 @@ struct WatchTests {
     let database = try await IsolatedDatabase.make(prefix: "watch")
     let chains = Notifier(database: database.database, channel: .chains, logger: database.logger)
     let store = CountingStore(
-      base: PostgresCallStore(database: database.database, logger: database.logger, chainChanges: chains).running())
+      base: PostgresCallStore(
+        database: database.database, configuration: .defaults, logger: database.logger, chainChanges: chains
+      ).running())
     let operations = CallOperations(store: store)
     let tenant = try await database.tenant()
     let background = [Task { await chains.run() }, Task { await operations.watchers.run() }]

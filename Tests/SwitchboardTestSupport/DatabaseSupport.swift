@@ -123,7 +123,7 @@ package struct IsolatedDatabase: Sendable {
     let (_, client, logger) = try await Self.create(
       prefix: prefix, timeout: timeout, beforeMigrating: beforeMigrating)
     let database = Database(client: client, timeout: timeout, logger: logger)
-    let store = PostgresCallStore(database: database, logger: logger).running()
+    let store = PostgresCallStore(database: database, configuration: .defaults, logger: logger).running()
     return IsolatedDatabase(
       client: client, database: database, store: store, operations: CallOperations(store: store),
       accounts: PostgresAccounts(client: client, logger: logger, outboundPolicy: .loopbackReceivers), logger: logger)
@@ -168,8 +168,7 @@ package struct IsolatedDatabase: Sendable {
     now: @escaping @Sendable () -> Date = { Date() },
     store wrap: (any DispatchStore) -> any DispatchStore = { $0 }
   ) -> Dispatcher {
-    var configuration = Dispatcher.Configuration(replicaID: replica)
-    configuration.lease = lease
+    var configuration = Dispatcher.Configuration(replicaID: replica, lease: lease)
     configuration.pollInterval = .milliseconds(50)
     configuration.now = now
     return Dispatcher(
@@ -330,5 +329,21 @@ extension PostgresCallStore {
   package func running() -> Self {
     Task { await self.run() }
     return self
+  }
+}
+
+// The service's defaults, from the one place they are written, for stores and loops a test
+// builds by hand.
+extension PostgresCallStore.Configuration {
+  package static var defaults: Self {
+    let server = ServerConfiguration.defaults
+    return Self(idempotencyRetentionSeconds: server.idempotencyRetentionSeconds, intakeWriters: server.intakeWriters)
+  }
+}
+
+extension Reaper.Configuration {
+  package static var defaults: Self {
+    let server = ServerConfiguration.defaults
+    return Self(ringTimeout: server.ringTimeout, maxCallDuration: server.maxCallDuration)
   }
 }
