@@ -108,14 +108,30 @@ extension OneAtATime {
       let later = Date().addingTimeInterval(3600)
       #expect(try await load.call(scheduledFor: later).status == 200)
 
-      proxy.set(.droppingReplies)
-      let call = try await load.call(scheduledFor: later)
-      #expect(proxy.droppedBytes > 0, "the reply was lost")
-      #expect(call.status == 200, "\(call) \(String(describing: call.body))")
-      #expect(call.seconds <= Self.longestAnswer)
+      // The read-back has a budget of its own (a second); on a machine busy with the rest of the
+      // suite it can run out, and the answer is then a truthful "unknown" 503 naming the attempt
+      // (which exists). Up to three lost replies, until one is read back.
+      var readBack: Load.Result?
+      var written = 1
+      for _ in 0..<3 where readBack == nil {
+        proxy.set(.droppingReplies)
+        let call = try await load.call(scheduledFor: later)
+        proxy.set(.forwarding)
+        #expect(proxy.droppedBytes > 0, "the reply was lost")
+        #expect(call.seconds <= Self.longestAnswer)
+        written += 1
+        if call.status == 200 {
+          readBack = call
+        } else {
+          let unknown = try #require(call.unknownTraceID, "a 503 that is not \"unknown\": \(call)")
+          #expect(call.status == 503)
+          #expect(try await fixture.attempts(among: [unknown]) == 1, "the unknown outcome was a write")
+        }
+      }
+      let call = try #require(readBack, "no lost reply was read back in three tries")
       let trace = try #require(call.traceID)
       #expect(try await fixture.attempts(among: [trace]) == 1)
-      #expect(try await fixture.attempts() == 2)
+      #expect(try await fixture.attempts() == written)
     }
 
     @Test("a cancellation and an event report whose COMMIT answer is lost are read back: 200")
