@@ -25,6 +25,3 @@ struct SwitchboardCommand: AsyncParsableCommand {
 /// Every default `serve` quotes in its help comes from here (README's table is checked against
 /// the same values by `ConfigurationDefaultsTests`).
 let defaults = ServerConfiguration.defaults
-
-/// Whole seconds of a default duration, as the flags take them.
-func wholeSeconds(_ duration: Duration) -> Int64 { duration.components.seconds }

@@ -146,9 +146,6 @@ enum Environment {
   }
 }
 
-extension ServerConfiguration.Role: ExpressibleByArgument {}
-extension ServerConfiguration.DialerKind: ExpressibleByArgument {}
-
 enum LogFormat: String, CaseIterable, ExpressibleByArgument {
   case text, json
 

@@ -29,13 +29,6 @@ public actor Slots {
   /// Takes `count` slots (at most the free ones the last wait answered).
   public func take(_ count: Int) { free -= count }
 
-  /// Takes one slot if one is free.
-  public func tryTake() -> Bool {
-    guard free > 0 else { return false }
-    free -= 1
-    return true
-  }
-
   /// Gives a slot back, waking the waiting task.
   public func give() {
     free += 1
