@@ -27,7 +27,9 @@ CREATE TYPE public.switchboard_append_outcome AS ENUM (
     'agent_has_no_phone',
     'conversation_not_found',
     'concurrency_limited',
-    'rate_limited'
+    'rate_limited',
+    'suppressed',
+    'contact_limited'
 );
 
 
@@ -101,7 +103,7 @@ BEGIN
         c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
         p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), NULL, c.traceparent,
         v_tenant.number_rate_limit, v_tenant.number_rate_period_seconds,
-        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls);
+        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls, true);
   END LOOP;
 END
 $$;
@@ -211,10 +213,10 @@ COMMENT ON FUNCTION public.switchboard_add_webhook_target(p_tenant_id bigint, p_
 
 
 --
--- Name: switchboard_admit_dispatch(bigint, uuid, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: switchboard_admit_dispatch(bigint, uuid, bigint, text, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamp with time zone) RETURNS record
+CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text) RETURNS record
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -225,13 +227,14 @@ DECLARE
   v_allowed boolean;
   v_tat timestamptz;
   v_batch batches%ROWTYPE;
+  v_check record;
 BEGIN
   -- A batch's attempt: its batch must be open, and below its max_concurrency. The batch row's
   -- lock makes the batch's admissions take turns (two dispatchers cannot both take its last slot)
   -- and orders them with pause and cancel, which take the same lock. NO KEY UPDATE: attempts that
   -- reference the batch take KEY SHARE, which this must not wait for.
   SELECT b.* INTO v_batch FROM call_attempts a JOIN batches b ON b.tenant_id = a.tenant_id AND b.batch_id = a.batch_id
-  WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id
+  WHERE a.tenant_id = p_tenant_id AND a.trace_id = p_trace_id AND p_limits_pending
   FOR NO KEY UPDATE OF b;
   IF FOUND THEN
     IF v_batch.status = 'canceled' THEN
@@ -260,8 +263,23 @@ BEGIN
     END IF;
   END IF;
 
+  -- The number's compliance, under its lock (a bigint key: apart from the two-key locks above).
+  PERFORM pg_advisory_xact_lock(hashtextextended('switchboard.number:' || p_tenant_id || ':' || p_customer_phone, 0));
+  SELECT * INTO v_check FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, now());
+  IF 'opt_out' = ANY (v_check.o_reasons) OR 'suppressed' = ANY (v_check.o_reasons) THEN
+    o_decision := 'suppressed';
+    o_reason := CASE WHEN 'opt_out' = ANY (v_check.o_reasons) THEN 'opt_out' ELSE 'suppressed' END;
+    RETURN;
+  END IF;
+  IF v_check.o_next_allowed_at IS NOT NULL THEN
+    o_decision := 'deferred';
+    o_retry_at := v_check.o_next_allowed_at;
+    o_reason := 'contact_limit';
+    RETURN;
+  END IF;
+
   SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
-  IF v_tenant.max_concurrent_calls > 0 THEN
+  IF p_limits_pending AND v_tenant.max_concurrent_calls > 0 THEN
     -- The same lock as intake's (switchboard_append_attempt).
     PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), hashint8(p_tenant_id));
     SELECT count(*) INTO v_active
@@ -279,7 +297,7 @@ BEGIN
       RETURN;
     END IF;
   END IF;
-  IF v_tenant.number_rate_limit > 0 THEN
+  IF p_limits_pending AND v_tenant.number_rate_limit > 0 THEN
     v_interval := make_interval(secs => v_tenant.number_rate_period_seconds::double precision / v_tenant.number_rate_limit);
     v_burst := coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit);
     SELECT s.o_allowed, s.o_tat INTO v_allowed, v_tat
@@ -297,17 +315,17 @@ $$;
 
 
 --
--- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_customer_phone text, OUT o_decision text, OUT o_retry_at timestamp with time zone) IS 'Dispatch admission: admitted (its limits charged), deferred until o_retry_at, or canceled with its batch.';
+COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text) IS 'Dispatch admission: admitted (its limits and the contact charged), deferred until o_retry_at (o_reason for a compliance rule), suppressed (o_reason), or canceled with its batch.';
 
 
 --
--- Name: switchboard_append_attempt(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, bigint, text, integer, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: switchboard_append_attempt(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, bigint, text, integer, integer, integer, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) RETURNS public.switchboard_appended
+CREATE FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean) RETURNS public.switchboard_appended
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -318,6 +336,7 @@ DECLARE
   v_allowed boolean;
   v_active integer;
   v_chain conversations;
+  v_check record;
 BEGIN
   SELECT a.phone_number INTO v_phone
   FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
@@ -355,6 +374,24 @@ BEGIN
       FROM idempotency_keys k
       JOIN call_attempts a ON a.tenant_id = k.tenant_id AND a.trace_id = k.trace_id
       WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN v_result;
+    END IF;
+  END IF;
+
+  IF p_check_compliance THEN
+    SELECT * INTO v_check
+    FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, coalesce(p_scheduled_for, now()));
+    IF 'suppressed' = ANY (v_check.o_reasons) OR 'opt_out' = ANY (v_check.o_reasons)
+      OR (p_scheduled_for IS NULL AND v_check.o_next_allowed_at IS NOT NULL) THEN
+      DELETE FROM idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      IF v_check.o_next_allowed_at IS NULL OR p_scheduled_for IS NOT NULL THEN
+        v_result.outcome := 'suppressed';
+      ELSE
+        v_result.outcome := 'contact_limited';
+        v_result.scheduled_for := v_check.o_next_allowed_at;
+        v_result.retry_after_seconds := extract(epoch FROM v_check.o_next_allowed_at - now());
+      END IF;
       RETURN v_result;
     END IF;
   END IF;
@@ -431,10 +468,10 @@ $$;
 
 
 --
--- Name: FUNCTION switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer) IS 'Appends an attempt to a chain (a new one, or the next of an existing one) for intake, retries and batches; or answers why not.';
+COMMENT ON FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean) IS 'Appends an attempt to a chain (a new one, or the next of an existing one) for intake, retries and batches; or answers why not.';
 
 
 --
@@ -451,6 +488,78 @@ CREATE FUNCTION public.switchboard_cancelable_statuses() RETURNS text[]
 --
 
 COMMENT ON FUNCTION public.switchboard_cancelable_statuses() IS 'Statuses CancelCall may end: not yet handed to a dispatcher.';
+
+
+--
+-- Name: switchboard_compliance_check(bigint, bigint, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_compliance_check(p_tenant_id bigint, p_agent_id bigint, p_phone text, p_at timestamp with time zone, OUT o_allowed boolean, OUT o_reasons text[], OUT o_next_allowed_at timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+  v_source text;
+  v_limits jsonb;
+  v_limit record;
+  v_nth timestamptz;
+  v_quiet_from timestamptz;
+BEGIN
+  o_reasons := ARRAY[]::text[];
+  SELECT s.source INTO v_source FROM suppressions s
+  WHERE s.tenant_id = p_tenant_id AND s.phone_number = p_phone AND s.agent_id IN (0, p_agent_id)
+    AND (s.expires_at IS NULL OR s.expires_at > p_at)
+  ORDER BY s.source = 'opt_out' DESC
+  LIMIT 1;
+  IF FOUND THEN
+    o_reasons := o_reasons || CASE WHEN v_source = 'opt_out' THEN 'opt_out' ELSE 'suppressed' END;
+  END IF;
+
+  SELECT coalesce(g.contact_limits, t.contact_limits) INTO v_limits
+  FROM tenants t LEFT JOIN agents g ON g.tenant_id = t.tenant_id AND g.agent_id = p_agent_id
+  WHERE t.tenant_id = p_tenant_id;
+  IF v_limits IS NOT NULL THEN
+    -- Each cap: the max_attempts-th latest contact in the window ends its hold window_hours later.
+    FOR v_limit IN
+      SELECT x.max_attempts, make_interval(secs => x.window_hours * 3600) AS span
+      FROM jsonb_to_recordset(coalesce(v_limits -> 'limits', '[]'::jsonb)) AS x(max_attempts integer, window_hours double precision)
+      WHERE x.max_attempts > 0
+    LOOP
+      SELECT c.contacted_at INTO v_nth FROM (
+        SELECT coalesce(a.limits_charged_at, a.dispatched_at) AS contacted_at FROM call_attempts a
+        WHERE a.tenant_id = p_tenant_id AND a.customer_phone = p_phone
+          AND coalesce(a.limits_charged_at, a.dispatched_at) IS NOT NULL
+          AND coalesce(a.limits_charged_at, a.dispatched_at) > p_at - v_limit.span
+          AND coalesce(a.limits_charged_at, a.dispatched_at) <= p_at
+        ORDER BY 1 DESC OFFSET v_limit.max_attempts - 1 LIMIT 1
+      ) c;
+      IF v_nth IS NOT NULL THEN
+        o_next_allowed_at := greatest(o_next_allowed_at, v_nth + v_limit.span);
+      END IF;
+    END LOOP;
+    -- The quiet time after a conversation (a completed call).
+    IF (v_limits ->> 'quiet_hours_after_conversation')::double precision > 0 THEN
+      SELECT max(a.ended_at) INTO v_quiet_from FROM call_attempts a
+      WHERE a.tenant_id = p_tenant_id AND a.customer_phone = p_phone
+        AND coalesce(a.limits_charged_at, a.dispatched_at) IS NOT NULL AND a.status = 'completed';
+      IF v_quiet_from + make_interval(secs => (v_limits ->> 'quiet_hours_after_conversation')::double precision * 3600) > p_at THEN
+        o_next_allowed_at := greatest(o_next_allowed_at,
+          v_quiet_from + make_interval(secs => (v_limits ->> 'quiet_hours_after_conversation')::double precision * 3600));
+      END IF;
+    END IF;
+    IF o_next_allowed_at IS NOT NULL THEN
+      o_reasons := o_reasons || 'contact_limit'::text;
+    END IF;
+  END IF;
+  o_allowed := cardinality(o_reasons) = 0;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_compliance_check(p_tenant_id bigint, p_agent_id bigint, p_phone text, p_at timestamp with time zone, OUT o_allowed boolean, OUT o_reasons text[], OUT o_next_allowed_at timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_compliance_check(p_tenant_id bigint, p_agent_id bigint, p_phone text, p_at timestamp with time zone, OUT o_allowed boolean, OUT o_reasons text[], OUT o_next_allowed_at timestamp with time zone) IS 'Whether a call to a number may start at a time by the tenant''s suppressions and caps: the reasons if not, and when the caps allow it.';
 
 
 --
@@ -558,6 +667,40 @@ COMMENT ON FUNCTION public.switchboard_effective_context(p_collected_data jsonb,
 
 
 --
+-- Name: switchboard_end_suppressed(bigint, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_end_suppressed(p_tenant_id bigint, p_phones text[]) RETURNS TABLE(trace_id uuid, conversation_id uuid)
+    LANGUAGE sql
+    AS $$
+  WITH ended AS (
+    UPDATE call_attempts a SET status = 'suppressed', ended_at = now(), updated_at = now(),
+      lease_owner = NULL, lease_expires_at = NULL,
+      blocked_reason = CASE WHEN s.source = 'opt_out' THEN 'opt_out' ELSE 'suppressed' END
+    FROM suppressions s
+    WHERE s.tenant_id = p_tenant_id AND s.phone_number = ANY (p_phones)
+      AND a.tenant_id = p_tenant_id AND a.customer_phone = s.phone_number
+      AND (s.agent_id = 0 OR a.agent_id = s.agent_id)
+      AND (s.expires_at IS NULL OR (s.expires_at > now() AND a.due_at < s.expires_at))
+      AND (a.status = ANY (switchboard_due_statuses()) OR (a.status = 'dispatching' AND a.lease_expires_at <= now()))
+    RETURNING a.trace_id, a.conversation_id, a.blocked_reason
+  ), logged AS (
+    INSERT INTO call_events (tenant_id, trace_id, event_id, status, blocked_reason)
+    SELECT p_tenant_id, ended.trace_id, 'suppressed-' || ended.trace_id, 'suppressed', ended.blocked_reason
+    FROM ended
+  )
+  SELECT ended.trace_id, ended.conversation_id FROM ended;
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_end_suppressed(p_tenant_id bigint, p_phones text[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_end_suppressed(p_tenant_id bigint, p_phones text[]) IS 'Ends the tenant''s waiting attempts to suppressed numbers (suppressed, an event each); answers them.';
+
+
+--
 -- Name: switchboard_open_batch_statuses(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -606,7 +749,7 @@ COMMENT ON FUNCTION public.switchboard_set_chain_created_at() IS 'Copies the cha
 
 CREATE FUNCTION public.switchboard_statuses() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT ARRAY['scheduled', 'initiated', 'dispatching', 'dispatched', 'ringing', 'in_progress', 'completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled']::text[] $$;
+    AS $$ SELECT ARRAY['scheduled', 'initiated', 'dispatching', 'dispatched', 'ringing', 'in_progress', 'completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled', 'suppressed']::text[] $$;
 
 
 --
@@ -637,6 +780,36 @@ $$;
 --
 
 COMMENT ON FUNCTION public.switchboard_supersede_attempt() IS 'Clears is_latest on the attempt a new one follows (written under the chain''s row lock).';
+
+
+--
+-- Name: switchboard_suppress_numbers(bigint, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_suppress_numbers(p_tenant_id bigint, p_entries jsonb) RETURNS TABLE(trace_id uuid, conversation_id uuid)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  INSERT INTO suppressions AS s (tenant_id, phone_number, agent_id, reason, source, trace_id, expires_at)
+  SELECT DISTINCT ON (x.phone_number, coalesce(x.agent_id, 0)) p_tenant_id, x.phone_number, coalesce(x.agent_id, 0),
+    x.reason, x.source, x.trace_id, x.expires_at
+  FROM jsonb_to_recordset(p_entries) AS x(phone_number text, agent_id bigint, reason text, source text,
+    trace_id uuid, expires_at timestamptz)
+  ORDER BY x.phone_number, coalesce(x.agent_id, 0)
+  ON CONFLICT ON CONSTRAINT suppressions_pkey DO UPDATE
+    SET reason = excluded.reason, source = excluded.source, trace_id = excluded.trace_id,
+      expires_at = excluded.expires_at, created_at = now();
+  RETURN QUERY SELECT e.trace_id, e.conversation_id
+  FROM switchboard_end_suppressed(p_tenant_id, ARRAY(SELECT x ->> 'phone_number' FROM jsonb_array_elements(p_entries) x)) e;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_suppress_numbers(p_tenant_id bigint, p_entries jsonb); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_suppress_numbers(p_tenant_id bigint, p_entries jsonb) IS 'Writes suppression entries and ends the tenant''s waiting attempts to those numbers (suppressed, with an event each); answers the attempts it ended.';
 
 
 --
@@ -675,7 +848,7 @@ COMMENT ON FUNCTION public.switchboard_take_number_slot(p_tenant_id bigint, p_cu
 
 CREATE FUNCTION public.switchboard_terminal_statuses() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT ARRAY['completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled']::text[] $$;
+    AS $$ SELECT ARRAY['completed', 'no_answer', 'busy', 'failed', 'unreachable', 'voicemail', 'canceled', 'suppressed']::text[] $$;
 
 
 --
@@ -871,6 +1044,7 @@ CREATE TABLE public.agents (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     retry_policy jsonb,
     calling_window jsonb,
+    contact_limits jsonb,
     CONSTRAINT agents_agent_id_check CHECK ((agent_id > 0))
 );
 
@@ -936,6 +1110,13 @@ COMMENT ON COLUMN public.agents.retry_policy IS 'When a finished attempt earns a
 --
 
 COMMENT ON COLUMN public.agents.calling_window IS 'When the agent may call: {"timezone", "days": ["mon", ...], "start": "HH:MM", "end": "HH:MM"}; NULL means any time.';
+
+
+--
+-- Name: COLUMN agents.contact_limits; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.contact_limits IS 'The agent''s own attempt caps per number, replacing its tenant''s; NULL: the tenant''s.';
 
 
 --
@@ -1084,7 +1265,8 @@ SELECT
     NULL::bigint AS pending_retry_count,
     NULL::numeric AS avg_duration_seconds,
     NULL::bigint AS voicemail_count,
-    NULL::bigint AS socket_failure_count;
+    NULL::bigint AS socket_failure_count,
+    NULL::bigint AS suppressed_count;
 
 
 --
@@ -1256,6 +1438,13 @@ COMMENT ON COLUMN public.batch_progress.socket_failure_count IS 'Contacts whose 
 
 
 --
+-- Name: COLUMN batch_progress.suppressed_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.suppressed_count IS 'Contacts whose latest attempt a compliance rule ended (suppressed).';
+
+
+--
 -- Name: batches; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1412,6 +1601,7 @@ CREATE TABLE public.call_attempts (
     failure_type text,
     chain_created_at timestamp with time zone NOT NULL,
     is_latest boolean DEFAULT true NOT NULL,
+    blocked_reason text,
     CONSTRAINT call_attempts_answered_by_check CHECK ((answered_by = ANY (ARRAY['human'::text, 'machine'::text, 'unknown'::text]))),
     CONSTRAINT call_attempts_attempt_number_check CHECK ((attempt_number > 0)),
     CONSTRAINT call_attempts_duration_in_range CHECK (((duration_seconds >= (0)::double precision) AND (duration_seconds <= (604800)::double precision))),
@@ -1508,7 +1698,7 @@ COMMENT ON COLUMN public.call_attempts.effective_retry_context IS 'The chain sta
 -- Name: COLUMN call_attempts.status; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.call_attempts.status IS 'scheduled, initiated, dispatching, dispatched, ringing, in_progress, or a final status: completed, no_answer, busy, failed, unreachable, voicemail (a machine answered), canceled.';
+COMMENT ON COLUMN public.call_attempts.status IS 'scheduled, initiated, dispatching, dispatched, ringing, in_progress, or a final status: completed, no_answer, busy, failed, unreachable, voicemail (a machine answered), canceled, suppressed (a compliance rule forbade the dial).';
 
 
 --
@@ -1652,6 +1842,13 @@ COMMENT ON COLUMN public.call_attempts.is_latest IS 'Whether this is its chain''
 
 
 --
+-- Name: COLUMN call_attempts.blocked_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.blocked_reason IS 'Why compliance last held the attempt back or ended it: suppressed, opt_out, contact_limit.';
+
+
+--
 -- Name: call_events; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1670,6 +1867,8 @@ CREATE TABLE public.call_events (
     recording_url text,
     answered_by text,
     failure_type text,
+    blocked_reason text,
+    deferred_until timestamp with time zone,
     CONSTRAINT call_events_duration_in_range CHECK (((duration_seconds >= (0)::double precision) AND (duration_seconds <= (604800)::double precision)))
 );
 
@@ -1777,6 +1976,128 @@ COMMENT ON COLUMN public.call_events.answered_by IS 'Who answered, as the report
 --
 
 COMMENT ON COLUMN public.call_events.failure_type IS 'The failure type the report carried.';
+
+
+--
+-- Name: COLUMN call_events.blocked_reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.blocked_reason IS 'A compliance decision''s reason (the event is Switchboard''s own): suppressed, opt_out, contact_limit.';
+
+
+--
+-- Name: COLUMN call_events.deferred_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.deferred_until IS 'For a deferral: when the attempt is due again.';
+
+
+--
+-- Name: compliance_decisions; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.compliance_decisions AS
+ SELECT e.tenant_id,
+    e.trace_id,
+    a.conversation_id,
+    a.attempt_number,
+    a.agent_id,
+    a.batch_id,
+    a.customer_phone,
+        CASE
+            WHEN (e.status = 'suppressed'::text) THEN 'suppressed'::text
+            ELSE 'deferred'::text
+        END AS decision,
+    e.blocked_reason AS reason,
+    e.deferred_until,
+    e.received_at AS decided_at
+   FROM (public.call_events e
+     JOIN public.call_attempts a ON (((a.tenant_id = e.tenant_id) AND (a.trace_id = e.trace_id))))
+  WHERE (e.blocked_reason IS NOT NULL);
+
+
+--
+-- Name: VIEW compliance_decisions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.compliance_decisions IS 'Every recorded compliance decision (deferral or suppression) with its reason, for analysts.';
+
+
+--
+-- Name: COLUMN compliance_decisions.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.tenant_id IS 'Owning tenant.';
+
+
+--
+-- Name: COLUMN compliance_decisions.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.trace_id IS 'The attempt decided on.';
+
+
+--
+-- Name: COLUMN compliance_decisions.conversation_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.conversation_id IS 'Its chain.';
+
+
+--
+-- Name: COLUMN compliance_decisions.attempt_number; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.attempt_number IS 'Its place in the chain.';
+
+
+--
+-- Name: COLUMN compliance_decisions.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.agent_id IS 'The agent placing it.';
+
+
+--
+-- Name: COLUMN compliance_decisions.batch_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.batch_id IS 'Its batch; NULL for single calls.';
+
+
+--
+-- Name: COLUMN compliance_decisions.customer_phone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.customer_phone IS 'The number, E.164.';
+
+
+--
+-- Name: COLUMN compliance_decisions.decision; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.decision IS 'deferred (due again at deferred_until) or suppressed (ended for good).';
+
+
+--
+-- Name: COLUMN compliance_decisions.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.reason IS 'suppressed, opt_out or contact_limit.';
+
+
+--
+-- Name: COLUMN compliance_decisions.deferred_until; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.deferred_until IS 'For a deferral: when the attempt is due again.';
+
+
+--
+-- Name: COLUMN compliance_decisions.decided_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.compliance_decisions.decided_at IS 'When the decision was recorded.';
 
 
 --
@@ -2376,6 +2697,87 @@ COMMENT ON COLUMN public.schema_migrations.checksum IS 'SHA-256 of the migration
 
 
 --
+-- Name: suppressions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.suppressions (
+    tenant_id bigint NOT NULL,
+    phone_number text NOT NULL,
+    agent_id bigint DEFAULT 0 NOT NULL,
+    reason text,
+    source text NOT NULL,
+    trace_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    CONSTRAINT suppressions_agent_id_check CHECK ((agent_id >= 0)),
+    CONSTRAINT suppressions_source_check CHECK ((source = ANY (ARRAY['api'::text, 'import'::text, 'opt_out'::text])))
+);
+
+
+--
+-- Name: TABLE suppressions; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.suppressions IS 'Do-not-call entries: the number is not dialed for the tenant (agent_id 0) or for one agent, until expires_at if set.';
+
+
+--
+-- Name: COLUMN suppressions.tenant_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.tenant_id IS 'The tenant whose list holds the entry.';
+
+
+--
+-- Name: COLUMN suppressions.phone_number; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.phone_number IS 'The number not to dial, E.164.';
+
+
+--
+-- Name: COLUMN suppressions.agent_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.agent_id IS '0: every agent of the tenant (scope tenant); otherwise the one agent (scope agent).';
+
+
+--
+-- Name: COLUMN suppressions.reason; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.reason IS 'Why, as the client gave it.';
+
+
+--
+-- Name: COLUMN suppressions.source; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.source IS 'api, import (a CSV upload) or opt_out (the runtime heard "stop calling" on trace_id).';
+
+
+--
+-- Name: COLUMN suppressions.trace_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.trace_id IS 'For an opt-out: the attempt on which the number asked not to be called.';
+
+
+--
+-- Name: COLUMN suppressions.created_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.created_at IS 'When the entry was written (or last replaced).';
+
+
+--
+-- Name: COLUMN suppressions.expires_at; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.suppressions.expires_at IS 'When the entry stops applying; NULL: never.';
+
+
+--
 -- Name: tenants; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2387,6 +2789,7 @@ CREATE TABLE public.tenants (
     number_rate_burst integer,
     max_concurrent_calls integer DEFAULT 10 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    contact_limits jsonb,
     CONSTRAINT tenants_max_concurrent_calls_check CHECK ((max_concurrent_calls >= 0)),
     CONSTRAINT tenants_number_rate_burst_check CHECK ((number_rate_burst > 0)),
     CONSTRAINT tenants_number_rate_limit_check CHECK ((number_rate_limit >= 0)),
@@ -2448,6 +2851,13 @@ COMMENT ON COLUMN public.tenants.max_concurrent_calls IS 'Active attempts (initi
 --
 
 COMMENT ON COLUMN public.tenants.created_at IS 'When the tenant was created.';
+
+
+--
+-- Name: COLUMN tenants.contact_limits; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.contact_limits IS 'Attempt caps per number (SwitchboardCore ContactLimits); NULL: none.';
 
 
 --
@@ -2671,6 +3081,14 @@ ALTER TABLE ONLY public.schema_migrations
 
 
 --
+-- Name: suppressions suppressions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.suppressions
+    ADD CONSTRAINT suppressions_pkey PRIMARY KEY (tenant_id, phone_number, agent_id);
+
+
+--
 -- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2751,6 +3169,13 @@ CREATE INDEX call_attempts_chain_status ON public.call_attempts USING btree (ten
 
 
 --
+-- Name: call_attempts_contacts; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_contacts ON public.call_attempts USING btree (tenant_id, customer_phone, COALESCE(limits_charged_at, dispatched_at)) WHERE (COALESCE(limits_charged_at, dispatched_at) IS NOT NULL);
+
+
+--
 -- Name: call_attempts_due; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2762,6 +3187,13 @@ CREATE INDEX call_attempts_due ON public.call_attempts USING btree (due_at) WHER
 --
 
 CREATE INDEX call_attempts_lease ON public.call_attempts USING btree (lease_expires_at) WHERE (status = 'dispatching'::text);
+
+
+--
+-- Name: call_attempts_number_waiting; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX call_attempts_number_waiting ON public.call_attempts USING btree (tenant_id, customer_phone) WHERE ((status = ANY (public.switchboard_due_statuses())) OR (status = 'dispatching'::text));
 
 
 --
@@ -2844,7 +3276,8 @@ CREATE OR REPLACE VIEW public.batch_progress AS
     count(a.trace_id) FILTER (WHERE ((a.status = ANY (ARRAY['scheduled'::text, 'initiated'::text])) AND (a.attempt_number > 1))) AS pending_retry_count,
     round((avg(a.duration_seconds))::numeric, 2) AS avg_duration_seconds,
     count(a.trace_id) FILTER (WHERE (a.status = 'voicemail'::text)) AS voicemail_count,
-    count(a.trace_id) FILTER (WHERE (a.failure_type = 'socket_failure'::text)) AS socket_failure_count
+    count(a.trace_id) FILTER (WHERE (a.failure_type = 'socket_failure'::text)) AS socket_failure_count,
+    count(a.trace_id) FILTER (WHERE (a.status = 'suppressed'::text)) AS suppressed_count
    FROM ((public.batches b
      LEFT JOIN public.conversations c ON (((c.tenant_id = b.tenant_id) AND (c.batch_id = b.batch_id))))
      LEFT JOIN public.call_attempts a ON (((a.tenant_id = c.tenant_id) AND (a.conversation_id = c.conversation_id) AND (a.attempt_number = c.attempt_count))))
@@ -2927,6 +3360,14 @@ ALTER TABLE ONLY public.call_events
 
 ALTER TABLE ONLY public.conversations
     ADD CONSTRAINT conversations_tenant_id_batch_id_fkey FOREIGN KEY (tenant_id, batch_id) REFERENCES public.batches(tenant_id, batch_id);
+
+
+--
+-- Name: suppressions suppressions_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.suppressions
+    ADD CONSTRAINT suppressions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(tenant_id);
 
 
 --
@@ -3043,6 +3484,13 @@ GRANT SELECT ON TABLE public.call_events TO switchboard_analyst;
 
 
 --
+-- Name: TABLE compliance_decisions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.compliance_decisions TO switchboard_analyst;
+
+
+--
 -- Name: TABLE conversation_chains; Type: ACL; Schema: public; Owner: -
 --
 
@@ -3054,6 +3502,62 @@ GRANT SELECT ON TABLE public.conversation_chains TO switchboard_analyst;
 --
 
 GRANT SELECT ON TABLE public.event_deliveries TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.tenant_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(tenant_id) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.phone_number; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(phone_number) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.agent_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(agent_id) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.reason; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(reason) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.source; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(source) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.trace_id; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(trace_id) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.created_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(created_at) ON TABLE public.suppressions TO switchboard_analyst;
+
+
+--
+-- Name: COLUMN suppressions.expires_at; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT(expires_at) ON TABLE public.suppressions TO switchboard_analyst;
 
 
 --

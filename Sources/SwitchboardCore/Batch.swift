@@ -214,6 +214,8 @@ public struct BatchMetrics: Sendable, Hashable {
   /// Failed because the dialer could not be reached (`failure_type` `socket_failure`; also in
   /// ``failedCount``).
   public var socketFailureCount = 0
+  /// Ended by a compliance rule (a suppressed number, an opt-out).
+  public var suppressedCount = 0
   /// Average duration of the latest calls that reported one.
   public var averageDurationSeconds: Double?
 
@@ -222,6 +224,7 @@ public struct BatchMetrics: Sendable, Hashable {
   /// Contacts whose chain is final.
   public var totalProcessed: Int {
     completedCount + noAnswerCount + busyCount + failedCount + unreachableCount + voicemailCount + canceledCount
+      + suppressedCount
   }
 
   /// A contact succeeded when its call completed.
@@ -254,4 +257,6 @@ public protocol BatchStore: Sendable {
   /// Applies the action where ``BatchAction/from`` allows it. A pause answers once no attempt of
   /// the batch is left between admission and the dialer.
   func control(_ action: BatchAction, batch id: Int64, tenantID: Int64) async throws -> BatchControlOutcome
+  /// Which of these numbers the agent may not call now (suppressed for the tenant or the agent).
+  func suppressed(among phones: [String], agentID: Int64, tenantID: Int64) async throws -> Set<String>
 }

@@ -53,6 +53,7 @@ extension BatchMetrics {
       "unreachable_count": count(unreachableCount),
       "canceled_count": count(canceledCount),
       "voicemail_count": count(voicemailCount),
+      "suppressed_count": count(suppressedCount),
       "waiting_count": count(waitingCount),
       "total_recipients": count(totalRecipients),
     ])

@@ -34,6 +34,16 @@ public struct BatchOperations: Sendable {
   ) async throws(SwitchboardError)
     -> BatchReceipt
   {
+    var recipients = recipients
+    if !recipients.calls.isEmpty {
+      // Suppressed numbers are rejected rows; one suppressed after this is ended at dispatch.
+      let phones = recipients.calls.map(\.customerPhone)
+      let suppressed = try await CallOperations.mapped {
+        try await store.suppressed(among: phones, agentID: options.agentID, tenantID: tenant.id)
+      }
+      recipients.drop(numbers: suppressed, message: SwitchboardError.numberSuppressed.message)
+      Telemetry.complianceBlocked(reason: .suppressed, count: suppressed.count)
+    }
     guard !recipients.calls.isEmpty else {
       throw SwitchboardError(
         .invalidRecipients(rejected: recipients.rejected, total: recipients.totalRejected),

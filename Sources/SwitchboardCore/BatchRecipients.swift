@@ -43,6 +43,8 @@ public struct RejectedRecipient: Sendable, Hashable {
 /// contact, and what was left out.
 public struct BatchRecipients: Sendable {
   public var calls: [CallRequest] = []
+  /// Each call's row (its line, as rejections name it).
+  public private(set) var lines: [Int] = []
   /// The first ``BatchContract/maxRejectedListed`` rejections, in row order.
   public var rejected: [RejectedRecipient] = []
   public var totalRejected = 0
@@ -67,6 +69,26 @@ public struct BatchRecipients: Sendable {
       return
     }
     calls.append(call)
+    lines.append(row.line)
+  }
+
+  /// Drops the calls to these numbers, each reported with `message` on its line.
+  public mutating func drop(numbers: Set<String>, message: String) {
+    guard !numbers.isEmpty else { return }
+    var kept: [CallRequest] = []
+    var keptLines: [Int] = []
+    var dropped: [Int] = []
+    for (call, line) in zip(calls, lines) {
+      if numbers.contains(call.customerPhone) {
+        dropped.append(line)
+      } else {
+        kept.append(call)
+        keptLines.append(line)
+      }
+    }
+    (calls, lines) = (kept, keptLines)
+    for line in dropped { reject(line, message) }
+    rejected.sort { $0.line < $1.line }
   }
 
   /// Reports a row the transport could not read as a recipient (too many columns, bad encoding).

@@ -14,6 +14,8 @@ public struct CallEventInput: Sendable {
   public var recordingURL: String?
   public var answeredBy: String?
   public var failureType: String?
+  /// The runtime heard "stop calling": the number is suppressed for the tenant.
+  public var optOut = false
   /// Set by the service only, never from the wire: record the event only if the attempt still
   /// has this status (the reaper's guard against a report that arrived meanwhile).
   public var onlyIfStatus: CallStatus?
@@ -50,6 +52,8 @@ public struct CallEvent: Sendable, Hashable {
   public var failureType: FailureType?
   /// Record only if the attempt still has this status (see ``CallEventInput/onlyIfStatus``).
   public var onlyIfStatus: CallStatus?
+  /// The number asked not to be called again (a field, so no status or outcome name can skip it).
+  public var optOut = false
 
   /// Statuses a dialer or voice runtime may report; `scheduled`, `initiated` and `dispatching`
   /// are Switchboard's own, and `canceled` comes from CancelCall.
@@ -100,6 +104,7 @@ public struct CallEvent: Sendable, Hashable {
       eventID: eventID, status: status, collectedData: input.collectedData, stageID: input.stageID,
       results: input.results, durationSeconds: input.durationSeconds, failureReason: input.failureReason)
     event.onlyIfStatus = input.onlyIfStatus
+    event.optOut = input.optOut
     event.transcript = try input.transcript.map(RecordContract.transcript)
     event.recordingURL = try input.recordingURL.map(RecordContract.recordingURL)
     if let text = input.answeredBy {

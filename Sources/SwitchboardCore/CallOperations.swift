@@ -89,6 +89,12 @@ public struct CallOperations: Sendable {
     case .conversationNotFound: throw .conversationNotFound
     case .rateLimited(let status): throw .rateLimited(status)
     case .concurrencyLimited(let current, let max): throw .concurrencyLimited(current: current, max: max)
+    case .suppressed:
+      Telemetry.complianceBlocked(reason: .suppressed)
+      throw .numberSuppressed
+    case .contactLimited(let next):
+      Telemetry.complianceBlocked(reason: .contactLimit)
+      throw .contactLimited(nextAllowedAt: next)
     }
   }
 

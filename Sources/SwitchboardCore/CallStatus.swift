@@ -19,18 +19,21 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
   /// The call reached a machine (voicemail, an answering service). Retryable by `retry_on`.
   case voicemail
   case canceled
+  /// A compliance rule forbade the dial (a suppression, an opt-out, a pre-dial veto). Final, not
+  /// retryable.
+  case suppressed
 
   /// Final: nothing moves the attempt again (`switchboard_terminal_statuses()`).
   public var isTerminal: Bool {
     switch self {
-    case .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled: true
+    case .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled, .suppressed: true
     default: false
     }
   }
 
   /// An outcome a retry policy may answer with another attempt (`retry_on`): the call did not
   /// reach its end and was not called off.
-  public var isRetryable: Bool { isTerminal && self != .completed && self != .canceled }
+  public var isRetryable: Bool { isTerminal && self != .completed && self != .canceled && self != .suppressed }
 
   /// Position in the lifecycle; a report may only move an attempt to a higher rank.
   public var rank: Int {
@@ -41,7 +44,7 @@ public enum CallStatus: String, Sendable, Hashable, CaseIterable {
     case .dispatched: 3
     case .ringing: 4
     case .inProgress: 5
-    case .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled: 6
+    case .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled, .suppressed: 6
     }
   }
 }

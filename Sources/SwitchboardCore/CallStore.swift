@@ -10,6 +10,10 @@ public enum AcceptOutcome: Sendable, Hashable {
   case conversationNotFound
   case rateLimited(RateLimitStatus)
   case concurrencyLimited(current: Int, max: Int)
+  /// The number is suppressed for this call's agent (a scheduled call: at its time).
+  case suppressed
+  /// A call placed now to a number over its caps; when the caps allow the next.
+  case contactLimited(nextAllowedAt: Date)
   /// The caller's key was revoked since it was last looked up.
   case invalidAPIKey
 }

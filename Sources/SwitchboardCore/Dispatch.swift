@@ -61,6 +61,9 @@ public struct ClaimedAttempt: Sendable, Hashable {
   public var callingWindow: CallingWindow?
   /// Scheduled attempts meet the per-number and tenant limits at dispatch, not at intake.
   public var limitsPending: Bool
+  /// A compliance rule may apply (the number has a suppression entry, or the tenant or agent has
+  /// caps): admission checks it, charging no limit when ``limitsPending`` is false.
+  public var compliancePending = false
   public var leaseOwner: String
   /// When it fell due: its schedule, its creation, or the end of a postponement.
   public var dueAt: Date
@@ -86,7 +89,10 @@ public protocol DispatchStore: Sendable {
   func admit(_ attempt: ClaimedAttempt) async throws -> Admission
 
   /// Gives the attempt back, due again at `until`.
-  func postpone(_ attempt: ClaimedAttempt, until: Date) async throws
+  func postpone(_ attempt: ClaimedAttempt, until: Date, reason: BlockedReason?) async throws
+  /// Ends a claimed attempt `suppressed` (admission found its number suppressed), with its event
+  /// and outcome webhook.
+  func suppress(_ attempt: ClaimedAttempt, reason: BlockedReason) async throws
 
   /// Records that the dialer took the attempt (unless a later status already arrived).
   func markDispatched(_ attempt: ClaimedAttempt) async throws
@@ -122,6 +128,10 @@ public enum Admission: Sendable, Hashable {
   case deferred(until: Date)
   /// Its batch was canceled; the attempt ended `canceled` with the decision.
   case canceled
+  /// A compliance rule holds it back until `until` (a cap): a deferral recorded with its reason.
+  case held(until: Date, reason: BlockedReason)
+  /// A compliance rule forbids it for good (the number is suppressed): it ends `suppressed`.
+  case suppressed(BlockedReason)
 }
 
 /// A batch, as shared sweeps name it.
@@ -256,7 +266,7 @@ public enum OutcomeEnvelope {
   ///   - includeRecording: whether `data.call.recording_url` is sent (null otherwise).
   public static func make(
     eventID: UUID, attempt: CallAttempt, retry: RetryStatus, fromPhone: String?, includeTranscript: Bool = false,
-    includeRecording: Bool = true, at time: Date
+    includeRecording: Bool = true, optOut: Bool = false, at time: Date
   ) -> JSONValue {
     func moment(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.format($0)) } ?? .null }
     func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
@@ -288,6 +298,8 @@ public enum OutcomeEnvelope {
       "retry_context": attempt.effectiveRetryContext.json,
     ]
     if includeTranscript { data["transcript"] = attempt.transcript.map { .array($0.map(\.json)) } ?? .array([]) }
+    // The runtime heard "stop calling" on this call; the number is now suppressed.
+    if optOut { data["opt_out"] = .bool(true) }
     return [
       "event_id": .string(eventID.lowercased),
       "event_type": .string(eventType(attempt)),

@@ -91,6 +91,7 @@ extension CallAttempt {
       "recording_url": text(recordingURL),
       "answered_by": text(answeredBy?.rawValue),
       "failure_type": text(failureType?.rawValue),
+      "blocked_reason": text(blockedReason?.rawValue),
       // The seed system's names for what the fields above also say.
       "contact_number": .string(customerPhone),
       "start_timestamp": startTimestamp.map(JSONValue.integer) ?? .null,

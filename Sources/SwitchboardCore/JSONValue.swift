@@ -21,6 +21,15 @@ public enum JSONValue: Sendable, Hashable {
     return nil
   }
 
+  /// A number, integer or not.
+  public var numberValue: Double? {
+    switch self {
+    case .integer(let value): Double(value)
+    case .double(let value): value
+    default: nil
+    }
+  }
+
   public var arrayValue: [JSONValue]? {
     if case .array(let items) = self { return items }
     return nil

@@ -93,6 +93,8 @@ public struct CallAttempt: Sendable, Hashable {
   public var recordingURL: String?
   public var answeredBy: AnsweredBy?
   public var failureType: FailureType?
+  /// Why compliance last held the attempt back or ended it.
+  public var blockedReason: BlockedReason?
 
   public init(
     traceID: UUID, conversationID: UUID, attemptNumber: Int, agentID: Int64, status: CallStatus,

@@ -24,6 +24,10 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     case rateLimited(RateLimitStatus)
     /// The tenant is at its active-call limit.
     case concurrencyLimited(current: Int, max: Int)
+    /// The number is on the tenant's (or the agent's) do-not-call list: 403, FAILED_PRECONDITION.
+    case numberSuppressed
+    /// The number was contacted as often as its caps allow; carries when it may be called again.
+    case contactLimited(nextAllowedAt: Date)
     /// The attempt's status does not allow the operation (e.g. canceling a dispatched call).
     case conflict
     /// The database cannot be reached; retry after the given seconds.
@@ -55,6 +59,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     case .duplicateRequest, .duplicateBatch: "duplicate_request"
     case .rateLimited: "rate_limit_exceeded"
     case .concurrencyLimited: "concurrent_call_limit_exceeded"
+    case .numberSuppressed: "number_suppressed"
+    case .contactLimited: "contact_limit_exceeded"
     case .conflict: "conflict"
     case .unavailable: "service_unavailable"
     case .internal: "internal_error"
@@ -112,6 +118,7 @@ extension SwitchboardError {
   public static let callNotFound = Self(.notFound, "call not found")
   public static let batchNotFound = Self(.notFound, "batch not found")
   public static let recordingNotFound = Self(.notFound, "recording not found")
+  public static let suppressionNotFound = Self(.notFound, "suppression not found")
   public static let agentHasNoPhone = Self(.failedPrecondition, "agent has no phone number configured")
   /// A body over `limit` bytes: a call's (256 KiB) unless a route allows more.
   public static func bodyTooLarge(limit: Int = CallContract.maxBodyBytes) -> Self {
@@ -141,6 +148,12 @@ extension SwitchboardError {
   }
   public static func rateLimited(_ status: RateLimitStatus) -> Self {
     Self(.rateLimited(status), "rate limit exceeded for this number")
+  }
+  public static let numberSuppressed = Self(.numberSuppressed, "customer_phone is on the do-not-call list")
+  public static func contactLimited(nextAllowedAt: Date) -> Self {
+    Self(
+      .contactLimited(nextAllowedAt: nextAllowedAt),
+      "customer_phone has reached its contact limit; next allowed at \(Timestamp.format(nextAllowedAt))")
   }
   public static func concurrencyLimited(current: Int, max: Int) -> Self {
     Self(

@@ -24,6 +24,7 @@ public enum Telemetry {
     public static let batchesCreated = "switchboard_batches_created_total"
     public static let batchRecipients = "switchboard_batch_recipients_total"
     public static let batchesCompleted = "switchboard_batches_completed_total"
+    public static let complianceBlocked = "switchboard_compliance_blocked_total"
   }
 
   /// Calls per intake statement: 1 on an idle replica, more as calls queue behind the writers.
@@ -81,6 +82,13 @@ public enum Telemetry {
   /// An attempt the reaper ended, by the state it fell silent in.
   public static func reaped(status: CallStatus) {
     Counter(label: Name.reaped, dimensions: [("status", status.rawValue)]).increment()
+  }
+
+  /// A compliance decision: a refusal at intake or in a batch upload, a deferral or an ending at
+  /// dispatch, or an attempt a suppression ended.
+  public static func complianceBlocked(reason: BlockedReason, count: Int = 1) {
+    guard count > 0 else { return }
+    Counter(label: Name.complianceBlocked, dimensions: [("reason", reason.rawValue)]).increment(by: count)
   }
 
   /// Sampled from the database: attempts due and not yet claimed, and outcome events not yet

@@ -95,15 +95,22 @@ public struct Dispatcher: Service {
         let now = configuration.now()
         let opening = window.nextOpening(atOrAfter: now)
         if opening > now {
-          try await store.postpone(attempt, until: opening)
+          try await store.postpone(attempt, until: opening, reason: nil)
           return
         }
       }
-      if attempt.limitsPending {
+      if attempt.limitsPending || attempt.compliancePending {
         switch try await store.admit(attempt) {
         case .admitted: break
         case .deferred(let until):
-          try await store.postpone(attempt, until: until)
+          try await store.postpone(attempt, until: until, reason: nil)
+          return
+        case .held(let until, let reason):
+          try await store.postpone(attempt, until: until, reason: reason)
+          Telemetry.complianceBlocked(reason: reason)
+          return
+        case .suppressed(let reason):
+          try await store.suppress(attempt, reason: reason)
           return
         case .canceled: return
         }

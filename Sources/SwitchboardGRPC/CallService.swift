@@ -115,6 +115,7 @@ public struct CallService: Switchboard_V1_CallService.ServiceProtocol {
     input.recordingURL = message.hasRecordingURL ? message.recordingURL : nil
     input.answeredBy = message.hasAnsweredBy ? message.answeredBy : nil
     input.failureType = message.hasFailureType ? message.failureType : nil
+    input.optOut = message.optOut
     let (attempt, duplicate) = try await operations.reportEvent(traceID: message.traceID, input, tenant: tenant)
     var response = Switchboard_V1_ReportCallEventResponse()
     response.data = Switchboard_V1_CallAttempt(attempt)

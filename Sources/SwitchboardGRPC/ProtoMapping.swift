@@ -66,6 +66,7 @@ extension Switchboard_V1_CallStatus {
       case .unreachable: .unreachable
       case .voicemail: .voicemail
       case .canceled: .canceled
+      case .suppressed: .suppressed
       }
   }
 }
@@ -109,6 +110,7 @@ extension Switchboard_V1_CallAttempt {
     if let url = attempt.recordingURL { recordingURL = url }
     if let answeredBy = attempt.answeredBy { self.answeredBy = answeredBy.rawValue }
     if let failureType = attempt.failureType { self.failureType = failureType.rawValue }
+    if let blockedReason = attempt.blockedReason { self.blockedReason = blockedReason.rawValue }
     contactNumber = attempt.customerPhone
     if let milliseconds = attempt.startTimestamp { startTimestamp = milliseconds }
     if let milliseconds = attempt.endTimestamp { endTimestamp = milliseconds }
@@ -206,6 +208,7 @@ extension Switchboard_V1_BatchMetrics {
     waitingCount = Int32(clamping: metrics.waitingCount)
     totalRecipients = Int32(clamping: metrics.totalRecipients)
     voicemailCount = Int32(clamping: metrics.voicemailCount)
+    suppressedCount = Int32(clamping: metrics.suppressedCount)
   }
 }
 

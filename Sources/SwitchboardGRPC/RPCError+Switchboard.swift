@@ -25,7 +25,13 @@ extension SwitchboardError {
     case .invalidRequest, .payloadTooLarge: code = .invalidArgument
     case .authentication: code = .unauthenticated
     case .notFound: code = .notFound
-    case .failedPrecondition, .conflict: code = .failedPrecondition
+    case .failedPrecondition, .conflict, .numberSuppressed: code = .failedPrecondition
+    case .contactLimited(let next):
+      code = .resourceExhausted
+      let seconds = max(1, Int(next.timeIntervalSinceNow.rounded(.up)))
+      info["next_allowed_at"] = Timestamp.format(next)
+      info["retry_after_seconds"] = String(seconds)
+      details.append(.retryInfo(delay: .seconds(seconds)))
     case .duplicateRequest(let original):
       code = .alreadyExists
       info["trace_id"] = original.traceID.lowercased

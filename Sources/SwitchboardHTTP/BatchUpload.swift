@@ -72,7 +72,7 @@ enum BatchUpload {
   }
 
   /// The parts by name; a later part of the same name wins.
-  private static func parts(_ body: ByteBuffer, boundary: String) throws -> [String: ByteBuffer] {
+  static func parts(_ body: ByteBuffer, boundary: String) throws -> [String: ByteBuffer] {
     let parser = MultipartParser(boundary: boundary)
     var parts: [String: ByteBuffer] = [:]
     var headers = HTTPHeaders()

@@ -10,6 +10,8 @@ public struct Gateway: Sendable {
   let operations: CallOperations
   /// Batch calls; without them the batch routes are not served.
   let batches: BatchOperations?
+  /// Suppression lists and the compliance check; without them their routes are not served.
+  let compliance: ComplianceOperations?
   let metrics: @Sendable () -> [UInt8]
   let tracing: Bool
 
@@ -17,11 +19,12 @@ public struct Gateway: Sendable {
   ///   - metrics: the process's metrics in Prometheus's text format, for `/metrics`.
   ///   - tracing: a server span per request (child of its `traceparent`), to the process's tracer.
   public init(
-    operations: CallOperations, batches: BatchOperations? = nil,
+    operations: CallOperations, batches: BatchOperations? = nil, compliance: ComplianceOperations? = nil,
     metrics: @escaping @Sendable () -> [UInt8] = { [] }, tracing: Bool = false
   ) {
     self.operations = operations
     self.batches = batches
+    self.compliance = compliance
     self.metrics = metrics
     self.tracing = tracing
   }
@@ -93,6 +96,7 @@ public struct Gateway: Sendable {
         body: .init(byteBuffer: ByteBuffer(bytes: Self.openAPIDocument)))
     }
     if let batches { addBatchRoutes(to: router, batches) }
+    if let compliance { addComplianceRoutes(to: router, compliance) }
     addHealthRoutes(to: router)
     served.set(router.routes)
     return router

@@ -24,6 +24,11 @@ struct JSONResponse: ResponseGenerator {
     var headers: HTTPFields = [:]
     switch error.kind {
     case .invalidRequest, .failedPrecondition: status = .badRequest
+    case .numberSuppressed: status = .forbidden
+    case .contactLimited(let next):
+      status = .tooManyRequests
+      headers[.retryAfter] = String(max(1, Int(next.timeIntervalSinceNow.rounded(.up))))
+      envelope["next_allowed_at"] = .string(Timestamp.format(next))
     case .payloadTooLarge: status = .contentTooLarge
     case .authentication: status = .unauthorized
     case .notFound: status = .notFound

@@ -61,6 +61,11 @@ extension Gateway {
     input.recordingURL = try text("recording_url")
     input.answeredBy = try text("answered_by")
     input.failureType = try text("failure_type")
+    switch body["opt_out"] {
+    case nil, .null?: break
+    case .bool(let value)?: input.optOut = value
+    default: throw .invalid("opt_out must be true or false")
+    }
     return input
   }
 

@@ -14,6 +14,8 @@ struct Appended: Sendable, Equatable {
     case conversationNotFound = "conversation_not_found"
     case concurrencyLimited = "concurrency_limited"
     case rateLimited = "rate_limited"
+    case suppressed
+    case contactLimited = "contact_limited"
   }
 
   var outcome: Outcome

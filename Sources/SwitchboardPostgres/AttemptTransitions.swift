@@ -12,7 +12,9 @@ import SwitchboardCore
 /// | accept        | (new)                                          | initiated, scheduled   | `switchboard_append_attempt` (intake, retries), `switchboard_add_batch_recipients` |
 /// | claim         | scheduled, initiated when due; dispatching with a lapsed lease | dispatching | ``claim(owner:limit:leaseSeconds:)`` |
 /// | admit         | dispatching (its batch canceled)               | canceled               | `switchboard_admit_dispatch` |
-/// | postpone      | dispatching (this lease)                       | initiated, scheduled   | ``postpone(_:until:)`` |
+/// | postpone      | dispatching (this lease)                       | initiated, scheduled   | ``postpone(_:until:reason:)`` (a compliance deferral records its reason) |
+/// | suppress      | dispatching (this lease), admission found the number suppressed | suppressed | ``suppress(_:reason:)`` |
+/// | suppress      | waiting, or a lapsed claim, of a number just suppressed | suppressed  | `switchboard_end_suppressed` (a suppression's write and settle, an opt-out) |
 /// | dispatched    | dispatching (this lease)                       | dispatched             | ``dispatched(_:)`` |
 /// | report        | forward by rank (`CallLifecycle.transition`)   | the reported status    | ``report(_:advance:traceID:tenantID:)``; the reaper ends silent attempts through a report |
 /// | cancel        | scheduled, initiated                           | canceled               | ``cancel(traceID:tenantID:)`` |
@@ -69,18 +71,49 @@ enum AttemptTransitions {
     )
     SELECT c.tenant_id, c.trace_id, c.conversation_id, c.attempt_number, c.agent_id, coalesce(g.phone_number, ''),
       c.customer_phone, c.parameters::text, c.metadata, c.effective_retry_context::text, c.scheduled_for,
-      c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text, c.due_at, c.traceparent
+      c.scheduled_for IS NOT NULL AND c.limits_charged_at IS NULL, g.calling_window::text, c.due_at, c.traceparent,
+      -- Admission checks compliance when a rule may apply: caps, or an entry for the number.
+      coalesce(g.contact_limits, t.contact_limits) IS NOT NULL OR EXISTS (
+        SELECT 1 FROM suppressions s WHERE s.tenant_id = c.tenant_id AND s.phone_number = c.customer_phone
+          AND s.agent_id IN (0, c.agent_id) AND (s.expires_at IS NULL OR s.expires_at > now()))
     FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
+      LEFT JOIN tenants t ON t.tenant_id = c.tenant_id
     """
   }
 
-  /// Gives a claimed attempt back, due again at `until`, in the status it waited in.
-  static func postpone(_ attempt: ClaimedAttempt, until: Date) -> PostgresQuery {
+  /// Gives a claimed attempt back, due again at `until`, in the status it waited in. A
+  /// compliance deferral (`reason`) is recorded on the attempt and as an event.
+  static func postpone(_ attempt: ClaimedAttempt, until: Date, reason: BlockedReason?) -> PostgresQuery {
     """
-    UPDATE call_attempts SET status = switchboard_waiting_status(scheduled_for),
-      due_at = \(until), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-    WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
-      AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
+    WITH moved AS (
+      UPDATE call_attempts SET status = switchboard_waiting_status(scheduled_for),
+        due_at = \(until), lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+        blocked_reason = coalesce(\(reason?.rawValue), blocked_reason)
+      WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
+        AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
+      RETURNING tenant_id, trace_id, status
+    )
+    INSERT INTO call_events (tenant_id, trace_id, event_id, status, blocked_reason, deferred_until)
+    SELECT tenant_id, trace_id, 'deferred-' || switchboard_uuid_v7(), status, \(reason?.rawValue), \(until)
+    FROM moved WHERE \(reason?.rawValue)::text IS NOT NULL
+    """
+  }
+
+  /// Admission found the claimed attempt's number suppressed: it ends `suppressed`, with its
+  /// reason and an event. Answers it when it did.
+  static func suppress(_ attempt: ClaimedAttempt, reason: BlockedReason) -> PostgresQuery {
+    """
+    WITH ended AS (
+      UPDATE call_attempts SET status = 'suppressed', ended_at = now(), updated_at = now(),
+        lease_owner = NULL, lease_expires_at = NULL, blocked_reason = \(reason.rawValue)
+      WHERE tenant_id = \(attempt.request.tenantID) AND trace_id = \(attempt.request.traceID)
+        AND status = 'dispatching' AND lease_owner = \(attempt.leaseOwner)
+      RETURNING tenant_id, trace_id
+    ), logged AS (
+      INSERT INTO call_events (tenant_id, trace_id, event_id, status, blocked_reason)
+      SELECT tenant_id, trace_id, 'suppressed-' || trace_id, 'suppressed', \(reason.rawValue) FROM ended
+    )
+    SELECT trace_id FROM ended
     """
   }
 

@@ -43,6 +43,27 @@ public struct PostgresAccounts: Sendable {
     throw SwitchboardError.internalError()
   }
 
+  /// Sets the attempt caps per number of the tenant, or (with `agentID`) of one agent, replacing
+  /// the tenant's for its calls; `nil` removes them.
+  public func setContactLimits(_ limits: ContactLimits?, tenantID: Int64, agentID: Int64? = nil) async throws {
+    try await requireTenant(tenantID)
+    let json = limits?.json.encoded()
+    let rows: PostgresRowSequence
+    if let agentID {
+      rows = try await client.query(
+        """
+        UPDATE agents SET contact_limits = \(json)::jsonb, updated_at = now()
+        WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) RETURNING 1
+        """, logger: logger)
+    } else {
+      rows = try await client.query(
+        "UPDATE tenants SET contact_limits = \(json)::jsonb WHERE tenant_id = \(tenantID) RETURNING 1", logger: logger)
+    }
+    var found = false
+    for try await _ in rows { found = true }
+    guard found else { throw agentID == nil ? SwitchboardError(.notFound, "tenant not found") : .agentNotFound }
+  }
+
   /// Issues a new API key for the tenant; returns the key, which is stored only as a hash.
   public func createAPIKey(tenantID: Int64) async throws -> String {
     try await requireTenant(tenantID)

@@ -35,6 +35,20 @@ public struct PostgresBatchStore: BatchStore {
   /// recipients in chunks of ``chunkSize`` (a 100,000-row batch as one JSON document cost the
   /// service some 400 MB of memory to build and send). Each chain starts from its request's
   /// context, as a single call's would.
+  public func suppressed(among phones: [String], agentID: Int64, tenantID: Int64) async throws -> Set<String> {
+    try await database.run { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT DISTINCT s.phone_number FROM suppressions s
+        WHERE s.tenant_id = \(tenantID) AND s.phone_number = ANY(\(phones)::text[]) AND s.agent_id IN (0, \(agentID))
+          AND (s.expires_at IS NULL OR s.expires_at > now())
+        """, logger: logger)
+      var found: Set<String> = []
+      for try await phone in rows.decode(String.self) { found.insert(phone) }
+      return found
+    }
+  }
+
   public func create(_ batch: BatchCreation, tenantID: Int64) async throws -> BatchCreateOutcome {
     guard !batch.calls.isEmpty else { throw SwitchboardError.invalid("a batch needs at least one recipient") }
     let firstTrace = UUID.v7()
@@ -190,7 +204,7 @@ public struct PostgresBatchStore: BatchStore {
       """
       SELECT total_recipients, waiting_count, pending_retry_count, in_progress_count, completed_count,
         no_answer_count, busy_count, failed_count, unreachable_count, canceled_count, avg_duration_seconds::float8,
-        voicemail_count, socket_failure_count
+        voicemail_count, socket_failure_count, suppressed_count
       FROM batch_progress WHERE tenant_id = \(tenantID) AND batch_id = \(id)
       """, logger: logger)
     for try await row in rows {
@@ -211,6 +225,7 @@ public struct PostgresBatchStore: BatchStore {
       metrics.averageDurationSeconds = try columns[10].decode(Double?.self)
       metrics.voicemailCount = try columns[11].decode(Int.self)
       metrics.socketFailureCount = try columns[12].decode(Int.self)
+      metrics.suppressedCount = try columns[13].decode(Int.self)
       return metrics
     }
     return nil

@@ -5,16 +5,20 @@ import SwitchboardCore
 
 extension PostgresCallStore {
   public func recordEvent(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
-    let outcome = try await recordEventWrite(event, traceID: traceID, tenantID: tenantID)
+    let (outcome, suppressedChains) = try await recordEventWrite(event, traceID: traceID, tenantID: tenantID)
     if case .recorded(let attempt) = outcome { chainChanges?.post(chains: [attempt.conversationID]) }
+    chainChanges?.post(chains: suppressedChains)
     return outcome
   }
 
-  private func recordEventWrite(_ event: CallEvent, traceID: UUID, tenantID: Int64) async throws -> EventOutcome {
+  private func recordEventWrite(
+    _ event: CallEvent, traceID: UUID, tenantID: Int64
+  ) async throws -> (EventOutcome, [UUID]) {
     try await database.write { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
-        try await EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
-          .record(event)
+        var recorder = EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
+        let outcome = try await recorder.record(event)
+        return (outcome, recorder.suppressedChains)
       }
     } readingBack: { connection, logger in
       // Every event is logged under its id in the transaction that applies it.
@@ -25,7 +29,7 @@ extension PostgresCallStore {
         """, logger: logger)
       for try await _ in seen {
         return try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
-          .map(EventOutcome.recorded)
+          .map { (EventOutcome.recorded($0), []) }
       }
       return nil
     } unknown: { cause in
@@ -41,8 +45,17 @@ struct EventRecorder {
   let logger: Logger
   let tenantID: Int64
   let traceID: UUID
+  /// Chains whose waiting attempts an opt-out ended.
+  var suppressedChains: [UUID] = []
 
-  func record(_ event: CallEvent) async throws -> EventOutcome {
+  init(connection: PostgresConnection, logger: Logger, tenantID: Int64, traceID: UUID) {
+    self.connection = connection
+    self.logger = logger
+    self.tenantID = tenantID
+    self.traceID = traceID
+  }
+
+  mutating func record(_ event: CallEvent) async throws -> EventOutcome {
     guard let current = try await lockAttempt(outcome: event.status.isTerminal) else { return .notFound }
     let transition = CallLifecycle.transition(
       from: current.status, reported: event.status, onlyIfStatus: event.onlyIfStatus)
@@ -58,6 +71,7 @@ struct EventRecorder {
     case .stale, .refused: return .invalidTransition(try await attempt())
     case .afterEnd:
       try await insert(event)
+      try await optOut(event, current)
       return .ignored(try await attempt())
     case .restated, .amends: advance = nil
     case .advances(let move): advance = move
@@ -86,12 +100,37 @@ struct EventRecorder {
         after: advance.status, attemptNumber: current.attemptNumber, isLatestInChain: current.isLatest,
         policy: current.policy)
       let retry = try await scheduleRetry(plan, attemptNumber: current.attemptNumber)
+      // After the retry is written, so that the opt-out ends it with the number's other attempts.
+      try await optOut(event, current)
       let finished = try await attempt()
       try await OutboxWriter(connection: connection, logger: logger).enqueue(
-        finished, tenantID: tenantID, retry: retry, webhooks: current.webhooks)
+        finished, tenantID: tenantID,
+        retry: event.optOut ? .final(attemptNumber: current.attemptNumber, maxAttempts: plan.maxAttempts) : retry,
+        webhooks: current.webhooks, optOut: event.optOut)
       return .recorded(finished)
     }
+    try await optOut(event, current)
     return .recorded(try await attempt())
+  }
+
+  /// The runtime heard "stop calling": the number is suppressed for the tenant (source opt_out,
+  /// this attempt), and every waiting attempt to it ends `suppressed`, in this transaction.
+  private mutating func optOut(_ event: CallEvent, _ current: Current) async throws {
+    guard event.optOut else { return }
+    let entry: JSONValue = [
+      [
+        "phone_number": .string(current.customerPhone), "agent_id": 0, "reason": "opt_out", "source": "opt_out",
+        "trace_id": .string(traceID.lowercased),
+      ]
+    ]
+    suppressedChains = try await PostgresCompliance.suppress(
+      entry.encoded(), tenantID: tenantID, on: connection, logger: logger)
+    logger.info(
+      "opt-out: number suppressed",
+      metadata: [
+        "tenant_id": "\(tenantID)", "trace_id": "\(traceID.lowercased)",
+        "phone": "\(Suppression.masked(current.customerPhone))", "ended_attempts": "\(suppressedChains.count)",
+      ])
   }
 
   struct Current {
@@ -101,6 +140,7 @@ struct EventRecorder {
     var isLatest: Bool
     var policy: RetryPolicy?
     var webhooks: AgentWebhooks?
+    var customerPhone: String
   }
 
   /// The attempt, locked; with its agent's webhook targets only for a report that may end it
@@ -109,7 +149,7 @@ struct EventRecorder {
     let rows = try await connection.query(
       """
       SELECT a.status, a.attempt_number, a.conversation_id, a.attempt_number = c.attempt_count,
-        g.retry_policy::text, g.agent_id, g.phone_number,
+        g.retry_policy::text, g.agent_id, g.phone_number, a.customer_phone,
         CASE WHEN \(outcome) THEN \(unescaped: AgentWebhooks.targetsColumn(tenantID: "g.tenant_id", agentID: "g.agent_id")) END
       FROM call_attempts a
       JOIN conversations c ON c.tenant_id = a.tenant_id AND c.conversation_id = a.conversation_id
@@ -118,12 +158,13 @@ struct EventRecorder {
       FOR UPDATE OF a
       """, logger: logger)
     for try await row in rows {
-      let (status, number, conversation, latest, policy, agent, phone, targets) = try row.decode(
-        (String, Int, UUID, Bool, String?, Int64?, String?, String?).self)
+      let (status, number, conversation, latest, policy, agent, phone, customerPhone, targets) = try row.decode(
+        (String, Int, UUID, Bool, String?, Int64?, String?, String, String?).self)
       return Current(
         status: try CallStatus(stored: status), attemptNumber: number, conversationID: conversation,
         isLatest: latest, policy: try policy.map { try RetryPolicy(json: JSONValue.decode($0)) },
-        webhooks: try agent.map { try AgentWebhooks(agentID: $0, phone: phone, targetsJSON: targets) })
+        webhooks: try agent.map { try AgentWebhooks(agentID: $0, phone: phone, targetsJSON: targets) },
+        customerPhone: customerPhone)
     }
     return nil
   }
@@ -176,7 +217,8 @@ struct EventRecorder {
           p_customer_phone => a.customer_phone, p_parameters => a.parameters, p_metadata => a.metadata,
           p_idempotency_key => NULL, p_idempotency_ttl_seconds => 0, p_retry_context => NULL,
           p_scheduled_for => now() + make_interval(secs => \(delay)), p_batch_id => a.batch_id, p_traceparent => NULL,
-          p_rate_limit => 0, p_rate_period_seconds => 0, p_rate_burst => 0, p_max_concurrent_calls => 0) r
+          p_rate_limit => 0, p_rate_period_seconds => 0, p_rate_burst => 0, p_max_concurrent_calls => 0,
+          p_check_compliance => false) r
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
       """, logger: logger)
     for try await row in rows {

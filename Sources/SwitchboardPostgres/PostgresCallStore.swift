@@ -182,6 +182,8 @@ public struct PostgresCallStore: CallStore, Service {
     case .conversationNotFound: return .conversationNotFound
     case .agentNotFound: return .agentNotFound
     case .concurrencyLimited: return .concurrencyLimited(current: appended.currentCalls ?? 0, max: row.maxCalls ?? 0)
+    case .suppressed: return .suppressed
+    case .contactLimited: return .contactLimited(nextAllowedAt: appended.scheduledFor ?? Date())
     case .rateLimited:
       return .rateLimited(
         RateLimitStatus(

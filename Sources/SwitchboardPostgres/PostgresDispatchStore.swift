@@ -68,9 +68,11 @@ public struct PostgresDispatchStore: DispatchStore {
       agentPhone: agentPhone, customerPhone: phone, parameters: try AttemptRow.parameters(from: parameters),
       metadata: metadata, retryContext: try RetryContext(json: JSONValue.decode(context)), scheduledFor: scheduledFor,
       traceparent: traceparent)
-    return ClaimedAttempt(
+    var claimed = ClaimedAttempt(
       request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },
       limitsPending: limitsPending, leaseOwner: owner, dueAt: dueAt)
+    claimed.compliancePending = try columns[15].decode(Bool.self)
+    return claimed
   }
 
   /// Across tenants, like the claim: open batches whose start has come and whose every chain is
@@ -138,14 +140,17 @@ public struct PostgresDispatchStore: DispatchStore {
     return try await database.run { connection, logger in
       let rows = try await connection.query(
         """
-        SELECT o_decision, o_retry_at
-        FROM switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.customerPhone))
+        SELECT o_decision, o_retry_at, o_reason
+        FROM switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.agentID),
+          \(request.customerPhone), \(attempt.limitsPending))
         """, logger: logger)
-      for try await (decision, retryAt) in rows.decode((String, Date?).self) {
+      for try await (decision, retryAt, reasonText) in rows.decode((String, Date?, String?).self) {
+        let reason = reasonText.flatMap(BlockedReason.init(rawValue:))
         switch (decision, retryAt) {
         case ("admitted", _): return .admitted
         case ("canceled", _): return .canceled
-        case ("deferred", let until?): return .deferred(until: until)
+        case ("suppressed", _): return .suppressed(reason ?? .suppressed)
+        case ("deferred", let until?): return reason.map { .held(until: until, reason: $0) } ?? .deferred(until: until)
         default: throw UnknownStoredValue(column: "switchboard_admit_dispatch", value: decision)
         }
       }
@@ -153,9 +158,22 @@ public struct PostgresDispatchStore: DispatchStore {
     }
   }
 
-  public func postpone(_ attempt: ClaimedAttempt, until: Date) async throws {
+  public func postpone(_ attempt: ClaimedAttempt, until: Date, reason: BlockedReason?) async throws {
     try await database.run { connection, logger in
-      try await connection.query(AttemptTransitions.postpone(attempt, until: until), logger: logger)
+      try await connection.query(AttemptTransitions.postpone(attempt, until: until, reason: reason), logger: logger)
+    }
+    chainChanges?.post(chains: [attempt.request.conversationID])
+  }
+
+  public func suppress(_ attempt: ClaimedAttempt, reason: BlockedReason) async throws {
+    let tenantID = attempt.request.tenantID
+    try await database.run { connection, logger in
+      try await connection.withTransaction(logger: logger) { connection in
+        let rows = try await connection.query(AttemptTransitions.suppress(attempt, reason: reason), logger: logger)
+        var ended: [UUID] = []
+        for try await trace in rows.decode(UUID.self) { ended.append(trace) }
+        try await PostgresCompliance.announceSuppressed(ended, tenantID: tenantID, on: connection, logger: logger)
+      }
     }
     chainChanges?.post(chains: [attempt.request.conversationID])
   }

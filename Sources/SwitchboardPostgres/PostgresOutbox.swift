@@ -135,13 +135,16 @@ struct OutboxWriter {
   let connection: PostgresConnection
   let logger: Logger
 
-  func enqueue(_ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhooks: AgentWebhooks?) async throws {
+  func enqueue(
+    _ attempt: CallAttempt, tenantID: Int64, retry: RetryStatus, webhooks: AgentWebhooks?, optOut: Bool = false
+  ) async throws {
     let eventType = OutcomeEnvelope.eventType(attempt)
     for target in webhooks?.targets ?? [] where target.wants(eventType) {
       let deliveryID = UUID.v7()
       let payload = OutcomeEnvelope.make(
         eventID: deliveryID, attempt: attempt, retry: retry, fromPhone: webhooks?.phone,
-        includeTranscript: target.includeTranscript, includeRecording: target.includeRecording, at: Date()
+        includeTranscript: target.includeTranscript, includeRecording: target.includeRecording, optOut: optOut,
+        at: Date()
       ).encoded()
       try await insert(
         deliveryID, tenantID: tenantID, traceID: attempt.traceID, batchID: nil, type: eventType, target: target,

@@ -12,6 +12,7 @@ enum AttemptRow {
     "metadata", "idempotency_key", "retry_context::text", "effective_retry_context::text", "scheduled_for",
     "created_at", "updated_at", "dispatched_at", "ended_at", "failure_reason", "results::text", "duration_seconds",
     "batch_id", "transcript::text", "recording_url", "answered_by", "failure_type",
+    "blocked_reason",
   ]
   static let columnCount = names.count
 
@@ -55,6 +56,12 @@ enum AttemptRow {
     attempt.failureType = try column(23, String?.self).map { text in
       guard let value = FailureType(rawValue: text) else {
         throw UnknownStoredValue(column: "failure_type", value: text)
+      }
+      return value
+    }
+    attempt.blockedReason = try column(24, String?.self).map { text in
+      guard let value = BlockedReason(rawValue: text) else {
+        throw UnknownStoredValue(column: "blocked_reason", value: text)
       }
       return value
     }

@@ -60,19 +60,23 @@ public struct SwitchboardServer: Sendable {
       store: PostgresBatchStore(
         database: database, idempotencyRetentionSeconds: configuration.idempotencyRetentionSeconds, logger: logger,
         chainChanges: chainChanges))
+    let compliance = ComplianceOperations(
+      calls: operations, store: PostgresCompliance(database: database, logger: logger, chainChanges: chainChanges))
     let httpPort = OnceValue<Int>()
     self.httpPort = httpPort
 
     _ = PrometheusExport.registry  // the metrics backend, before anything records
     let gateway = Gateway(
-      operations: operations, batches: batches, metrics: PrometheusExport.exposition, tracing: configuration.tracing)
+      operations: operations, batches: batches, compliance: compliance, metrics: PrometheusExport.exposition,
+      tracing: configuration.tracing)
     if configuration.role == .dispatcher {
       grpc = nil
     } else {
       grpc = GRPCServerService(
         host: configuration.grpcHost, port: configuration.grpcPort,
         services: [
-          CallService(operations: operations), BatchService(operations: batches), HealthService(store: store),
+          CallService(operations: operations), BatchService(operations: batches),
+          ComplianceService(operations: compliance), HealthService(store: store),
         ],
         maxRequestBytes: CallContract.maxBodyBytes, maxRequestStreamBytes: configuration.grpcMaxRequestStreamBytes,
         requestStreamDeadline: configuration.httpLimits.requestTimeout,

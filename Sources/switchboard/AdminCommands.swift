@@ -26,7 +26,29 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Tenants: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Manage tenants.", subcommands: [Create.self])
+  static let configuration = CommandConfiguration(abstract: "Manage tenants.", subcommands: [Create.self, Update.self])
+
+  struct Update: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Change a tenant's compliance settings.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Tenant id.") var tenant: Int64
+    @Option(help: ContactLimitsOption.help) var contactLimits: String?
+
+    func validate() throws {
+      guard contactLimits != nil else { throw ValidationError("nothing to change: give --contact-limits") }
+      _ = try ContactLimitsOption.parse(contactLimits)
+    }
+
+    func run() async throws {
+      let limits = try ContactLimitsOption.parse(contactLimits)
+      let tenant = tenant
+      try await database.withDatabase { client, logger in
+        if let limits {
+          try await PostgresAccounts(client: client, logger: logger).setContactLimits(limits, tenantID: tenant)
+        }
+      }
+    }
+  }
 
   struct Create: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create a tenant; prints its id.")
@@ -109,10 +131,12 @@ struct Agents: AsyncParsableCommand {
     @Option(
       help: "Comma-separated event types the target gets (default: all), e.g. call.completed,batch.completed.")
     var webhookEvents: String?
+    @Option(help: ContactLimitsOption.help) var contactLimits: String?
     @OptionGroup var outbound: OutboundOptions
 
     func validate() throws {
       guard id > 0 else { throw ValidationError("--id must be positive") }
+      _ = try ContactLimitsOption.parse(contactLimits)
       if let phone, !PhoneNumber.isE164(phone) { throw ValidationError("--phone must be an E.164 number") }
       if webhookURL == nil, webhookSecret != nil || webhookEvents != nil {
         throw ValidationError("--webhook-secret and --webhook-events need --webhook-url (the target they are for)")
@@ -154,12 +178,21 @@ struct Agents: AsyncParsableCommand {
   }
 
   struct Update: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Change an agent's phone number or name.")
+    static let configuration = CommandConfiguration(abstract: "Change an agent's phone number, name, policies or caps.")
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var agent: AgentOptions
 
     func run() async throws {
       try await Agents.save(agent, database, update: true)
+    }
+  }
+
+  /// After the agent is saved: its own caps, when `--contact-limits` was given.
+  static func saveContactLimits(_ agent: AgentOptions, _ database: DatabaseOptions) async throws {
+    guard let limits = try ContactLimitsOption.parse(agent.contactLimits) else { return }
+    let (tenant, id) = (agent.tenant, agent.id)
+    try await database.withDatabase { client, logger in
+      try await PostgresAccounts(client: client, logger: logger).setContactLimits(limits, tenantID: tenant, agentID: id)
     }
   }
 
@@ -264,6 +297,24 @@ struct Agents: AsyncParsableCommand {
     try await database.withDatabase { client, logger in
       try await PostgresAccounts(client: client, logger: logger, outboundPolicy: policy).saveAgent(
         tenantID: tenant, agentID: id, settings: settings, update: update)
+    }
+    try await saveContactLimits(agent, database)
+  }
+}
+
+/// `--contact-limits`: a JSON object, `regulation_f` (7 calls in 168 h, 168 h quiet after a
+/// conversation), or `none`.
+enum ContactLimitsOption {
+  static let help: ArgumentHelp =
+    #"Attempt caps per number: '{"limits":[{"max_attempts":7,"window_hours":168}],"quiet_hours_after_conversation":168}', regulation_f, or none."#
+
+  /// `nil` when the option is absent; `.some(nil)` for `none`.
+  static func parse(_ text: String?) throws -> ContactLimits?? {
+    guard let text else { return nil }
+    do {
+      return .some(try ContactLimits.parse(text))
+    } catch {
+      throw ValidationError("--contact-limits: \(error.message)")
     }
   }
 }

@@ -18,7 +18,9 @@ struct SwitchboardCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "switchboard",
     abstract: "Call orchestration: places outbound calls handled by voice agents.",
-    subcommands: [Serve.self, Migrate.self, Healthcheck.self, Tenants.self, Keys.self, Agents.self],
+    subcommands: [
+      Serve.self, Migrate.self, Healthcheck.self, Tenants.self, Keys.self, Agents.self, Suppressions.self,
+    ],
     defaultSubcommand: Serve.self)
 }
 

@@ -55,7 +55,10 @@ struct CallLifecycleTests {
   @Test("status classes partition the lifecycle as the contract says")
   func classes() {
     let all = CallStatus.allCases  // in lifecycle order
-    #expect(all.filter(\.isTerminal) == [.completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled])
+    #expect(
+      all.filter(\.isTerminal) == [
+        .completed, .noAnswer, .busy, .failed, .unreachable, .voicemail, .canceled, .suppressed,
+      ])
     #expect(all.filter(\.isRetryable) == [.noAnswer, .busy, .failed, .unreachable, .voicemail])
     // Rank orders the lifecycle; every final status shares the last rank.
     #expect(CallStatus.allCases.prefix(6).map(\.rank) == Array(0...5))

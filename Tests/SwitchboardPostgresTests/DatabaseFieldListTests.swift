@@ -38,14 +38,14 @@ struct DatabaseFieldListTests {
       INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, status,
         customer_phone, parameters, metadata, idempotency_key, retry_context, effective_retry_context,
         scheduled_for, due_at, created_at, updated_at, dispatched_at, ended_at, failure_reason, results,
-        duration_seconds, batch_id, transcript, recording_url, answered_by, failure_type)
+        duration_seconds, batch_id, transcript, recording_url, answered_by, failure_type, blocked_reason)
       VALUES (\(tenant.id), \(a.traceID), \(a.conversationID), \(a.attemptNumber), \(a.agentID), \(a.status.rawValue),
         \(a.customerPhone), \(JSONValue.array(a.parameters.map(\.json)).encoded())::jsonb, \(a.metadata),
         \(a.idempotencyKey), \(a.retryContext?.json.encoded())::jsonb, \(a.effectiveRetryContext.json.encoded())::jsonb,
         \(a.scheduledFor), \(a.createdAt), \(a.createdAt), \(a.updatedAt), \(a.dispatchedAt), \(a.endedAt),
         \(a.failureReason), \(a.results.map { JSONValue.object($0).encoded() })::jsonb, \(a.durationSeconds),
         \(a.batchID), \(a.transcript.map { JSONValue.array($0.map(\.json)).encoded() })::jsonb, \(a.recordingURL),
-        \(a.answeredBy?.rawValue), \(a.failureType?.rawValue))
+        \(a.answeredBy?.rawValue), \(a.failureType?.rawValue), \(a.blockedReason?.rawValue))
       """)
     let stored = try await client.withConnection { connection in
       try await PostgresCallStore.attempt(

@@ -357,12 +357,12 @@ extension OneAtATime {
       form.file(Array(repeating: UInt8(ascii: "a"), count: BatchContract.maxBodyBytes + 1))
       let huge = try await GatewayClient.send(
         .POST, "/v1/batch-call", authorization: tenant.authorization, rawBody: form.body,
-        headers: ["Content-Type": form.contentType])
+        headers: ["Content-Type": form.contentType], timeout: .seconds(120))
       #expect(huge.status == 413 && huge.errorType == "invalid_request", "\(huge.body)")
 
       let rows = (0...100_000).map { "+9198\(String(format: "%08d", $0))" }.joined(separator: "\n")
       let many = try await GatewayClient.uploadBatch(
-        tenant, fields: ["agent_id": "7", "name": "Many"], csv: "customer_phone\n" + rows)
+        tenant, fields: ["agent_id": "7", "name": "Many"], csv: "customer_phone\n" + rows, timeout: .seconds(120))
       #expect(many.status == 413 && many.errorMessage == "file must have at most 100000 rows besides the header")
       #expect(try await tenant.count("batches") == 0)
       #expect(try await tenant.count("call_attempts") == 0)

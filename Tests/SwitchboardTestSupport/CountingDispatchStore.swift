@@ -19,8 +19,11 @@ package final class CountingDispatchStore: DispatchStore {
   }
 
   package func admit(_ attempt: ClaimedAttempt) async throws -> Admission { try await base.admit(attempt) }
-  package func postpone(_ attempt: ClaimedAttempt, until: Date) async throws {
-    try await base.postpone(attempt, until: until)
+  package func postpone(_ attempt: ClaimedAttempt, until: Date, reason: BlockedReason?) async throws {
+    try await base.postpone(attempt, until: until, reason: reason)
+  }
+  package func suppress(_ attempt: ClaimedAttempt, reason: BlockedReason) async throws {
+    try await base.suppress(attempt, reason: reason)
   }
   package func markDispatched(_ attempt: ClaimedAttempt) async throws { try await base.markDispatched(attempt) }
   package func waitForWork(timeout: Duration) async { await base.waitForWork(timeout: timeout) }

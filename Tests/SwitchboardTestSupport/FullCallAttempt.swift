@@ -25,6 +25,7 @@ extension CallAttempt {
     attempt.recordingURL = "https://recordings.example/r/1.mp3"
     attempt.answeredBy = .human
     attempt.failureType = .other
+    attempt.blockedReason = .contactLimit
     return attempt
   }()
 

@@ -173,7 +173,7 @@ extension JSONValue {
 package enum GatewayClient {
   package static func send(
     _ method: HTTPMethod, _ path: String, authorization: String?, body: JSONValue? = nil, rawBody: [UInt8]? = nil,
-    headers: [String: String] = [:], port: Int? = nil
+    headers: [String: String] = [:], port: Int? = nil, timeout: Duration = .seconds(30)
   ) async throws -> HTTPResult {
     let port = if let port { port } else { try await TestEnvironment.shared.get().httpPort }
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
@@ -186,7 +186,7 @@ package enum GatewayClient {
     } else if let rawBody {
       request.body = .bytes(ByteBuffer(bytes: rawBody))
     }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await HTTPClient.shared.execute(request, timeout: .init(timeout))
     let bytes = try await response.body.collect(upTo: 4 << 20)
     let text = String(buffer: bytes)
     var headerMap: [String: String] = [:]
@@ -285,14 +285,16 @@ package struct MultipartForm: Sendable {
 extension GatewayClient {
   /// `POST /v1/batch-call` with a form: `fields` and a CSV `file` (none when `csv` is `nil`).
   package static func uploadBatch(
-    _ tenant: TestTenant, fields: [String: String], csv: String?, headers: [String: String] = [:]
+    _ tenant: TestTenant, fields: [String: String], csv: String?, headers: [String: String] = [:],
+    timeout: Duration = .seconds(30)
   ) async throws -> HTTPResult {
     var form = MultipartForm(fields)
     if let csv { form.file(Array(csv.utf8)) }
     var headers = headers
     headers["Content-Type"] = form.contentType
     return try await send(
-      .POST, "/v1/batch-call", authorization: tenant.authorization, rawBody: form.body, headers: headers)
+      .POST, "/v1/batch-call", authorization: tenant.authorization, rawBody: form.body, headers: headers,
+      timeout: timeout)
   }
 }
 

@@ -3409,3 +3409,1252 @@ extension Switchboard_V1_BatchService.ClientProtocol {
         )
     }
 }
+
+// MARK: - switchboard.v1.ComplianceService
+
+/// Namespace containing generated types for the "switchboard.v1.ComplianceService" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Switchboard_V1_ComplianceService: Sendable {
+    /// Service descriptor for the "switchboard.v1.ComplianceService" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "AddSuppressions" metadata.
+        public enum AddSuppressions: Sendable {
+            /// Request type for "AddSuppressions".
+            public typealias Input = Switchboard_V1_AddSuppressionsRequest
+            /// Response type for "AddSuppressions".
+            public typealias Output = Switchboard_V1_AddSuppressionsResponse
+            /// Descriptor for "AddSuppressions".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService"),
+                method: "AddSuppressions",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListSuppressions" metadata.
+        public enum ListSuppressions: Sendable {
+            /// Request type for "ListSuppressions".
+            public typealias Input = Switchboard_V1_ListSuppressionsRequest
+            /// Response type for "ListSuppressions".
+            public typealias Output = Switchboard_V1_ListSuppressionsResponse
+            /// Descriptor for "ListSuppressions".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService"),
+                method: "ListSuppressions",
+                type: .unary
+            )
+        }
+        /// Namespace for "RemoveSuppression" metadata.
+        public enum RemoveSuppression: Sendable {
+            /// Request type for "RemoveSuppression".
+            public typealias Input = Switchboard_V1_RemoveSuppressionRequest
+            /// Response type for "RemoveSuppression".
+            public typealias Output = Switchboard_V1_RemoveSuppressionResponse
+            /// Descriptor for "RemoveSuppression".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService"),
+                method: "RemoveSuppression",
+                type: .unary
+            )
+        }
+        /// Namespace for "ImportSuppressions" metadata.
+        public enum ImportSuppressions: Sendable {
+            /// Request type for "ImportSuppressions".
+            public typealias Input = Switchboard_V1_ImportSuppressionsRequest
+            /// Response type for "ImportSuppressions".
+            public typealias Output = Switchboard_V1_ImportSuppressionsResponse
+            /// Descriptor for "ImportSuppressions".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService"),
+                method: "ImportSuppressions",
+                type: .clientStreaming
+            )
+        }
+        /// Namespace for "CheckCompliance" metadata.
+        public enum CheckCompliance: Sendable {
+            /// Request type for "CheckCompliance".
+            public typealias Input = Switchboard_V1_CheckComplianceRequest
+            /// Response type for "CheckCompliance".
+            public typealias Output = Switchboard_V1_CheckComplianceResponse
+            /// Descriptor for "CheckCompliance".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService"),
+                method: "CheckCompliance",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "switchboard.v1.ComplianceService" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            AddSuppressions.descriptor,
+            ListSuppressions.descriptor,
+            RemoveSuppression.descriptor,
+            ImportSuppressions.descriptor,
+            CheckCompliance.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "switchboard.v1.ComplianceService" service.
+    public static let switchboard_v1_ComplianceService = GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.v1.ComplianceService")
+}
+
+// MARK: switchboard.v1.ComplianceService (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService {
+    /// Streaming variant of the service protocol for the "switchboard.v1.ComplianceService" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Do-not-call lists and the compliance check. Mirrors `/v1/suppressions` and
+    /// > `POST /v1/compliance/check`. Every RPC needs the tenant's API key as metadata.
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "AddSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+        /// > numbers can start.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_AddSuppressionsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_AddSuppressionsResponse` messages.
+        func addSuppressions(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_AddSuppressionsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_AddSuppressionsResponse>
+
+        /// Handle the "ListSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the tenant's entries (`GET /v1/suppressions`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_ListSuppressionsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_ListSuppressionsResponse` messages.
+        func listSuppressions(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_ListSuppressionsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_ListSuppressionsResponse>
+
+        /// Handle the "RemoveSuppression" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_RemoveSuppressionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_RemoveSuppressionResponse` messages.
+        func removeSuppression(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_RemoveSuppressionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_RemoveSuppressionResponse>
+
+        /// Handle the "ImportSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_ImportSuppressionsResponse` messages.
+        func importSuppressions(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_ImportSuppressionsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_ImportSuppressionsResponse>
+
+        /// Handle the "CheckCompliance" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_CheckComplianceRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_V1_CheckComplianceResponse` messages.
+        func checkCompliance(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_CheckComplianceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_CheckComplianceResponse>
+    }
+
+    /// Service protocol for the "switchboard.v1.ComplianceService" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Do-not-call lists and the compliance check. Mirrors `/v1/suppressions` and
+    /// > `POST /v1/compliance/check`. Every RPC needs the tenant's API key as metadata.
+    public protocol ServiceProtocol: Switchboard_V1_ComplianceService.StreamingServiceProtocol {
+        /// Handle the "AddSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+        /// > numbers can start.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_AddSuppressionsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_AddSuppressionsResponse` message.
+        func addSuppressions(
+            request: GRPCCore.ServerRequest<Switchboard_V1_AddSuppressionsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_AddSuppressionsResponse>
+
+        /// Handle the "ListSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the tenant's entries (`GET /v1/suppressions`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_ListSuppressionsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_ListSuppressionsResponse` message.
+        func listSuppressions(
+            request: GRPCCore.ServerRequest<Switchboard_V1_ListSuppressionsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_ListSuppressionsResponse>
+
+        /// Handle the "RemoveSuppression" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_RemoveSuppressionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_RemoveSuppressionResponse` message.
+        func removeSuppression(
+            request: GRPCCore.ServerRequest<Switchboard_V1_RemoveSuppressionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_RemoveSuppressionResponse>
+
+        /// Handle the "ImportSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_ImportSuppressionsResponse` message.
+        func importSuppressions(
+            request: GRPCCore.StreamingServerRequest<Switchboard_V1_ImportSuppressionsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_ImportSuppressionsResponse>
+
+        /// Handle the "CheckCompliance" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_CheckComplianceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_V1_CheckComplianceResponse` message.
+        func checkCompliance(
+            request: GRPCCore.ServerRequest<Switchboard_V1_CheckComplianceRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_CheckComplianceResponse>
+    }
+
+    /// Simple service protocol for the "switchboard.v1.ComplianceService" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Do-not-call lists and the compliance check. Mirrors `/v1/suppressions` and
+    /// > `POST /v1/compliance/check`. Every RPC needs the tenant's API key as metadata.
+    public protocol SimpleServiceProtocol: Switchboard_V1_ComplianceService.ServiceProtocol {
+        /// Handle the "AddSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+        /// > numbers can start.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_AddSuppressionsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_AddSuppressionsResponse` to respond with.
+        func addSuppressions(
+            request: Switchboard_V1_AddSuppressionsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_AddSuppressionsResponse
+
+        /// Handle the "ListSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the tenant's entries (`GET /v1/suppressions`).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_ListSuppressionsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_ListSuppressionsResponse` to respond with.
+        func listSuppressions(
+            request: Switchboard_V1_ListSuppressionsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_ListSuppressionsResponse
+
+        /// Handle the "RemoveSuppression" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_RemoveSuppressionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_RemoveSuppressionResponse` to respond with.
+        func removeSuppression(
+            request: Switchboard_V1_RemoveSuppressionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_RemoveSuppressionResponse
+
+        /// Handle the "ImportSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_ImportSuppressionsResponse` to respond with.
+        func importSuppressions(
+            request: GRPCCore.RPCAsyncSequence<Switchboard_V1_ImportSuppressionsRequest, any Swift.Error>,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_ImportSuppressionsResponse
+
+        /// Handle the "CheckCompliance" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_V1_CheckComplianceRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_V1_CheckComplianceResponse` to respond with.
+        func checkCompliance(
+            request: Switchboard_V1_CheckComplianceRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_V1_CheckComplianceResponse
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Switchboard_V1_ComplianceService.Method.AddSuppressions.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_AddSuppressionsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_AddSuppressionsResponse>(),
+            handler: { request, context in
+                try await self.addSuppressions(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_ComplianceService.Method.ListSuppressions.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_ListSuppressionsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_ListSuppressionsResponse>(),
+            handler: { request, context in
+                try await self.listSuppressions(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_ComplianceService.Method.RemoveSuppression.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_RemoveSuppressionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_RemoveSuppressionResponse>(),
+            handler: { request, context in
+                try await self.removeSuppression(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_ComplianceService.Method.ImportSuppressions.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_ImportSuppressionsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_ImportSuppressionsResponse>(),
+            handler: { request, context in
+                try await self.importSuppressions(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_V1_ComplianceService.Method.CheckCompliance.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_CheckComplianceRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_CheckComplianceResponse>(),
+            handler: { request, context in
+                try await self.checkCompliance(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService.ServiceProtocol {
+    public func addSuppressions(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_AddSuppressionsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_AddSuppressionsResponse> {
+        let response = try await self.addSuppressions(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listSuppressions(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_ListSuppressionsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_ListSuppressionsResponse> {
+        let response = try await self.listSuppressions(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func removeSuppression(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_RemoveSuppressionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_RemoveSuppressionResponse> {
+        let response = try await self.removeSuppression(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func importSuppressions(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_ImportSuppressionsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_ImportSuppressionsResponse> {
+        let response = try await self.importSuppressions(
+            request: request,
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func checkCompliance(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_CheckComplianceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_V1_CheckComplianceResponse> {
+        let response = try await self.checkCompliance(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService.SimpleServiceProtocol {
+    public func addSuppressions(
+        request: GRPCCore.ServerRequest<Switchboard_V1_AddSuppressionsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_AddSuppressionsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_AddSuppressionsResponse>(
+            message: try await self.addSuppressions(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listSuppressions(
+        request: GRPCCore.ServerRequest<Switchboard_V1_ListSuppressionsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_ListSuppressionsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_ListSuppressionsResponse>(
+            message: try await self.listSuppressions(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func removeSuppression(
+        request: GRPCCore.ServerRequest<Switchboard_V1_RemoveSuppressionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_RemoveSuppressionResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_RemoveSuppressionResponse>(
+            message: try await self.removeSuppression(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func importSuppressions(
+        request: GRPCCore.StreamingServerRequest<Switchboard_V1_ImportSuppressionsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_ImportSuppressionsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_ImportSuppressionsResponse>(
+            message: try await self.importSuppressions(
+                request: request.messages,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func checkCompliance(
+        request: GRPCCore.ServerRequest<Switchboard_V1_CheckComplianceRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_V1_CheckComplianceResponse> {
+        return GRPCCore.ServerResponse<Switchboard_V1_CheckComplianceResponse>(
+            message: try await self.checkCompliance(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: switchboard.v1.ComplianceService (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService {
+    /// Generated client protocol for the "switchboard.v1.ComplianceService" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Do-not-call lists and the compliance check. Mirrors `/v1/suppressions` and
+    /// > `POST /v1/compliance/check`. Every RPC needs the tenant's API key as metadata.
+    public protocol ClientProtocol: Sendable {
+        /// Call the "AddSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+        /// > numbers can start.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_AddSuppressionsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_AddSuppressionsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_AddSuppressionsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func addSuppressions<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_AddSuppressionsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_AddSuppressionsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_AddSuppressionsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_AddSuppressionsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the tenant's entries (`GET /v1/suppressions`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_ListSuppressionsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_ListSuppressionsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_ListSuppressionsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listSuppressions<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_ListSuppressionsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_ListSuppressionsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_ListSuppressionsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListSuppressionsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RemoveSuppression" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_RemoveSuppressionRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_RemoveSuppressionRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_RemoveSuppressionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func removeSuppression<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_RemoveSuppressionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_RemoveSuppressionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_RemoveSuppressionResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_RemoveSuppressionResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ImportSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - serializer: A serializer for `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_ImportSuppressionsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func importSuppressions<Result>(
+            request: GRPCCore.StreamingClientRequest<Switchboard_V1_ImportSuppressionsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_ImportSuppressionsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_ImportSuppressionsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ImportSuppressionsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CheckCompliance" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_CheckComplianceRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_CheckComplianceRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_CheckComplianceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func checkCompliance<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_CheckComplianceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_CheckComplianceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_CheckComplianceResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CheckComplianceResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "switchboard.v1.ComplianceService" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Do-not-call lists and the compliance check. Mirrors `/v1/suppressions` and
+    /// > `POST /v1/compliance/check`. Every RPC needs the tenant's API key as metadata.
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "AddSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+        /// > numbers can start.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_AddSuppressionsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_AddSuppressionsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_AddSuppressionsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func addSuppressions<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_AddSuppressionsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_AddSuppressionsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_AddSuppressionsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_AddSuppressionsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_ComplianceService.Method.AddSuppressions.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Lists the tenant's entries (`GET /v1/suppressions`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_ListSuppressionsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_ListSuppressionsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_ListSuppressionsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listSuppressions<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_ListSuppressionsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_ListSuppressionsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_ListSuppressionsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListSuppressionsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_ComplianceService.Method.ListSuppressions.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RemoveSuppression" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_RemoveSuppressionRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_RemoveSuppressionRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_RemoveSuppressionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func removeSuppression<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_RemoveSuppressionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_RemoveSuppressionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_RemoveSuppressionResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_RemoveSuppressionResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_ComplianceService.Method.RemoveSuppression.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ImportSuppressions" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - serializer: A serializer for `Switchboard_V1_ImportSuppressionsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_ImportSuppressionsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func importSuppressions<Result>(
+            request: GRPCCore.StreamingClientRequest<Switchboard_V1_ImportSuppressionsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_ImportSuppressionsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_ImportSuppressionsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ImportSuppressionsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.clientStreaming(
+                request: request,
+                descriptor: Switchboard_V1_ComplianceService.Method.ImportSuppressions.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CheckCompliance" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_V1_CheckComplianceRequest` message.
+        ///   - serializer: A serializer for `Switchboard_V1_CheckComplianceRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_V1_CheckComplianceResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func checkCompliance<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_V1_CheckComplianceRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_V1_CheckComplianceRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_V1_CheckComplianceResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CheckComplianceResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_V1_ComplianceService.Method.CheckCompliance.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService.ClientProtocol {
+    /// Call the "AddSuppressions" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+    /// > numbers can start.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_AddSuppressionsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func addSuppressions<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_AddSuppressionsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_AddSuppressionsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.addSuppressions(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_AddSuppressionsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_AddSuppressionsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListSuppressions" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lists the tenant's entries (`GET /v1/suppressions`).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_ListSuppressionsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listSuppressions<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_ListSuppressionsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListSuppressionsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listSuppressions(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_ListSuppressionsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_ListSuppressionsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RemoveSuppression" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_RemoveSuppressionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func removeSuppression<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_RemoveSuppressionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_RemoveSuppressionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.removeSuppression(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_RemoveSuppressionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_RemoveSuppressionResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ImportSuppressions" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Switchboard_V1_ImportSuppressionsRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func importSuppressions<Result>(
+        request: GRPCCore.StreamingClientRequest<Switchboard_V1_ImportSuppressionsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ImportSuppressionsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.importSuppressions(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_ImportSuppressionsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_ImportSuppressionsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CheckCompliance" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_V1_CheckComplianceRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func checkCompliance<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_V1_CheckComplianceRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CheckComplianceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.checkCompliance(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_V1_CheckComplianceRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_V1_CheckComplianceResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Switchboard_V1_ComplianceService.ClientProtocol {
+    /// Call the "AddSuppressions" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Adds one entry or up to 1,000 (`POST /v1/suppressions`); answered once no dial of those
+    /// > numbers can start.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func addSuppressions<Result>(
+        _ message: Switchboard_V1_AddSuppressionsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_AddSuppressionsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_AddSuppressionsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.addSuppressions(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListSuppressions" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Lists the tenant's entries (`GET /v1/suppressions`).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listSuppressions<Result>(
+        _ message: Switchboard_V1_ListSuppressionsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ListSuppressionsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_ListSuppressionsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listSuppressions(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RemoveSuppression" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Removes a number's entry in one scope (`DELETE /v1/suppressions/{phone_number}`).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func removeSuppression<Result>(
+        _ message: Switchboard_V1_RemoveSuppressionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_RemoveSuppressionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_RemoveSuppressionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.removeSuppression(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ImportSuppressions" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Imports up to 1,000,000 numbers, streamed (`POST /v1/suppressions/import`).
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func importSuppressions<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Switchboard_V1_ImportSuppressionsRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_ImportSuppressionsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Switchboard_V1_ImportSuppressionsRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.importSuppressions(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CheckCompliance" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Whether a call to a number may start, writing nothing (`POST /v1/compliance/check`).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func checkCompliance<Result>(
+        _ message: Switchboard_V1_CheckComplianceRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_V1_CheckComplianceResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_V1_CheckComplianceRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.checkCompliance(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}

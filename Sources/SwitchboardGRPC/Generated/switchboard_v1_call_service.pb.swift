@@ -42,6 +42,9 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
 
   /// The call reached a machine.
   case voicemail // = 13
+
+  /// A compliance rule forbade the dial (the number is suppressed, or opted out).
+  case suppressed // = 14
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -64,6 +67,7 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
     case 11: self = .unreachable
     case 12: self = .canceled
     case 13: self = .voicemail
+    case 14: self = .suppressed
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -84,6 +88,7 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
     case .unreachable: return 11
     case .canceled: return 12
     case .voicemail: return 13
+    case .suppressed: return 14
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -104,6 +109,7 @@ public nonisolated enum Switchboard_V1_CallStatus: SwiftProtobuf.Enum, Swift.Cas
     .unreachable,
     .canceled,
     .voicemail,
+    .suppressed,
   ]
 
 }
@@ -555,6 +561,17 @@ public nonisolated struct Switchboard_V1_CallAttempt: @unchecked Sendable {
   public var hasEndTimestamp: Bool {_storage._endTimestamp != nil}
   /// Clears the value of `endTimestamp`. Subsequent reads from it will return its default value.
   public mutating func clearEndTimestamp() {_uniqueStorage()._endTimestamp = nil}
+
+  /// Why compliance last held the attempt back or ended it: "suppressed", "opt_out",
+  /// "contact_limit".
+  public var blockedReason: String {
+    get {_storage._blockedReason ?? String()}
+    set {_uniqueStorage()._blockedReason = newValue}
+  }
+  /// Returns true if `blockedReason` has been explicitly set.
+  public var hasBlockedReason: Bool {_storage._blockedReason != nil}
+  /// Clears the value of `blockedReason`. Subsequent reads from it will return its default value.
+  public mutating func clearBlockedReason() {_uniqueStorage()._blockedReason = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1035,6 +1052,10 @@ public nonisolated struct Switchboard_V1_ReportCallEventRequest: Sendable {
   /// Clears the value of `failureType`. Subsequent reads from it will return its default value.
   public mutating func clearFailureType() {self._failureType = nil}
 
+  /// The runtime heard "stop calling": the number is suppressed for the tenant and every waiting
+  /// attempt to it ends SUPPRESSED, whatever the status reported.
+  public var optOut: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1395,47 +1416,103 @@ public nonisolated struct Switchboard_V1_ListBatchesResponse: Sendable {
 }
 
 /// Contacts counted by their chain's latest attempt.
-public nonisolated struct Switchboard_V1_BatchMetrics: Sendable {
+public nonisolated struct Switchboard_V1_BatchMetrics: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var avgDurationSeconds: Double = 0
+  public var avgDurationSeconds: Double {
+    get {_storage._avgDurationSeconds}
+    set {_uniqueStorage()._avgDurationSeconds = newValue}
+  }
 
-  public var busyCount: Int32 = 0
+  public var busyCount: Int32 {
+    get {_storage._busyCount}
+    set {_uniqueStorage()._busyCount = newValue}
+  }
 
-  public var completedCount: Int32 = 0
+  public var completedCount: Int32 {
+    get {_storage._completedCount}
+    set {_uniqueStorage()._completedCount = newValue}
+  }
 
-  public var failedCount: Int32 = 0
+  public var failedCount: Int32 {
+    get {_storage._failedCount}
+    set {_uniqueStorage()._failedCount = newValue}
+  }
 
-  public var inProgressCount: Int32 = 0
+  public var inProgressCount: Int32 {
+    get {_storage._inProgressCount}
+    set {_uniqueStorage()._inProgressCount = newValue}
+  }
 
-  public var noAnswerCount: Int32 = 0
+  public var noAnswerCount: Int32 {
+    get {_storage._noAnswerCount}
+    set {_uniqueStorage()._noAnswerCount = newValue}
+  }
 
-  public var pendingRetryCount: Int32 = 0
+  public var pendingRetryCount: Int32 {
+    get {_storage._pendingRetryCount}
+    set {_uniqueStorage()._pendingRetryCount = newValue}
+  }
 
-  public var socketFailureCount: Int32 = 0
+  public var socketFailureCount: Int32 {
+    get {_storage._socketFailureCount}
+    set {_uniqueStorage()._socketFailureCount = newValue}
+  }
 
-  public var successCount: Int32 = 0
+  public var successCount: Int32 {
+    get {_storage._successCount}
+    set {_uniqueStorage()._successCount = newValue}
+  }
 
   /// A percentage.
-  public var successRate: Double = 0
+  public var successRate: Double {
+    get {_storage._successRate}
+    set {_uniqueStorage()._successRate = newValue}
+  }
 
-  public var totalProcessed: Int32 = 0
+  public var totalProcessed: Int32 {
+    get {_storage._totalProcessed}
+    set {_uniqueStorage()._totalProcessed = newValue}
+  }
 
-  public var unreachableCount: Int32 = 0
+  public var unreachableCount: Int32 {
+    get {_storage._unreachableCount}
+    set {_uniqueStorage()._unreachableCount = newValue}
+  }
 
-  public var canceledCount: Int32 = 0
+  public var canceledCount: Int32 {
+    get {_storage._canceledCount}
+    set {_uniqueStorage()._canceledCount = newValue}
+  }
 
-  public var waitingCount: Int32 = 0
+  public var waitingCount: Int32 {
+    get {_storage._waitingCount}
+    set {_uniqueStorage()._waitingCount = newValue}
+  }
 
-  public var totalRecipients: Int32 = 0
+  public var totalRecipients: Int32 {
+    get {_storage._totalRecipients}
+    set {_uniqueStorage()._totalRecipients = newValue}
+  }
 
-  public var voicemailCount: Int32 = 0
+  public var voicemailCount: Int32 {
+    get {_storage._voicemailCount}
+    set {_uniqueStorage()._voicemailCount = newValue}
+  }
+
+  /// Ended by a compliance rule (a suppressed number, an opt-out).
+  public var suppressedCount: Int32 {
+    get {_storage._suppressedCount}
+    set {_uniqueStorage()._suppressedCount = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Switchboard_V1_BatchMetricsResponse: Sendable {
@@ -1459,12 +1536,330 @@ public nonisolated struct Switchboard_V1_BatchMetricsResponse: Sendable {
   fileprivate var _data: Switchboard_V1_BatchMetrics? = nil
 }
 
+public nonisolated struct Switchboard_V1_Suppression: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// E.164.
+  public var phoneNumber: String = String()
+
+  /// "tenant" (every agent) or "agent" (agent_id only).
+  public var scope: String = String()
+
+  public var agentID: Int64 {
+    get {_agentID ?? 0}
+    set {_agentID = newValue}
+  }
+  /// Returns true if `agentID` has been explicitly set.
+  public var hasAgentID: Bool {self._agentID != nil}
+  /// Clears the value of `agentID`. Subsequent reads from it will return its default value.
+  public mutating func clearAgentID() {self._agentID = nil}
+
+  public var reason: String {
+    get {_reason ?? String()}
+    set {_reason = newValue}
+  }
+  /// Returns true if `reason` has been explicitly set.
+  public var hasReason: Bool {self._reason != nil}
+  /// Clears the value of `reason`. Subsequent reads from it will return its default value.
+  public mutating func clearReason() {self._reason = nil}
+
+  /// "api", "import" or "opt_out".
+  public var source: String = String()
+
+  /// For an opt-out: the attempt that heard it.
+  public var traceID: String {
+    get {_traceID ?? String()}
+    set {_traceID = newValue}
+  }
+  /// Returns true if `traceID` has been explicitly set.
+  public var hasTraceID: Bool {self._traceID != nil}
+  /// Clears the value of `traceID`. Subsequent reads from it will return its default value.
+  public mutating func clearTraceID() {self._traceID = nil}
+
+  public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createdAt = newValue}
+  }
+  /// Returns true if `createdAt` has been explicitly set.
+  public var hasCreatedAt: Bool {self._createdAt != nil}
+  /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCreatedAt() {self._createdAt = nil}
+
+  public var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_expiresAt = newValue}
+  }
+  /// Returns true if `expiresAt` has been explicitly set.
+  public var hasExpiresAt: Bool {self._expiresAt != nil}
+  /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
+  public mutating func clearExpiresAt() {self._expiresAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _agentID: Int64? = nil
+  fileprivate var _reason: String? = nil
+  fileprivate var _traceID: String? = nil
+  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Switchboard_V1_SuppressionInput: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var phoneNumber: String = String()
+
+  /// "tenant" (default) or "agent".
+  public var scope: String = String()
+
+  public var agentID: Int64 {
+    get {_agentID ?? 0}
+    set {_agentID = newValue}
+  }
+  /// Returns true if `agentID` has been explicitly set.
+  public var hasAgentID: Bool {self._agentID != nil}
+  /// Clears the value of `agentID`. Subsequent reads from it will return its default value.
+  public mutating func clearAgentID() {self._agentID = nil}
+
+  public var reason: String {
+    get {_reason ?? String()}
+    set {_reason = newValue}
+  }
+  /// Returns true if `reason` has been explicitly set.
+  public var hasReason: Bool {self._reason != nil}
+  /// Clears the value of `reason`. Subsequent reads from it will return its default value.
+  public mutating func clearReason() {self._reason = nil}
+
+  /// In the future; unset: never expires.
+  public var expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_expiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_expiresAt = newValue}
+  }
+  /// Returns true if `expiresAt` has been explicitly set.
+  public var hasExpiresAt: Bool {self._expiresAt != nil}
+  /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
+  public mutating func clearExpiresAt() {self._expiresAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _agentID: Int64? = nil
+  fileprivate var _reason: String? = nil
+  fileprivate var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Switchboard_V1_AddSuppressionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [Switchboard_V1_SuppressionInput] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_AddSuppressionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var added: Int64 = 0
+
+  /// Waiting attempts to these numbers that ended SUPPRESSED.
+  public var endedAttempts: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_ListSuppressionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var phoneNumber: String = String()
+
+  /// "api", "import", "opt_out"; empty lists every source.
+  public var source: String = String()
+
+  public var agentID: Int64 = 0
+
+  /// 1...1000; 0 means 100.
+  public var limit: Int32 = 0
+
+  public var cursor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_ListSuppressionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var data: [Switchboard_V1_Suppression] = []
+
+  public var hasMore_p: Bool = false
+
+  public var nextCursor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_RemoveSuppressionRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var phoneNumber: String = String()
+
+  /// 0: the tenant-wide entry.
+  public var agentID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_RemoveSuppressionResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var removed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The first message may set scope, agent_id and reason for every number; each message carries
+/// numbers.
+public nonisolated struct Switchboard_V1_ImportSuppressionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var scope: String = String()
+
+  public var agentID: Int64 {
+    get {_agentID ?? 0}
+    set {_agentID = newValue}
+  }
+  /// Returns true if `agentID` has been explicitly set.
+  public var hasAgentID: Bool {self._agentID != nil}
+  /// Clears the value of `agentID`. Subsequent reads from it will return its default value.
+  public mutating func clearAgentID() {self._agentID = nil}
+
+  public var reason: String {
+    get {_reason ?? String()}
+    set {_reason = newValue}
+  }
+  /// Returns true if `reason` has been explicitly set.
+  public var hasReason: Bool {self._reason != nil}
+  /// Clears the value of `reason`. Subsequent reads from it will return its default value.
+  public mutating func clearReason() {self._reason = nil}
+
+  public var phoneNumbers: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _agentID: Int64? = nil
+  fileprivate var _reason: String? = nil
+}
+
+public nonisolated struct Switchboard_V1_ImportSuppressionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var imported: Int64 = 0
+
+  public var totalRejected: Int64 = 0
+
+  /// The first rejected numbers, "<n>: <message>" where n counts numbers from 1.
+  public var rejected: [String] = []
+
+  public var endedAttempts: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_V1_CheckComplianceRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var customerPhone: String = String()
+
+  public var agentID: Int64 = 0
+
+  /// Unset: now.
+  public var at: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_at ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_at = newValue}
+  }
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _at: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Switchboard_V1_CheckComplianceResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var allowed: Bool = false
+
+  /// "suppressed", "opt_out", "contact_limit".
+  public var reasons: [String] = []
+
+  public var nextAllowedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_nextAllowedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_nextAllowedAt = newValue}
+  }
+  /// Returns true if `nextAllowedAt` has been explicitly set.
+  public var hasNextAllowedAt: Bool {self._nextAllowedAt != nil}
+  /// Clears the value of `nextAllowedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearNextAllowedAt() {self._nextAllowedAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _nextAllowedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "switchboard.v1"
 
 nonisolated extension Switchboard_V1_CallStatus: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALL_STATUS_UNSPECIFIED\0\u{1}CALL_STATUS_SCHEDULED\0\u{1}CALL_STATUS_INITIATED\0\u{1}CALL_STATUS_DISPATCHING\0\u{1}CALL_STATUS_DISPATCHED\0\u{1}CALL_STATUS_RINGING\0\u{1}CALL_STATUS_IN_PROGRESS\0\u{1}CALL_STATUS_COMPLETED\0\u{1}CALL_STATUS_NO_ANSWER\0\u{1}CALL_STATUS_BUSY\0\u{1}CALL_STATUS_FAILED\0\u{1}CALL_STATUS_UNREACHABLE\0\u{1}CALL_STATUS_CANCELED\0\u{1}CALL_STATUS_VOICEMAIL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CALL_STATUS_UNSPECIFIED\0\u{1}CALL_STATUS_SCHEDULED\0\u{1}CALL_STATUS_INITIATED\0\u{1}CALL_STATUS_DISPATCHING\0\u{1}CALL_STATUS_DISPATCHED\0\u{1}CALL_STATUS_RINGING\0\u{1}CALL_STATUS_IN_PROGRESS\0\u{1}CALL_STATUS_COMPLETED\0\u{1}CALL_STATUS_NO_ANSWER\0\u{1}CALL_STATUS_BUSY\0\u{1}CALL_STATUS_FAILED\0\u{1}CALL_STATUS_UNREACHABLE\0\u{1}CALL_STATUS_CANCELED\0\u{1}CALL_STATUS_VOICEMAIL\0\u{1}CALL_STATUS_SUPPRESSED\0")
 }
 
 nonisolated extension Switchboard_V1_BatchStatus: SwiftProtobuf._ProtoNameProviding {
@@ -1714,7 +2109,7 @@ nonisolated extension Switchboard_V1_MakeCallResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CallAttempt"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0\u{3}contact_number\0\u{3}start_timestamp\0\u{3}end_timestamp\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}conversation_id\0\u{3}attempt_number\0\u{3}agent_id\0\u{1}status\0\u{3}customer_phone\0\u{1}parameters\0\u{1}metadata\0\u{3}idempotency_key\0\u{3}retry_context\0\u{3}effective_retry_context\0\u{3}scheduled_for\0\u{3}created_at\0\u{3}updated_at\0\u{3}dispatched_at\0\u{3}ended_at\0\u{3}failure_reason\0\u{1}results\0\u{3}duration_seconds\0\u{3}batch_id\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0\u{3}contact_number\0\u{3}start_timestamp\0\u{3}end_timestamp\0\u{3}blocked_reason\0")
 
   fileprivate class _StorageClass {
     var _traceID: String = String()
@@ -1744,6 +2139,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
     var _contactNumber: String = String()
     var _startTimestamp: Int64? = nil
     var _endTimestamp: Int64? = nil
+    var _blockedReason: String? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1781,6 +2177,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       _contactNumber = source._contactNumber
       _startTimestamp = source._startTimestamp
       _endTimestamp = source._endTimestamp
+      _blockedReason = source._blockedReason
     }
   }
 
@@ -1826,6 +2223,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         case 25: try { try decoder.decodeSingularStringField(value: &_storage._contactNumber) }()
         case 26: try { try decoder.decodeSingularInt64Field(value: &_storage._startTimestamp) }()
         case 27: try { try decoder.decodeSingularInt64Field(value: &_storage._endTimestamp) }()
+        case 28: try { try decoder.decodeSingularStringField(value: &_storage._blockedReason) }()
         default: break
         }
       }
@@ -1919,6 +2317,9 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
       try { if let v = _storage._endTimestamp {
         try visitor.visitSingularInt64Field(value: v, fieldNumber: 27)
       } }()
+      try { if let v = _storage._blockedReason {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 28)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1955,6 +2356,7 @@ nonisolated extension Switchboard_V1_CallAttempt: SwiftProtobuf.Message, SwiftPr
         if _storage._contactNumber != rhs_storage._contactNumber {return false}
         if _storage._startTimestamp != rhs_storage._startTimestamp {return false}
         if _storage._endTimestamp != rhs_storage._endTimestamp {return false}
+        if _storage._blockedReason != rhs_storage._blockedReason {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2532,7 +2934,7 @@ nonisolated extension Switchboard_V1_ListConversationsResponse: SwiftProtobuf.Me
 
 nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReportCallEventRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}event_id\0\u{1}status\0\u{3}collected_data\0\u{3}stage_id\0\u{1}results\0\u{3}duration_seconds\0\u{3}failure_reason\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trace_id\0\u{3}event_id\0\u{1}status\0\u{3}collected_data\0\u{3}stage_id\0\u{1}results\0\u{3}duration_seconds\0\u{3}failure_reason\0\u{1}transcript\0\u{3}recording_url\0\u{3}answered_by\0\u{3}failure_type\0\u{3}opt_out\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2552,6 +2954,7 @@ nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Messa
       case 10: try { try decoder.decodeSingularStringField(value: &self._recordingURL) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self._answeredBy) }()
       case 12: try { try decoder.decodeSingularStringField(value: &self._failureType) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self.optOut) }()
       default: break
       }
     }
@@ -2598,6 +3001,9 @@ nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Messa
     try { if let v = self._failureType {
       try visitor.visitSingularStringField(value: v, fieldNumber: 12)
     } }()
+    if self.optOut != false {
+      try visitor.visitSingularBoolField(value: self.optOut, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2614,6 +3020,7 @@ nonisolated extension Switchboard_V1_ReportCallEventRequest: SwiftProtobuf.Messa
     if lhs._recordingURL != rhs._recordingURL {return false}
     if lhs._answeredBy != rhs._answeredBy {return false}
     if lhs._failureType != rhs._failureType {return false}
+    if lhs.optOut != rhs.optOut {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3216,104 +3623,177 @@ nonisolated extension Switchboard_V1_ListBatchesResponse: SwiftProtobuf.Message,
 
 nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0\u{3}voicemail_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0\u{3}voicemail_count\0\u{3}suppressed_count\0")
+
+  fileprivate class _StorageClass {
+    var _avgDurationSeconds: Double = 0
+    var _busyCount: Int32 = 0
+    var _completedCount: Int32 = 0
+    var _failedCount: Int32 = 0
+    var _inProgressCount: Int32 = 0
+    var _noAnswerCount: Int32 = 0
+    var _pendingRetryCount: Int32 = 0
+    var _socketFailureCount: Int32 = 0
+    var _successCount: Int32 = 0
+    var _successRate: Double = 0
+    var _totalProcessed: Int32 = 0
+    var _unreachableCount: Int32 = 0
+    var _canceledCount: Int32 = 0
+    var _waitingCount: Int32 = 0
+    var _totalRecipients: Int32 = 0
+    var _voicemailCount: Int32 = 0
+    var _suppressedCount: Int32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _avgDurationSeconds = source._avgDurationSeconds
+      _busyCount = source._busyCount
+      _completedCount = source._completedCount
+      _failedCount = source._failedCount
+      _inProgressCount = source._inProgressCount
+      _noAnswerCount = source._noAnswerCount
+      _pendingRetryCount = source._pendingRetryCount
+      _socketFailureCount = source._socketFailureCount
+      _successCount = source._successCount
+      _successRate = source._successRate
+      _totalProcessed = source._totalProcessed
+      _unreachableCount = source._unreachableCount
+      _canceledCount = source._canceledCount
+      _waitingCount = source._waitingCount
+      _totalRecipients = source._totalRecipients
+      _voicemailCount = source._voicemailCount
+      _suppressedCount = source._suppressedCount
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularDoubleField(value: &self.avgDurationSeconds) }()
-      case 2: try { try decoder.decodeSingularInt32Field(value: &self.busyCount) }()
-      case 3: try { try decoder.decodeSingularInt32Field(value: &self.completedCount) }()
-      case 4: try { try decoder.decodeSingularInt32Field(value: &self.failedCount) }()
-      case 5: try { try decoder.decodeSingularInt32Field(value: &self.inProgressCount) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self.noAnswerCount) }()
-      case 7: try { try decoder.decodeSingularInt32Field(value: &self.pendingRetryCount) }()
-      case 8: try { try decoder.decodeSingularInt32Field(value: &self.socketFailureCount) }()
-      case 9: try { try decoder.decodeSingularInt32Field(value: &self.successCount) }()
-      case 10: try { try decoder.decodeSingularDoubleField(value: &self.successRate) }()
-      case 11: try { try decoder.decodeSingularInt32Field(value: &self.totalProcessed) }()
-      case 12: try { try decoder.decodeSingularInt32Field(value: &self.unreachableCount) }()
-      case 13: try { try decoder.decodeSingularInt32Field(value: &self.canceledCount) }()
-      case 14: try { try decoder.decodeSingularInt32Field(value: &self.waitingCount) }()
-      case 15: try { try decoder.decodeSingularInt32Field(value: &self.totalRecipients) }()
-      case 16: try { try decoder.decodeSingularInt32Field(value: &self.voicemailCount) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularDoubleField(value: &_storage._avgDurationSeconds) }()
+        case 2: try { try decoder.decodeSingularInt32Field(value: &_storage._busyCount) }()
+        case 3: try { try decoder.decodeSingularInt32Field(value: &_storage._completedCount) }()
+        case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._failedCount) }()
+        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._inProgressCount) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._noAnswerCount) }()
+        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._pendingRetryCount) }()
+        case 8: try { try decoder.decodeSingularInt32Field(value: &_storage._socketFailureCount) }()
+        case 9: try { try decoder.decodeSingularInt32Field(value: &_storage._successCount) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._successRate) }()
+        case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._totalProcessed) }()
+        case 12: try { try decoder.decodeSingularInt32Field(value: &_storage._unreachableCount) }()
+        case 13: try { try decoder.decodeSingularInt32Field(value: &_storage._canceledCount) }()
+        case 14: try { try decoder.decodeSingularInt32Field(value: &_storage._waitingCount) }()
+        case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._totalRecipients) }()
+        case 16: try { try decoder.decodeSingularInt32Field(value: &_storage._voicemailCount) }()
+        case 17: try { try decoder.decodeSingularInt32Field(value: &_storage._suppressedCount) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.avgDurationSeconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.avgDurationSeconds, fieldNumber: 1)
-    }
-    if self.busyCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.busyCount, fieldNumber: 2)
-    }
-    if self.completedCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.completedCount, fieldNumber: 3)
-    }
-    if self.failedCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.failedCount, fieldNumber: 4)
-    }
-    if self.inProgressCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.inProgressCount, fieldNumber: 5)
-    }
-    if self.noAnswerCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.noAnswerCount, fieldNumber: 6)
-    }
-    if self.pendingRetryCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.pendingRetryCount, fieldNumber: 7)
-    }
-    if self.socketFailureCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.socketFailureCount, fieldNumber: 8)
-    }
-    if self.successCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.successCount, fieldNumber: 9)
-    }
-    if self.successRate.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.successRate, fieldNumber: 10)
-    }
-    if self.totalProcessed != 0 {
-      try visitor.visitSingularInt32Field(value: self.totalProcessed, fieldNumber: 11)
-    }
-    if self.unreachableCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.unreachableCount, fieldNumber: 12)
-    }
-    if self.canceledCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.canceledCount, fieldNumber: 13)
-    }
-    if self.waitingCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.waitingCount, fieldNumber: 14)
-    }
-    if self.totalRecipients != 0 {
-      try visitor.visitSingularInt32Field(value: self.totalRecipients, fieldNumber: 15)
-    }
-    if self.voicemailCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.voicemailCount, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._avgDurationSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._avgDurationSeconds, fieldNumber: 1)
+      }
+      if _storage._busyCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._busyCount, fieldNumber: 2)
+      }
+      if _storage._completedCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._completedCount, fieldNumber: 3)
+      }
+      if _storage._failedCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._failedCount, fieldNumber: 4)
+      }
+      if _storage._inProgressCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._inProgressCount, fieldNumber: 5)
+      }
+      if _storage._noAnswerCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._noAnswerCount, fieldNumber: 6)
+      }
+      if _storage._pendingRetryCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._pendingRetryCount, fieldNumber: 7)
+      }
+      if _storage._socketFailureCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._socketFailureCount, fieldNumber: 8)
+      }
+      if _storage._successCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._successCount, fieldNumber: 9)
+      }
+      if _storage._successRate.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._successRate, fieldNumber: 10)
+      }
+      if _storage._totalProcessed != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._totalProcessed, fieldNumber: 11)
+      }
+      if _storage._unreachableCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._unreachableCount, fieldNumber: 12)
+      }
+      if _storage._canceledCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._canceledCount, fieldNumber: 13)
+      }
+      if _storage._waitingCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._waitingCount, fieldNumber: 14)
+      }
+      if _storage._totalRecipients != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._totalRecipients, fieldNumber: 15)
+      }
+      if _storage._voicemailCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._voicemailCount, fieldNumber: 16)
+      }
+      if _storage._suppressedCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._suppressedCount, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Switchboard_V1_BatchMetrics, rhs: Switchboard_V1_BatchMetrics) -> Bool {
-    if lhs.avgDurationSeconds != rhs.avgDurationSeconds {return false}
-    if lhs.busyCount != rhs.busyCount {return false}
-    if lhs.completedCount != rhs.completedCount {return false}
-    if lhs.failedCount != rhs.failedCount {return false}
-    if lhs.inProgressCount != rhs.inProgressCount {return false}
-    if lhs.noAnswerCount != rhs.noAnswerCount {return false}
-    if lhs.pendingRetryCount != rhs.pendingRetryCount {return false}
-    if lhs.socketFailureCount != rhs.socketFailureCount {return false}
-    if lhs.successCount != rhs.successCount {return false}
-    if lhs.successRate != rhs.successRate {return false}
-    if lhs.totalProcessed != rhs.totalProcessed {return false}
-    if lhs.unreachableCount != rhs.unreachableCount {return false}
-    if lhs.canceledCount != rhs.canceledCount {return false}
-    if lhs.waitingCount != rhs.waitingCount {return false}
-    if lhs.totalRecipients != rhs.totalRecipients {return false}
-    if lhs.voicemailCount != rhs.voicemailCount {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._avgDurationSeconds != rhs_storage._avgDurationSeconds {return false}
+        if _storage._busyCount != rhs_storage._busyCount {return false}
+        if _storage._completedCount != rhs_storage._completedCount {return false}
+        if _storage._failedCount != rhs_storage._failedCount {return false}
+        if _storage._inProgressCount != rhs_storage._inProgressCount {return false}
+        if _storage._noAnswerCount != rhs_storage._noAnswerCount {return false}
+        if _storage._pendingRetryCount != rhs_storage._pendingRetryCount {return false}
+        if _storage._socketFailureCount != rhs_storage._socketFailureCount {return false}
+        if _storage._successCount != rhs_storage._successCount {return false}
+        if _storage._successRate != rhs_storage._successRate {return false}
+        if _storage._totalProcessed != rhs_storage._totalProcessed {return false}
+        if _storage._unreachableCount != rhs_storage._unreachableCount {return false}
+        if _storage._canceledCount != rhs_storage._canceledCount {return false}
+        if _storage._waitingCount != rhs_storage._waitingCount {return false}
+        if _storage._totalRecipients != rhs_storage._totalRecipients {return false}
+        if _storage._voicemailCount != rhs_storage._voicemailCount {return false}
+        if _storage._suppressedCount != rhs_storage._suppressedCount {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3348,6 +3828,531 @@ nonisolated extension Switchboard_V1_BatchMetricsResponse: SwiftProtobuf.Message
 
   public static func ==(lhs: Switchboard_V1_BatchMetricsResponse, rhs: Switchboard_V1_BatchMetricsResponse) -> Bool {
     if lhs._data != rhs._data {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_Suppression: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Suppression"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}phone_number\0\u{1}scope\0\u{3}agent_id\0\u{1}reason\0\u{1}source\0\u{3}trace_id\0\u{3}created_at\0\u{3}expires_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phoneNumber) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.scope) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._agentID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._reason) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self._traceID) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.phoneNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.phoneNumber, fieldNumber: 1)
+    }
+    if !self.scope.isEmpty {
+      try visitor.visitSingularStringField(value: self.scope, fieldNumber: 2)
+    }
+    try { if let v = self._agentID {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._reason {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 5)
+    }
+    try { if let v = self._traceID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._createdAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._expiresAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_Suppression, rhs: Switchboard_V1_Suppression) -> Bool {
+    if lhs.phoneNumber != rhs.phoneNumber {return false}
+    if lhs.scope != rhs.scope {return false}
+    if lhs._agentID != rhs._agentID {return false}
+    if lhs._reason != rhs._reason {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs._traceID != rhs._traceID {return false}
+    if lhs._createdAt != rhs._createdAt {return false}
+    if lhs._expiresAt != rhs._expiresAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_SuppressionInput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SuppressionInput"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}phone_number\0\u{1}scope\0\u{3}agent_id\0\u{1}reason\0\u{3}expires_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phoneNumber) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.scope) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self._agentID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._reason) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.phoneNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.phoneNumber, fieldNumber: 1)
+    }
+    if !self.scope.isEmpty {
+      try visitor.visitSingularStringField(value: self.scope, fieldNumber: 2)
+    }
+    try { if let v = self._agentID {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._reason {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._expiresAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_SuppressionInput, rhs: Switchboard_V1_SuppressionInput) -> Bool {
+    if lhs.phoneNumber != rhs.phoneNumber {return false}
+    if lhs.scope != rhs.scope {return false}
+    if lhs._agentID != rhs._agentID {return false}
+    if lhs._reason != rhs._reason {return false}
+    if lhs._expiresAt != rhs._expiresAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_AddSuppressionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AddSuppressionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_AddSuppressionsRequest, rhs: Switchboard_V1_AddSuppressionsRequest) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_AddSuppressionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AddSuppressionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}added\0\u{3}ended_attempts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.added) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.endedAttempts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.added != 0 {
+      try visitor.visitSingularInt64Field(value: self.added, fieldNumber: 1)
+    }
+    if self.endedAttempts != 0 {
+      try visitor.visitSingularInt64Field(value: self.endedAttempts, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_AddSuppressionsResponse, rhs: Switchboard_V1_AddSuppressionsResponse) -> Bool {
+    if lhs.added != rhs.added {return false}
+    if lhs.endedAttempts != rhs.endedAttempts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_ListSuppressionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSuppressionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}phone_number\0\u{1}source\0\u{3}agent_id\0\u{1}limit\0\u{1}cursor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phoneNumber) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.phoneNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.phoneNumber, fieldNumber: 1)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 2)
+    }
+    if self.agentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 3)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 4)
+    }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_ListSuppressionsRequest, rhs: Switchboard_V1_ListSuppressionsRequest) -> Bool {
+    if lhs.phoneNumber != rhs.phoneNumber {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_ListSuppressionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSuppressionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}data\0\u{3}has_more\0\u{3}next_cursor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.data) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.hasMore_p) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.data.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.data, fieldNumber: 1)
+    }
+    if self.hasMore_p != false {
+      try visitor.visitSingularBoolField(value: self.hasMore_p, fieldNumber: 2)
+    }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_ListSuppressionsResponse, rhs: Switchboard_V1_ListSuppressionsResponse) -> Bool {
+    if lhs.data != rhs.data {return false}
+    if lhs.hasMore_p != rhs.hasMore_p {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_RemoveSuppressionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RemoveSuppressionRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}phone_number\0\u{3}agent_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.phoneNumber) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.phoneNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.phoneNumber, fieldNumber: 1)
+    }
+    if self.agentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_RemoveSuppressionRequest, rhs: Switchboard_V1_RemoveSuppressionRequest) -> Bool {
+    if lhs.phoneNumber != rhs.phoneNumber {return false}
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_RemoveSuppressionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RemoveSuppressionResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}removed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.removed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.removed != false {
+      try visitor.visitSingularBoolField(value: self.removed, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_RemoveSuppressionResponse, rhs: Switchboard_V1_RemoveSuppressionResponse) -> Bool {
+    if lhs.removed != rhs.removed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_ImportSuppressionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportSuppressionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scope\0\u{3}agent_id\0\u{1}reason\0\u{3}phone_numbers\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.scope) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self._agentID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._reason) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.phoneNumbers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.scope.isEmpty {
+      try visitor.visitSingularStringField(value: self.scope, fieldNumber: 1)
+    }
+    try { if let v = self._agentID {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._reason {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    if !self.phoneNumbers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.phoneNumbers, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_ImportSuppressionsRequest, rhs: Switchboard_V1_ImportSuppressionsRequest) -> Bool {
+    if lhs.scope != rhs.scope {return false}
+    if lhs._agentID != rhs._agentID {return false}
+    if lhs._reason != rhs._reason {return false}
+    if lhs.phoneNumbers != rhs.phoneNumbers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_ImportSuppressionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ImportSuppressionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}imported\0\u{3}total_rejected\0\u{1}rejected\0\u{3}ended_attempts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.imported) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.totalRejected) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.rejected) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.endedAttempts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.imported != 0 {
+      try visitor.visitSingularInt64Field(value: self.imported, fieldNumber: 1)
+    }
+    if self.totalRejected != 0 {
+      try visitor.visitSingularInt64Field(value: self.totalRejected, fieldNumber: 2)
+    }
+    if !self.rejected.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.rejected, fieldNumber: 3)
+    }
+    if self.endedAttempts != 0 {
+      try visitor.visitSingularInt64Field(value: self.endedAttempts, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_ImportSuppressionsResponse, rhs: Switchboard_V1_ImportSuppressionsResponse) -> Bool {
+    if lhs.imported != rhs.imported {return false}
+    if lhs.totalRejected != rhs.totalRejected {return false}
+    if lhs.rejected != rhs.rejected {return false}
+    if lhs.endedAttempts != rhs.endedAttempts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_CheckComplianceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckComplianceRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_phone\0\u{3}agent_id\0\u{1}at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.customerPhone) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.agentID) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._at) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.customerPhone.isEmpty {
+      try visitor.visitSingularStringField(value: self.customerPhone, fieldNumber: 1)
+    }
+    if self.agentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.agentID, fieldNumber: 2)
+    }
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_CheckComplianceRequest, rhs: Switchboard_V1_CheckComplianceRequest) -> Bool {
+    if lhs.customerPhone != rhs.customerPhone {return false}
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs._at != rhs._at {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_V1_CheckComplianceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckComplianceResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allowed\0\u{1}reasons\0\u{3}next_allowed_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.allowed) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.reasons) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._nextAllowedAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.allowed != false {
+      try visitor.visitSingularBoolField(value: self.allowed, fieldNumber: 1)
+    }
+    if !self.reasons.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.reasons, fieldNumber: 2)
+    }
+    try { if let v = self._nextAllowedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_V1_CheckComplianceResponse, rhs: Switchboard_V1_CheckComplianceResponse) -> Bool {
+    if lhs.allowed != rhs.allowed {return false}
+    if lhs.reasons != rhs.reasons {return false}
+    if lhs._nextAllowedAt != rhs._nextAllowedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -39,7 +39,7 @@ BEGIN
         c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
         p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), NULL, c.traceparent,
         v_tenant.number_rate_limit, v_tenant.number_rate_period_seconds,
-        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls);
+        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls, true);
   END LOOP;
 END
 $function$;

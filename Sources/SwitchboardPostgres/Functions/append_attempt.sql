@@ -4,7 +4,9 @@
 -- write attempts here, and nowhere else.
 --
 -- The limits apply to calls placed now (p_scheduled_for NULL) and are off at 0; a scheduled
--- attempt meets them at dispatch (switchboard_admit_dispatch). The idempotency key is claimed
+-- attempt meets them at dispatch (switchboard_admit_dispatch). Intake (p_check_compliance)
+-- refuses a suppressed number, and a call placed now to a number over its caps
+-- (switchboard_compliance_check); retries meet both at dispatch. The idempotency key is claimed
 -- first, so a duplicate is told so even when the number is now limited; concurrent claims of one
 -- key wait on its unique index and all but one find it taken.
 --
@@ -30,7 +32,8 @@ CREATE OR REPLACE FUNCTION switchboard_append_attempt(
   p_rate_limit integer,
   p_rate_period_seconds integer,
   p_rate_burst integer,
-  p_max_concurrent_calls integer
+  p_max_concurrent_calls integer,
+  p_check_compliance boolean
 ) RETURNS switchboard_appended
 LANGUAGE plpgsql
 AS $function$
@@ -42,6 +45,7 @@ DECLARE
   v_allowed boolean;
   v_active integer;
   v_chain conversations;
+  v_check record;
 BEGIN
   SELECT a.phone_number INTO v_phone
   FROM agents a WHERE a.tenant_id = p_tenant_id AND a.agent_id = p_agent_id;
@@ -79,6 +83,24 @@ BEGIN
       FROM idempotency_keys k
       JOIN call_attempts a ON a.tenant_id = k.tenant_id AND a.trace_id = k.trace_id
       WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      RETURN v_result;
+    END IF;
+  END IF;
+
+  IF p_check_compliance THEN
+    SELECT * INTO v_check
+    FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, coalesce(p_scheduled_for, now()));
+    IF 'suppressed' = ANY (v_check.o_reasons) OR 'opt_out' = ANY (v_check.o_reasons)
+      OR (p_scheduled_for IS NULL AND v_check.o_next_allowed_at IS NOT NULL) THEN
+      DELETE FROM idempotency_keys k
+      WHERE k.tenant_id = p_tenant_id AND k.agent_id = p_agent_id AND k.idempotency_key = p_idempotency_key;
+      IF v_check.o_next_allowed_at IS NULL OR p_scheduled_for IS NOT NULL THEN
+        v_result.outcome := 'suppressed';
+      ELSE
+        v_result.outcome := 'contact_limited';
+        v_result.scheduled_for := v_check.o_next_allowed_at;
+        v_result.retry_after_seconds := extract(epoch FROM v_check.o_next_allowed_at - now());
+      END IF;
       RETURN v_result;
     END IF;
   END IF;
