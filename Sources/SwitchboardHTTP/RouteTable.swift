@@ -16,6 +16,10 @@ final class RouteTable: Sendable {
       segments.count == path.count
         && zip(segments, path).allSatisfy { segment, pattern in pattern.hasPrefix("{") || segment == pattern }
     }
+
+    /// Segments matched by name: the router takes a named segment over a parameter
+    /// (`/v1/suppressions/import` is not `/v1/suppressions/{phone_number}`).
+    var literals: Int { path.filter { !$0.hasPrefix("{") }.count }
   }
 
   private let routes = Mutex<[Route]>([])
@@ -28,7 +32,9 @@ final class RouteTable: Sendable {
   /// The methods `path` is served with, reads first; empty for a path no route matches.
   func methods(for path: String) -> [HTTPRequest.Method] {
     let segments = path.split(separator: "/")
-    let methods = routes.withLock { routes in routes.filter { $0.matches(segments) }.map(\.method) }
+    let matching = routes.withLock { routes in routes.filter { $0.matches(segments) } }
+    let specific = matching.map(\.literals).max() ?? 0
+    let methods = matching.filter { $0.literals == specific }.map(\.method)
     return methods.sorted { Self.order($0) < Self.order($1) }
   }
 
