@@ -169,6 +169,7 @@ let package = Package(
     .testTarget(
       name: "SwitchboardCoreTests",
       dependencies: ["SwitchboardCore"],
+      exclude: ["Fixtures"],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -213,10 +213,10 @@ COMMENT ON FUNCTION public.switchboard_add_webhook_target(p_tenant_id bigint, p_
 
 
 --
--- Name: switchboard_admit_dispatch(bigint, uuid, bigint, text, boolean); Type: FUNCTION; Schema: public; Owner: -
+-- Name: switchboard_admit_dispatch(bigint, uuid, bigint, text, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text) RETURNS record
+CREATE FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, p_compliance_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text) RETURNS record
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -264,18 +264,20 @@ BEGIN
   END IF;
 
   -- The number's compliance, under its lock (a bigint key: apart from the two-key locks above).
-  PERFORM pg_advisory_xact_lock(hashtextextended('switchboard.number:' || p_tenant_id || ':' || p_customer_phone, 0));
-  SELECT * INTO v_check FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, now());
-  IF 'opt_out' = ANY (v_check.o_reasons) OR 'suppressed' = ANY (v_check.o_reasons) THEN
-    o_decision := 'suppressed';
-    o_reason := CASE WHEN 'opt_out' = ANY (v_check.o_reasons) THEN 'opt_out' ELSE 'suppressed' END;
-    RETURN;
-  END IF;
-  IF v_check.o_next_allowed_at IS NOT NULL THEN
-    o_decision := 'deferred';
-    o_retry_at := v_check.o_next_allowed_at;
-    o_reason := 'contact_limit';
-    RETURN;
+  IF p_compliance_pending THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended('switchboard.number:' || p_tenant_id || ':' || p_customer_phone, 0));
+    SELECT * INTO v_check FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, now());
+    IF 'opt_out' = ANY (v_check.o_reasons) OR 'suppressed' = ANY (v_check.o_reasons) THEN
+      o_decision := 'suppressed';
+      o_reason := CASE WHEN 'opt_out' = ANY (v_check.o_reasons) THEN 'opt_out' ELSE 'suppressed' END;
+      RETURN;
+    END IF;
+    IF v_check.o_next_allowed_at IS NOT NULL THEN
+      o_decision := 'deferred';
+      o_retry_at := v_check.o_next_allowed_at;
+      o_reason := 'contact_limit';
+      RETURN;
+    END IF;
   END IF;
 
   SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
@@ -315,10 +317,10 @@ $$;
 
 
 --
--- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, p_compliance_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text) IS 'Dispatch admission: admitted (its limits and the contact charged), deferred until o_retry_at (o_reason for a compliance rule), suppressed (o_reason), or canceled with its batch.';
+COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean, p_compliance_pending boolean, OUT o_decision text, OUT o_retry_at timestamp with time zone, OUT o_reason text) IS 'Dispatch admission: admitted (its limits and the contact charged), deferred until o_retry_at (o_reason for a compliance rule), suppressed (o_reason), or canceled with its batch.';
 
 
 --

@@ -141,6 +141,16 @@ public struct CallingWindow: Sendable, Hashable {
     var components = calendar.dateComponents([.year, .month, .day], from: day)
     components.hour = minutes / 60
     components.minute = minutes % 60
-    return calendar.date(from: components)
+    guard let date = calendar.date(from: components) else { return nil }
+    // Foundation moves a skipped time forward by the gap (02:30 becomes 03:30); the clock resumed
+    // at the transition (03:00), which is already past 02:30.
+    let local = calendar.dateComponents([.hour, .minute], from: date)
+    if local.hour != components.hour || local.minute != components.minute,
+      let transition = calendar.timeZone.nextDaylightSavingTimeTransition(after: date.addingTimeInterval(-3 * 3600)),
+      transition <= date
+    {
+      return transition
+    }
+    return date
   }
 }

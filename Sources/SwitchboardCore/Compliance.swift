@@ -269,22 +269,26 @@ public struct ContactLimits: Sendable, Hashable {
 }
 
 /// What `POST /v1/compliance/check` answers: whether a call may start now (or at `at`), the
-/// reasons it may not, and when the caps allow it.
+/// reasons it may not, when the caps allow it, and the zones the number may be in.
 public struct ComplianceVerdict: Sendable, Hashable {
   public var allowed: Bool
   public var reasons: [BlockedReason]
   public var nextAllowedAt: Date?
+  /// The number's candidate IANA zones (``PhoneTimeZones``); empty when unknown.
+  public var recipientTimezones: [String]
 
-  public init(allowed: Bool, reasons: [BlockedReason], nextAllowedAt: Date?) {
+  public init(allowed: Bool, reasons: [BlockedReason], nextAllowedAt: Date?, recipientTimezones: [String] = []) {
     self.allowed = allowed
     self.reasons = reasons
     self.nextAllowedAt = nextAllowedAt
+    self.recipientTimezones = recipientTimezones
   }
 
   public var json: JSONValue {
     [
       "allowed": .bool(allowed), "reasons": .array(reasons.map { .string($0.rawValue) }),
       "next_allowed_at": nextAllowedAt.map { .string(Timestamp.format($0)) } ?? .null,
+      "recipient_timezones": .array(recipientTimezones.map(JSONValue.string)),
     ]
   }
 }
@@ -404,7 +408,8 @@ public struct ComplianceOperations: Sendable {
     let verdict = try await CallOperations.mapped {
       try await store.check(phoneNumber: phone, agentID: agentID, at: at, tenantID: tenant.id)
     }
-    guard let verdict else { throw .agentNotFound }
+    guard var verdict else { throw .agentNotFound }
+    verdict.recipientTimezones = PhoneTimeZones.locate(phone)?.timeZones ?? []
     return verdict
   }
 }

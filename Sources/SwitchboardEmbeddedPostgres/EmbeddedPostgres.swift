@@ -107,8 +107,12 @@ public struct EmbeddedPostgres: Sendable {
     } else if FileManager.default.fileExists(atPath: logPath) {
       try await handOver(logPath, recursive: false)
     }
+    // A test cluster serves every suite at once, each replica with a pool of its own (up to 20
+    // connections each): 200 ran out once under the whole suite.
+    let maxConnections = durable ? 200 : 500
     var options = [
-      "-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''", "-c max_connections=200",
+      "-p \(port)", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
+      "-c max_connections=\(maxConnections)",
     ]
     if !durable { options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"] }
     do {

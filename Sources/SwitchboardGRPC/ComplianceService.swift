@@ -105,6 +105,7 @@ public struct ComplianceService: Switchboard_V1_ComplianceService.ServiceProtoco
     response.allowed = verdict.allowed
     response.reasons = verdict.reasons.map(\.rawValue)
     if let next = verdict.nextAllowedAt { response.nextAllowedAt = Google_Protobuf_Timestamp(date: next) }
+    response.recipientTimezones = verdict.recipientTimezones
     return ServerResponse(message: response)
   }
 

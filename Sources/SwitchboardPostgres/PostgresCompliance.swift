@@ -24,6 +24,8 @@ public struct PostgresCompliance: ComplianceStore {
 
   /// Rows of `switchboard_suppress_numbers` per statement (an import's chunk).
   static let chunkSize = 5_000
+  /// Chunks written at once: an import of a million numbers keeps two cores busy.
+  static let chunksInFlight = 3
 
   public func suppress(_ entries: [Suppression], tenantID: Int64) async throws -> SuppressOutcome {
     let agents = Set(entries.compactMap(\.agentID))
@@ -40,15 +42,30 @@ public struct PostgresCompliance: ComplianceStore {
       }
       if let missing { return .agentNotFound(missing) }
     }
-    var ended = 0
-    var start = entries.startIndex
-    while start < entries.endIndex {
-      let chunk = Array(entries[start..<min(start + Self.chunkSize, entries.endIndex)])
-      start += chunk.count
-      let chains = try await write(chunk, tenantID: tenantID)
-      ended += chains.count
-      chainChanges?.post(chains: chains)
-      await settle(numbers: Array(Set(chunk.map(\.phoneNumber))), tenantID: tenantID)
+    // An import holds each number once (SuppressionImport) and a request of entries is one chunk,
+    // so chunks touch different numbers and a few are written at once; each settles before the
+    // answer.
+    let chunks = stride(from: entries.startIndex, to: entries.endIndex, by: Self.chunkSize).map {
+      Array(entries[$0..<min($0 + Self.chunkSize, entries.endIndex)])
+    }
+    let ended = try await withThrowingTaskGroup(of: Int.self) { group in
+      var next = chunks.makeIterator()
+      func start() {
+        guard let chunk = next.next() else { return }
+        group.addTask {
+          let chains = try await write(chunk, tenantID: tenantID)
+          chainChanges?.post(chains: chains)
+          await settle(numbers: Array(Set(chunk.map(\.phoneNumber))), tenantID: tenantID)
+          return chains.count
+        }
+      }
+      for _ in 0..<Self.chunksInFlight { start() }
+      var ended = 0
+      while let count = try await group.next() {
+        ended += count
+        start()
+      }
+      return ended
     }
     let (tenantWide, agentOnly) = (
       entries.filter { $0.agentID == nil }.count, entries.filter { $0.agentID != nil }.count

@@ -142,7 +142,7 @@ public struct PostgresDispatchStore: DispatchStore {
         """
         SELECT o_decision, o_retry_at, o_reason
         FROM switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.agentID),
-          \(request.customerPhone), \(attempt.limitsPending))
+          \(request.customerPhone), \(attempt.limitsPending), \(attempt.compliancePending))
         """, logger: logger)
       for try await (decision, retryAt, reasonText) in rows.decode((String, Date?, String?).self) {
         let reason = reasonText.flatMap(BlockedReason.init(rawValue:))

@@ -20,6 +20,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
     abstract: "Call orchestration: places outbound calls handled by voice agents.",
     subcommands: [
       Serve.self, Migrate.self, Healthcheck.self, Tenants.self, Keys.self, Agents.self, Suppressions.self,
+      Numbers.self,
     ],
     defaultSubcommand: Serve.self)
 }

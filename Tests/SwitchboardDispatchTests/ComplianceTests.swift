@@ -26,7 +26,7 @@ struct ComplianceTests {
   @Test("50 numbers suppressed while a batch dispatches on two dispatchers: no dial of one after its answer")
   func race() async {
     await traced {
-      let database = try await IsolatedDatabase.make(prefix: "compliance", timeout: .seconds(30))
+      let database = try await IsolatedDatabase.make(prefix: "compliance")
       let tenant = try await database.tenant()
       let size = Self.raceRows
       let phone = { (index: Int) in "+9197\(String(format: "%08d", index))" }

@@ -149,7 +149,7 @@ struct SweepIsolationTests {
   func canceledBatchRetries() async throws {
     // Not a test of deadlines: eleven transactions queue on one batch row while the whole suite
     // runs beside them, so give them the long deadline.
-    let database = try await IsolatedDatabase.make(timeout: .seconds(30))
+    let database = try await IsolatedDatabase.make()
     let tenant = try await database.tenant(
       agent: .init(
         phoneNumber: "+14155550123", retryPolicy: RetryPolicy(maxAttempts: 3, retryOn: [.noAnswer], delaysSeconds: [3])

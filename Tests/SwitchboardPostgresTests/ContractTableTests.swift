@@ -274,7 +274,7 @@ struct ContractTableTests {
     #expect(now.status == .initiated)
     let later = try await database.call(tenant, phone: "+919876543211", scheduledFor: Date().addingTimeInterval(600))
     let rows = try await database.client.query(
-      "SELECT o_decision = 'admitted' FROM switchboard_admit_dispatch(\(id), \(later.traceID), 7, '+919876543211', true)"
+      "SELECT o_decision = 'admitted' FROM switchboard_admit_dispatch(\(id), \(later.traceID), 7, '+919876543211', true, true)"
     )
     for try await admitted in rows.decode(Bool.self) { #expect(admitted) }
     #expect(try await database.count("SELECT count(*) FROM call_attempts WHERE tenant_id = \(id)") == 2)

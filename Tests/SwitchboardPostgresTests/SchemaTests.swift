@@ -45,7 +45,7 @@ struct SchemaTests {
   @Test("a database migrated by an earlier main, with rows, upgrades to the same schema and keeps its rows")
   func upgradeFromEarlierMain() async throws {
     let fixture = Self.root.appending(path: "Tests/SwitchboardPostgresTests/Fixtures/migrated-by-15f66e9.sql")
-    let upgraded = try await IsolatedDatabase.make(prefix: "upgrade", timeout: .seconds(30)) { url in
+    let upgraded = try await IsolatedDatabase.make(prefix: "upgrade") { url in
       try PostgresTools.restore(fixture, into: url)
     }
     let (freshURL, _, _) = try await IsolatedDatabase.create(prefix: "fresh")

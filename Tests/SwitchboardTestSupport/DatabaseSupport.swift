@@ -112,11 +112,11 @@ package struct IsolatedDatabase: Sendable {
   /// Each tenant's API key, made with the tenant.
   package let keys = TenantKeys()
 
-  /// - Parameter timeout: the database deadline; a test about something else than deadlines may
-  ///   give a long one, so that a suite running in parallel on two cores cannot push its writes
-  ///   past it.
+  /// - Parameter timeout: the database deadline. Long by default: the whole suite runs in
+  ///   parallel on two cores, and at its peak a write of a test about something else than
+  ///   deadlines waited past 5 s (a different test each run). A test about deadlines gives its own.
   package static func make(
-    prefix: String = "dispatch", timeout: Duration = .seconds(5), beforeMigrating: (String) throws -> Void = { _ in }
+    prefix: String = "dispatch", timeout: Duration = .seconds(30), beforeMigrating: (String) throws -> Void = { _ in }
   ) async throws
     -> IsolatedDatabase
   {

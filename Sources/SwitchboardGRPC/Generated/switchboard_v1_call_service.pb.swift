@@ -1847,6 +1847,9 @@ public nonisolated struct Switchboard_V1_CheckComplianceResponse: Sendable {
   /// Clears the value of `nextAllowedAt`. Subsequent reads from it will return its default value.
   public mutating func clearNextAllowedAt() {self._nextAllowedAt = nil}
 
+  /// The IANA zones the number may be in (libphonenumber's data); empty when unknown.
+  public var recipientTimezones: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -4316,7 +4319,7 @@ nonisolated extension Switchboard_V1_CheckComplianceRequest: SwiftProtobuf.Messa
 
 nonisolated extension Switchboard_V1_CheckComplianceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckComplianceResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allowed\0\u{1}reasons\0\u{3}next_allowed_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allowed\0\u{1}reasons\0\u{3}next_allowed_at\0\u{3}recipient_timezones\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4327,6 +4330,7 @@ nonisolated extension Switchboard_V1_CheckComplianceResponse: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularBoolField(value: &self.allowed) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.reasons) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._nextAllowedAt) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.recipientTimezones) }()
       default: break
       }
     }
@@ -4346,6 +4350,9 @@ nonisolated extension Switchboard_V1_CheckComplianceResponse: SwiftProtobuf.Mess
     try { if let v = self._nextAllowedAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if !self.recipientTimezones.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.recipientTimezones, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4353,6 +4360,7 @@ nonisolated extension Switchboard_V1_CheckComplianceResponse: SwiftProtobuf.Mess
     if lhs.allowed != rhs.allowed {return false}
     if lhs.reasons != rhs.reasons {return false}
     if lhs._nextAllowedAt != rhs._nextAllowedAt {return false}
+    if lhs.recipientTimezones != rhs.recipientTimezones {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,13 +1,16 @@
 -- Dispatch admission of a claimed attempt. When its limits are pending (p_limits_pending: a
 -- scheduled attempt not yet charged): its batch's state and pacing, then its tenant's limits
--- (concurrency, per-number rate). Always: the number's compliance (switchboard_compliance_check:
--- suppression, caps), under the number's lock so two admissions cannot both take a cap's last
--- contact. Charged when all allow it. Answers the decision by name: 'admitted'; 'deferred' until
+-- (concurrency, per-number rate). When its compliance is pending (p_compliance_pending: the
+-- claim saw caps, or an entry for the number): the number's compliance
+-- (switchboard_compliance_check: suppression, caps), under the number's lock so two admissions
+-- cannot both take a cap's last contact. A claim that saw neither needs no check: a suppression
+-- answered after it waits for the claim's row lock and then for the dial (PostgresCompliance). Charged when all allow it. Answers the decision by name: 'admitted'; 'deferred' until
 -- o_retry_at (o_reason 'contact_limit' for a cap); 'suppressed' (o_reason 'suppressed' or
 -- 'opt_out'), which the dispatcher ends (AttemptTransitions.suppress); or 'canceled' when its
 -- batch was canceled (a claim may have taken it just before the cancel), which ends it here.
 CREATE OR REPLACE FUNCTION switchboard_admit_dispatch(
   p_tenant_id bigint, p_trace_id uuid, p_agent_id bigint, p_customer_phone text, p_limits_pending boolean,
+  p_compliance_pending boolean,
   OUT o_decision text, OUT o_retry_at timestamptz, OUT o_reason text
 )
 LANGUAGE plpgsql
@@ -57,18 +60,20 @@ BEGIN
   END IF;
 
   -- The number's compliance, under its lock (a bigint key: apart from the two-key locks above).
-  PERFORM pg_advisory_xact_lock(hashtextextended('switchboard.number:' || p_tenant_id || ':' || p_customer_phone, 0));
-  SELECT * INTO v_check FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, now());
-  IF 'opt_out' = ANY (v_check.o_reasons) OR 'suppressed' = ANY (v_check.o_reasons) THEN
-    o_decision := 'suppressed';
-    o_reason := CASE WHEN 'opt_out' = ANY (v_check.o_reasons) THEN 'opt_out' ELSE 'suppressed' END;
-    RETURN;
-  END IF;
-  IF v_check.o_next_allowed_at IS NOT NULL THEN
-    o_decision := 'deferred';
-    o_retry_at := v_check.o_next_allowed_at;
-    o_reason := 'contact_limit';
-    RETURN;
+  IF p_compliance_pending THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended('switchboard.number:' || p_tenant_id || ':' || p_customer_phone, 0));
+    SELECT * INTO v_check FROM switchboard_compliance_check(p_tenant_id, p_agent_id, p_customer_phone, now());
+    IF 'opt_out' = ANY (v_check.o_reasons) OR 'suppressed' = ANY (v_check.o_reasons) THEN
+      o_decision := 'suppressed';
+      o_reason := CASE WHEN 'opt_out' = ANY (v_check.o_reasons) THEN 'opt_out' ELSE 'suppressed' END;
+      RETURN;
+    END IF;
+    IF v_check.o_next_allowed_at IS NOT NULL THEN
+      o_decision := 'deferred';
+      o_retry_at := v_check.o_next_allowed_at;
+      o_reason := 'contact_limit';
+      RETURN;
+    END IF;
   END IF;
 
   SELECT * INTO v_tenant FROM tenants t WHERE t.tenant_id = p_tenant_id;
