@@ -54,6 +54,26 @@ public struct Database: Sendable {
     }
   }
 
+  /// Runs `count` every 5 ms until it answers 0 or `deadline` passes: how a write that must not
+  /// be answered while dials it forbade are still starting (a pause, a suppression) waits them
+  /// out. A failure ends the wait; it and the deadline are logged with `what` and `metadata`.
+  func waitForNone(
+    until deadline: ContinuousClock.Instant, _ what: String, metadata: Logger.Metadata,
+    _ count: @escaping @Sendable (PostgresConnection, Logger) async throws -> Int
+  ) async {
+    while ContinuousClock.now < deadline {
+      do {
+        if try await run(until: deadline, count) == 0 { return }
+      } catch {
+        logger.warning(
+          "\(what): could not check for dials starting", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        return
+      }
+      do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
+    }
+    logger.notice("\(what): dials still starting at the deadline", metadata: metadata)
+  }
+
   /// Runs a write by `deadline`. Its failure says whether the write may have been committed.
   func write<T: Sendable>(
     until deadline: ContinuousClock.Instant? = nil,

@@ -307,27 +307,17 @@ public struct PostgresBatchStore: BatchStore {
   /// attempt still there after ``pauseSettleDeadline`` is with a dialer that has not answered.
   /// The pause is written either way: a failure to look is logged, not answered as a 503.
   private func settle(batch id: Int64, tenantID: Int64) async {
-    let deadline = ContinuousClock.now + Self.pauseSettleDeadline
-    while ContinuousClock.now < deadline {
-      let admitted: Int
-      do {
-        admitted = try await database.run(until: deadline) { connection, logger in
-          let rows = try await connection.query(
-            """
-            SELECT count(*) FROM call_attempts
-            WHERE tenant_id = \(tenantID) AND batch_id = \(id) AND status = ANY(switchboard_active_statuses())
-              AND status = 'dispatching' AND limits_charged_at IS NOT NULL AND lease_expires_at > now()
-            """, logger: logger)
-          for try await count in rows.decode(Int.self) { return count }
-          return 0
-        }
-      } catch {
-        logger.warning("paused batch: could not check for dials starting", metadata: ["error": "\(error)"])
-        return
-      }
-      if admitted == 0 { return }
-      do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
+    await database.waitForNone(
+      until: .now + Self.pauseSettleDeadline, "paused batch", metadata: ["batch_id": "\(id)"]
+    ) { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT count(*) FROM call_attempts
+        WHERE tenant_id = \(tenantID) AND batch_id = \(id) AND status = ANY(switchboard_active_statuses())
+          AND status = 'dispatching' AND limits_charged_at IS NOT NULL AND lease_expires_at > now()
+        """, logger: logger)
+      for try await count in rows.decode(Int.self) { return count }
+      return 0
     }
-    logger.notice("paused batch still has dials starting", metadata: ["batch_id": "\(id)"])
   }
 }

@@ -122,13 +122,12 @@ public struct PostgresCompliance: ComplianceStore {
   static func announceSuppressed(
     _ traceIDs: [UUID], tenantID: Int64, on connection: PostgresConnection, logger: Logger
   ) async throws {
+    guard !traceIDs.isEmpty else { return }
     var webhooksByAgent: [Int64: AgentWebhooks?] = [:]
     let outbox = OutboxWriter(connection: connection, logger: logger)
-    for trace in traceIDs {
-      guard
-        let attempt = try await PostgresCallStore.attempt(
-          traceID: trace, tenantID: tenantID, on: connection, logger: logger)
-      else { continue }
+    let attempts = try await AttemptRow.decodeAll(
+      try await connection.query(AttemptRow.select(tenantID: tenantID, traceIDs: traceIDs), logger: logger))
+    for attempt in attempts {
       if webhooksByAgent[attempt.agentID] == nil {
         webhooksByAgent[attempt.agentID] = try await outbox.webhooks(tenantID: tenantID, agentID: attempt.agentID)
       }
@@ -145,39 +144,31 @@ public struct PostgresCompliance: ComplianceStore {
   /// meanwhile, so that no dial of them starts after the answer. Bounded by ``settleDeadline``:
   /// an attempt still there is with a dialer that has not answered.
   func settle(numbers: [String], tenantID: Int64) async {
-    let deadline = ContinuousClock.now + settleDeadline
-    while ContinuousClock.now < deadline {
-      let starting: Int
-      do {
-        (starting, _) = try await database.run(until: deadline) { connection, logger in
-          // An attempt a claim took before the entry, and let go since, ends now; one it still
-          // holds is waited for (this UPDATE waits for the claim's commit when it is under way).
-          let chains = try await connection.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-              "SELECT trace_id, conversation_id FROM switchboard_end_suppressed(\(tenantID), \(numbers)::text[])",
-              logger: logger)
-            var ended: [(UUID, UUID)] = []
-            for try await row in rows.decode((UUID, UUID).self) { ended.append(row) }
-            try await Self.announceSuppressed(ended.map(\.0), tenantID: tenantID, on: connection, logger: logger)
-            return ended.map(\.1)
-          }
-          let rows = try await connection.query(
-            """
-            SELECT count(*) FROM call_attempts a
-            WHERE a.tenant_id = \(tenantID) AND a.customer_phone = ANY(\(numbers)::text[])
-              AND a.status = 'dispatching' AND a.lease_expires_at > now()
-            """, logger: logger)
-          for try await count in rows.decode(Int.self) { return (count, chains) }
-          return (0, chains)
-        }
-      } catch {
-        logger.warning("suppression: could not check for dials starting", metadata: ["error": "\(error)"])
-        return
+    let chainChanges = chainChanges
+    await database.waitForNone(
+      until: .now + settleDeadline, "suppression", metadata: ["tenant_id": "\(tenantID)"]
+    ) { connection, logger in
+      // An attempt a claim took before the entry, and let go since, ends now; one it still
+      // holds is waited for (this UPDATE waits for the claim's commit when it is under way).
+      let chains = try await connection.withTransaction(logger: logger) { connection in
+        let rows = try await connection.query(
+          "SELECT trace_id, conversation_id FROM switchboard_end_suppressed(\(tenantID), \(numbers)::text[])",
+          logger: logger)
+        var ended: [(UUID, UUID)] = []
+        for try await row in rows.decode((UUID, UUID).self) { ended.append(row) }
+        try await Self.announceSuppressed(ended.map(\.0), tenantID: tenantID, on: connection, logger: logger)
+        return ended.map(\.1)
       }
-      if starting == 0 { return }
-      do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
+      chainChanges?.post(chains: chains)
+      let rows = try await connection.query(
+        """
+        SELECT count(*) FROM call_attempts a
+        WHERE a.tenant_id = \(tenantID) AND a.customer_phone = ANY(\(numbers)::text[])
+          AND a.status = 'dispatching' AND a.lease_expires_at > now()
+        """, logger: logger)
+      for try await count in rows.decode(Int.self) { return count }
+      return 0
     }
-    logger.notice("suppressed numbers still have dials starting", metadata: ["tenant_id": "\(tenantID)"])
   }
 
   public func suppressions(_ filter: SuppressionFilter, tenantID: Int64) async throws -> SuppressionPage {

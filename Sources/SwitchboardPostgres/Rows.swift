@@ -26,6 +26,14 @@ enum AttemptRow {
     "SELECT \(unescaped: columns) FROM call_attempts a WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)"
   }
 
+  /// The tenant's attempts among `traceIDs`, in no particular order.
+  static func select(tenantID: Int64, traceIDs: [UUID]) -> PostgresQuery {
+    """
+    SELECT \(unescaped: columns) FROM call_attempts a
+    WHERE a.tenant_id = \(tenantID) AND a.trace_id = ANY(\(traceIDs)::uuid[])
+    """
+  }
+
   static func decodeAll(_ rows: PostgresRowSequence) async throws -> [CallAttempt] {
     var attempts: [CallAttempt] = []
     for try await row in rows { attempts.append(try decode(row.makeRandomAccess(), from: 0)) }
