@@ -324,6 +324,66 @@ COMMENT ON FUNCTION public.switchboard_admit_dispatch(p_tenant_id bigint, p_trac
 
 
 --
+-- Name: switchboard_admit_dispatches(bigint[], uuid[], bigint[], text[], boolean[], boolean[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.switchboard_admit_dispatches(p_tenant_ids bigint[], p_trace_ids uuid[], p_agent_ids bigint[], p_customer_phones text[], p_limits_pending boolean[], p_compliance_pending boolean[]) RETURNS TABLE(o_trace_id uuid, o_decision text, o_retry_at timestamp with time zone, o_reason text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_key bigint;
+  v_attempt record;
+BEGIN
+  PERFORM FROM batches b
+  WHERE (b.tenant_id, b.batch_id) IN (
+    SELECT a.tenant_id, a.batch_id
+    FROM unnest(p_tenant_ids, p_trace_ids, p_limits_pending) r (tenant_id, trace_id, pending)
+    JOIN call_attempts a ON a.tenant_id = r.tenant_id AND a.trace_id = r.trace_id
+    WHERE r.pending AND a.batch_id IS NOT NULL)
+  ORDER BY b.batch_id
+  FOR NO KEY UPDATE OF b;
+
+  FOR v_key IN
+    SELECT DISTINCT hashtextextended('switchboard.number:' || r.tenant_id || ':' || r.phone, 0)
+    FROM unnest(p_tenant_ids, p_customer_phones, p_compliance_pending) r (tenant_id, phone, pending)
+    WHERE r.pending
+    ORDER BY 1
+  LOOP
+    PERFORM pg_advisory_xact_lock(v_key);
+  END LOOP;
+
+  FOR v_key IN
+    SELECT t.tenant_id FROM tenants t
+    WHERE t.max_concurrent_calls > 0 AND t.tenant_id IN (
+      SELECT r.tenant_id FROM unnest(p_tenant_ids, p_limits_pending) r (tenant_id, pending) WHERE r.pending)
+    ORDER BY t.tenant_id
+  LOOP
+    PERFORM pg_advisory_xact_lock(hashtext('switchboard.active_calls'), hashint8(v_key));
+  END LOOP;
+
+  FOR v_attempt IN
+    SELECT r.* FROM unnest(p_tenant_ids, p_trace_ids, p_agent_ids, p_customer_phones, p_limits_pending,
+      p_compliance_pending) r (tenant_id, trace_id, agent_id, phone, limits_pending, compliance_pending)
+    ORDER BY r.tenant_id, r.phone, r.trace_id
+  LOOP
+    SELECT v_attempt.trace_id, d.o_decision, d.o_retry_at, d.o_reason
+    INTO o_trace_id, o_decision, o_retry_at, o_reason
+    FROM switchboard_admit_dispatch(v_attempt.tenant_id, v_attempt.trace_id, v_attempt.agent_id, v_attempt.phone,
+      v_attempt.limits_pending, v_attempt.compliance_pending) d;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+
+--
+-- Name: FUNCTION switchboard_admit_dispatches(p_tenant_ids bigint[], p_trace_ids uuid[], p_agent_ids bigint[], p_customer_phones text[], p_limits_pending boolean[], p_compliance_pending boolean[]); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.switchboard_admit_dispatches(p_tenant_ids bigint[], p_trace_ids uuid[], p_agent_ids bigint[], p_customer_phones text[], p_limits_pending boolean[], p_compliance_pending boolean[]) IS 'Dispatch admission of several claimed attempts in one transaction, their locks taken first in one order; a decision per trace id (see switchboard_admit_dispatch).';
+
+
+--
 -- Name: switchboard_append_attempt(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, bigint, text, integer, integer, integer, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1871,6 +1931,7 @@ CREATE TABLE public.call_events (
     failure_type text,
     blocked_reason text,
     deferred_until timestamp with time zone,
+    request_id uuid,
     CONSTRAINT call_events_duration_in_range CHECK (((duration_seconds >= (0)::double precision) AND (duration_seconds <= (604800)::double precision)))
 );
 
@@ -1992,6 +2053,13 @@ COMMENT ON COLUMN public.call_events.blocked_reason IS 'A compliance decision''s
 --
 
 COMMENT ON COLUMN public.call_events.deferred_until IS 'For a deferral: when the attempt is due again.';
+
+
+--
+-- Name: COLUMN call_events.request_id; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_events.request_id IS 'The report''s own id, fresh per request: a read-back after a lost reply answers recorded only for its own row.';
 
 
 --

@@ -14,22 +14,27 @@ extension PostgresCallStore {
   private func recordEventWrite(
     _ event: CallEvent, traceID: UUID, tenantID: Int64
   ) async throws -> (EventOutcome, [UUID]) {
-    try await database.write { connection, logger in
+    // Marks this request's event row: concurrent replays of one event_id each have their own.
+    let requestID = UUID()
+    return try await database.write { connection, logger in
       try await connection.withTransaction(logger: logger) { connection in
-        var recorder = EventRecorder(connection: connection, logger: logger, tenantID: tenantID, traceID: traceID)
+        var recorder = EventRecorder(
+          connection: connection, logger: logger, tenantID: tenantID, traceID: traceID, requestID: requestID)
         let outcome = try await recorder.record(event)
         return (outcome, recorder.suppressedChains)
       }
     } readingBack: { connection, logger in
-      // Every event is logged under its id in the transaction that applies it.
+      // Every event is logged under its id in the transaction that applies it, marked with the
+      // request that wrote it: another request's row (a concurrent replay) makes this one a
+      // duplicate.
       let seen = try await connection.query(
         """
-        SELECT 1 FROM call_events
+        SELECT request_id IS NOT DISTINCT FROM \(requestID) FROM call_events
         WHERE tenant_id = \(tenantID) AND trace_id = \(traceID) AND event_id = \(event.eventID)
         """, logger: logger)
-      for try await _ in seen {
+      for try await own in seen.decode(Bool.self) {
         return try await Self.attempt(traceID: traceID, tenantID: tenantID, on: connection, logger: logger)
-          .map { (EventOutcome.recorded($0), []) }
+          .map { (own ? EventOutcome.recorded($0) : .duplicate($0), []) }
       }
       return nil
     } unknown: { cause in
@@ -45,14 +50,17 @@ struct EventRecorder {
   let logger: Logger
   let tenantID: Int64
   let traceID: UUID
+  /// Marks the event row this request writes.
+  let requestID: UUID
   /// Chains whose waiting attempts an opt-out ended.
   var suppressedChains: [UUID] = []
 
-  init(connection: PostgresConnection, logger: Logger, tenantID: Int64, traceID: UUID) {
+  init(connection: PostgresConnection, logger: Logger, tenantID: Int64, traceID: UUID, requestID: UUID) {
     self.connection = connection
     self.logger = logger
     self.tenantID = tenantID
     self.traceID = traceID
+    self.requestID = requestID
   }
 
   mutating func record(_ event: CallEvent) async throws -> EventOutcome {
@@ -173,12 +181,12 @@ struct EventRecorder {
     try await connection.query(
       """
       INSERT INTO call_events (tenant_id, trace_id, event_id, status, collected_data, stage_id, results,
-        duration_seconds, failure_reason, transcript, recording_url, answered_by, failure_type)
+        duration_seconds, failure_reason, transcript, recording_url, answered_by, failure_type, request_id)
       VALUES (\(tenantID), \(traceID), \(event.eventID), \(event.status.rawValue),
         \(event.collectedData.map { JSONValue.object($0).encoded() })::jsonb, \(event.stageID),
         \(event.results.map { JSONValue.object($0).encoded() })::jsonb, \(event.durationSeconds), \(event.failureReason),
         \(event.transcriptJSON)::jsonb, \(event.recordingURL), \(event.answeredBy?.rawValue),
-        \(event.failureType?.rawValue))
+        \(event.failureType?.rawValue), \(requestID))
       """, logger: logger)
   }
 

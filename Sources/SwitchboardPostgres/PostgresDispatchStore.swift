@@ -10,7 +10,10 @@ public struct PostgresDispatchStore: DispatchStore {
   let database: Database
   let logger: Logger
   let wakeups = Wakeup()
-  let dispatched: DispatchedBatch
+  /// "The dialer took it" records, written together.
+  let dispatched: Coalescer<ClaimedAttempt, Void>
+  /// Admissions, decided together.
+  let admissions: Coalescer<ClaimedAttempt, Admission>
   /// Where the chains this store changes are posted, for watchers on every replica.
   let chainChanges: Notifier?
 
@@ -18,7 +21,33 @@ public struct PostgresDispatchStore: DispatchStore {
     self.database = database
     self.logger = logger
     self.chainChanges = chainChanges
-    self.dispatched = DispatchedBatch(database: database, chainChanges: chainChanges)
+    self.dispatched = Coalescer { attempts in
+      do {
+        try await database.run { connection, logger in
+          try await connection.query(AttemptTransitions.dispatched(attempts), logger: logger)
+        }
+        chainChanges?.post(chains: attempts.map(\.request.conversationID))
+        return attempts.map { _ in .success(()) }
+      } catch {
+        return attempts.map { _ in .failure(error) }
+      }
+    }
+    self.admissions = Coalescer { attempts in
+      do {
+        return try await Self.admit(attempts, database: database).map { .success($0) }
+      } catch  where attempts.count > 1 {
+        // One attempt that fails its admission must not fail the others: each alone.
+        var results: [Result<Admission, any Error>] = []
+        for attempt in attempts {
+          do { results.append(.success(try await Self.admit([attempt], database: database)[0])) } catch {
+            results.append(.failure(error))
+          }
+        }
+        return results
+      } catch {
+        return [.failure(error)]
+      }
+    }
   }
 
   public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {
@@ -135,26 +164,39 @@ public struct PostgresDispatchStore: DispatchStore {
     }
   }
 
+  /// Batched: the admissions asked for in the last couple of milliseconds are decided in one
+  /// statement and one commit (switchboard_admit_dispatches).
   public func admit(_ attempt: ClaimedAttempt) async throws -> Admission {
-    let request = attempt.request
-    return try await database.run { connection, logger in
+    try await admissions.submit(attempt)
+  }
+
+  private static func admit(_ attempts: [ClaimedAttempt], database: Database) async throws -> [Admission] {
+    let requests = attempts.map(\.request)
+    let decided = try await database.run { connection, logger in
       let rows = try await connection.query(
         """
-        SELECT o_decision, o_retry_at, o_reason
-        FROM switchboard_admit_dispatch(\(request.tenantID), \(request.traceID), \(request.agentID),
-          \(request.customerPhone), \(attempt.limitsPending), \(attempt.compliancePending))
+        SELECT o_trace_id, o_decision, o_retry_at, o_reason
+        FROM switchboard_admit_dispatches(\(requests.map(\.tenantID)), \(requests.map(\.traceID)),
+          \(requests.map(\.agentID)), \(requests.map(\.customerPhone)), \(attempts.map(\.limitsPending)),
+          \(attempts.map(\.compliancePending)))
         """, logger: logger)
-      for try await (decision, retryAt, reasonText) in rows.decode((String, Date?, String?).self) {
+      var decided: [UUID: Admission] = [:]
+      for try await (trace, decision, retryAt, reasonText) in rows.decode((UUID, String, Date?, String?).self) {
         let reason = reasonText.flatMap(BlockedReason.init(rawValue:))
-        switch (decision, retryAt) {
-        case ("admitted", _): return .admitted
-        case ("canceled", _): return .canceled
-        case ("suppressed", _): return .suppressed(reason ?? .suppressed)
-        case ("deferred", let until?): return reason.map { .held(until: until, reason: $0) } ?? .deferred(until: until)
-        default: throw UnknownStoredValue(column: "switchboard_admit_dispatch", value: decision)
-        }
+        decided[trace] =
+          switch (decision, retryAt) {
+          case ("admitted", _): .admitted
+          case ("canceled", _): .canceled
+          case ("suppressed", _): .suppressed(reason ?? .suppressed)
+          case ("deferred", let until?): reason.map { .held(until: until, reason: $0) } ?? .deferred(until: until)
+          default: throw UnknownStoredValue(column: "switchboard_admit_dispatch", value: decision)
+          }
       }
-      throw SwitchboardError.internalError()
+      return decided
+    }
+    return try requests.map { request in
+      guard let admission = decided[request.traceID] else { throw SwitchboardError.internalError() }
+      return admission
     }
   }
 
@@ -181,7 +223,7 @@ public struct PostgresDispatchStore: DispatchStore {
   /// Batched: the dials of the last couple of milliseconds are recorded in one statement, one
   /// commit (one commit per dial capped dispatch at ~800/s on 2 cores).
   public func markDispatched(_ attempt: ClaimedAttempt) async throws {
-    try await dispatched.add(attempt)
+    try await dispatched.submit(attempt)
   }
 
   public func waitForWork(timeout: Duration) async {
@@ -194,6 +236,7 @@ public struct PostgresDispatchStore: DispatchStore {
     await withDiscardingTaskGroup { group in
       group.addTask { await due.listen { _ in wakeups.signal() } }
       group.addTask { await dispatched.run() }
+      group.addTask { await admissions.run() }
     }
   }
 
@@ -218,78 +261,6 @@ public struct PostgresDispatchStore: DispatchStore {
           SilentAttempt(tenantID: tenant, traceID: trace, status: try CallStatus(stored: status), since: since))
       }
       return silent
-    }
-  }
-}
-
-/// Collects "dialer took it" records and writes them together: the records of the last couple
-/// of milliseconds in one statement. Its flusher runs inside ``run()``, which the dispatcher runs
-/// beside its dials, so that a graceful shutdown writes the last records before it ends.
-final class DispatchedBatch: Sendable {
-  let database: Database
-  let chainChanges: Notifier?
-  private struct State {
-    var pending: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)] = []
-    var stopped = false
-  }
-
-  private let state = Mutex(State())
-  private let flusher = Wakeup()
-
-  init(database: Database, chainChanges: Notifier?) {
-    self.database = database
-    self.chainChanges = chainChanges
-  }
-
-  func add(_ attempt: ClaimedAttempt) async throws {
-    try await withCheckedThrowingContinuation { continuation in
-      let accepted = state.withLock { state in
-        guard !state.stopped else { return false }
-        state.pending.append((attempt, continuation))
-        return true
-      }
-      guard accepted else {
-        continuation.resume(throwing: SwitchboardError.unavailable())
-        return
-      }
-      flusher.signal()
-    }
-  }
-
-  /// Writes the records as they come until cancelled, then the last of them. The records of the
-  /// first 2 ms after one arrives go together, and a slow write does not hold up the next one.
-  func run() async {
-    await withTaskCancellationHandler {
-      await withDiscardingTaskGroup { group in
-        while true {
-          if state.withLock({ $0.pending.isEmpty && !$0.stopped }) { await flusher.wait() }
-          if !state.withLock({ $0.stopped }) { try? await Task.sleep(for: .milliseconds(2)) }
-          let (batch, stopped) = state.withLock { state in
-            defer { state.pending.removeAll() }
-            return (state.pending, state.stopped)
-          }
-          // A dial the dialer took must be recorded even when this is being stopped: its record
-          // is written outside the cancellation (and within the database deadline).
-          if !batch.isEmpty { group.addTask { await Task { await self.flush(batch) }.value } }
-          if stopped && batch.isEmpty { return }
-        }
-      }
-    } onCancel: {
-      state.withLock { $0.stopped = true }
-      flusher.signal()
-    }
-  }
-
-  private func flush(_ batch: [(attempt: ClaimedAttempt, done: CheckedContinuation<Void, any Error>)]) async {
-    let attempts = batch.map(\.attempt)
-    do {
-      try await database.run { connection, logger in
-        try await connection.query(AttemptTransitions.dispatched(attempts), logger: logger)
-      }
-      batch.forEach { $0.done.resume() }
-      chainChanges?.post(chains: attempts.map(\.request.conversationID))
-    } catch {
-      batch.forEach { $0.done.resume(throwing: error) }
     }
   }
 }

@@ -54,9 +54,10 @@ struct BatchControlTests {
         counted.withLock { $0.append(store) }
         return store
       }
+      // Few dials in flight, so the batch is still dialing when the pause comes.
       try await whileRunning([
-        database.dispatcher("a", dialer: dialer, store: counting),
-        database.dispatcher("b", dialer: dialer, store: counting),
+        database.dispatcher("a", dialer: dialer, maxInFlight: 4, store: counting),
+        database.dispatcher("b", dialer: dialer, maxInFlight: 4, store: counting),
       ]) {
         #expect(try await database.eventually { await dialer.count >= 20 })
         let paused = try await operations.control(.pause, String(batch.id), tenant: tenant)

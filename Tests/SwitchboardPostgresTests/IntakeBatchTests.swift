@@ -17,7 +17,7 @@ struct IntakeBatchTests {
     var configuration = PostgresCallStore.Configuration.defaults
     configuration.intakeWriters = 1
     return PostgresCallStore(
-      client: tenant.environment.client, timeout: .seconds(5), configuration: configuration,
+      client: tenant.environment.client, timeout: .seconds(30), configuration: configuration,
       logger: Logger(label: "tests")
     ).running()
   }
@@ -94,7 +94,7 @@ struct IntakeBatchTests {
     var configuration = PostgresCallStore.Configuration.defaults
     configuration.intakeWriters = 1
     let store = PostgresCallStore(
-      client: database.client, timeout: .seconds(5), configuration: configuration, logger: database.logger
+      client: database.client, timeout: .seconds(30), configuration: configuration, logger: database.logger
     )
     .running()
     let poison = "+19995550000"
@@ -162,7 +162,7 @@ struct IntakeBatchTests {
     configuration.intakeWriters = 3
     configuration.maxIntakeBatch = 4
     let store = PostgresCallStore(
-      client: tenant.environment.client, timeout: .seconds(5), configuration: configuration,
+      client: tenant.environment.client, timeout: .seconds(30), configuration: configuration,
       logger: Logger(label: "tests")
     ).running()
     let phones = (1...4).map { "+9198000000\($0)0" }

@@ -233,7 +233,7 @@ struct GatewayErrorTests {
     request.headers.add(name: "Idempotency-Key", value: "k1")
     request.headers.add(name: "Idempotency-Key", value: "k2")
     request.body = .bytes(ByteBuffer(string: tenant.callBody().encoded()))
-    let twice = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let twice = try await HTTPClient.tests.execute(request, timeout: .seconds(30))
     let twiceBody = try JSONValue.decode(String(buffer: try await twice.body.collect(upTo: 1 << 20)))
     #expect(twice.status.code == 400)
     #expect(twiceBody["error"]?["message"] == "Idempotency-Key header must be given once")

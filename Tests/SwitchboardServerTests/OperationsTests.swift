@@ -98,7 +98,7 @@ extension GatewayClient {
   static func fetch(_ path: String, port: Int) async throws -> (status: Int, headers: [String: String], text: String) {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
     request.method = .GET
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await HTTPClient.tests.execute(request, timeout: .seconds(30))
     let body = try await response.body.collect(upTo: 4 << 20)
     var headers: [String: String] = [:]
     for header in response.headers { headers[header.name.lowercased()] = header.value }

@@ -197,7 +197,7 @@ final class ServerProcess: Sendable {
       guard process.isRunning else { throw TestFailure("switchboard exited at start (log: \(log))") }
       var request = HTTPClientRequest(url: "http://127.0.0.1:\(httpPort)/readyz")
       request.method = .GET
-      if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)),
+      if let response = try? await HTTPClient.tests.execute(request, timeout: .seconds(2)),
         response.status == .ok
       {
         return

@@ -165,11 +165,12 @@ package struct IsolatedDatabase: Sendable {
   /// `store` wraps the store it claims from (a test counting its claims).
   package func dispatcher(
     _ replica: String, dialer: any Dialer, lease: Duration = .seconds(30),
-    now: @escaping @Sendable () -> Date = { Date() },
+    now: @escaping @Sendable () -> Date = { Date() }, maxInFlight: Int = 512,
     store wrap: (any DispatchStore) -> any DispatchStore = { $0 }
   ) -> Dispatcher {
     var configuration = Dispatcher.Configuration(replicaID: replica, lease: lease)
     configuration.pollInterval = .milliseconds(50)
+    configuration.maxInFlight = maxInFlight
     configuration.now = now
     return Dispatcher(
       store: wrap(PostgresDispatchStore(database: database, logger: logger)), dialer: dialer,

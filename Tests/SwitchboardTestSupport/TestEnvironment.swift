@@ -169,6 +169,16 @@ extension JSONValue {
   package subscript(key: String) -> JSONValue? { objectValue?[key] }
 }
 
+extension HTTPClient {
+  /// The tests' client: like `HTTPClient.shared`, with room for the whole suite's concurrent
+  /// requests to one host (`shared` opens 8 and queues the rest behind long batch uploads).
+  package static let tests: HTTPClient = {
+    var configuration = HTTPClient.Configuration.singletonConfiguration
+    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+  }()
+}
+
 /// Talks to the shared server's JSON gateway over a real socket.
 package enum GatewayClient {
   package static func send(
@@ -186,7 +196,7 @@ package enum GatewayClient {
     } else if let rawBody {
       request.body = .bytes(ByteBuffer(bytes: rawBody))
     }
-    let response = try await HTTPClient.shared.execute(request, timeout: .init(timeout))
+    let response = try await HTTPClient.tests.execute(request, timeout: .init(timeout))
     let bytes = try await response.body.collect(upTo: 4 << 20)
     let text = String(buffer: bytes)
     var headerMap: [String: String] = [:]
