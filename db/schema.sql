@@ -86,7 +86,8 @@ BEGIN
     FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS e(call, ordinality),
       jsonb_to_record(e.call) AS x(key_hash text, agent_id bigint, trace_id uuid, new_conversation_id uuid,
         conversation_id uuid, conversation_attempt integer, customer_phone text, parameters jsonb, metadata text,
-        idempotency_key text, retry_context jsonb, scheduled_for_epoch double precision, traceparent text)
+        idempotency_key text, retry_context jsonb, scheduled_for_epoch double precision, traceparent text,
+        recipient_timezone text, blocked_reason text)
   LOOP
     IF v_key_hash IS DISTINCT FROM c.key_hash THEN
       v_key_hash := c.key_hash;
@@ -103,7 +104,8 @@ BEGIN
         c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
         p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), NULL, c.traceparent,
         v_tenant.number_rate_limit, v_tenant.number_rate_period_seconds,
-        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls, true);
+        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls, true,
+        c.recipient_timezone, c.blocked_reason);
   END LOOP;
 END
 $$;
@@ -384,10 +386,10 @@ COMMENT ON FUNCTION public.switchboard_admit_dispatches(p_tenant_ids bigint[], p
 
 
 --
--- Name: switchboard_append_attempt(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, bigint, text, integer, integer, integer, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
+-- Name: switchboard_append_attempt(bigint, bigint, uuid, uuid, uuid, integer, text, jsonb, text, text, integer, jsonb, timestamp with time zone, bigint, text, integer, integer, integer, integer, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean) RETURNS public.switchboard_appended
+CREATE FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean, p_recipient_timezone text DEFAULT NULL::text, p_blocked_reason text DEFAULT NULL::text) RETURNS public.switchboard_appended
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -517,23 +519,28 @@ BEGIN
   v_result.retry_after_seconds := 0;
   INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
     parameters, metadata, idempotency_key, retry_context, effective_retry_context, status, scheduled_for, due_at,
-    batch_id, traceparent)
+    batch_id, traceparent, recipient_timezone, blocked_reason)
   VALUES (p_tenant_id, p_trace_id, v_result.conversation_id, v_result.attempt_number, p_agent_id, p_customer_phone,
     p_parameters, p_metadata, p_idempotency_key, p_retry_context,
     switchboard_effective_context(v_chain.collected_data, v_chain.language, v_chain.stage_id,
       p_retry_context ->> 'retry_initial_message'),
     v_result.status, p_scheduled_for,
-    coalesce(p_scheduled_for, now()), p_batch_id, p_traceparent);
+    coalesce(p_scheduled_for, now()), p_batch_id, p_traceparent, p_recipient_timezone, p_blocked_reason);
+  IF p_blocked_reason IS NOT NULL THEN
+    INSERT INTO call_events (tenant_id, trace_id, event_id, status, blocked_reason, deferred_until)
+    VALUES (p_tenant_id, p_trace_id, 'deferred-' || switchboard_uuid_v7(), v_result.status, p_blocked_reason,
+      p_scheduled_for);
+  END IF;
   RETURN v_result;
 END
 $$;
 
 
 --
--- Name: FUNCTION switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean, p_recipient_timezone text, p_blocked_reason text); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean) IS 'Appends an attempt to a chain (a new one, or the next of an existing one) for intake, retries and batches; or answers why not.';
+COMMENT ON FUNCTION public.switchboard_append_attempt(p_tenant_id bigint, p_agent_id bigint, p_trace_id uuid, p_new_conversation_id uuid, p_conversation_id uuid, p_conversation_attempt integer, p_customer_phone text, p_parameters jsonb, p_metadata text, p_idempotency_key text, p_idempotency_ttl_seconds integer, p_retry_context jsonb, p_scheduled_for timestamp with time zone, p_batch_id bigint, p_traceparent text, p_rate_limit integer, p_rate_period_seconds integer, p_rate_burst integer, p_max_concurrent_calls integer, p_check_compliance boolean, p_recipient_timezone text, p_blocked_reason text) IS 'Appends an attempt to a chain (a new one, or the next of an existing one) for intake, retries and batches; or answers why not.';
 
 
 --
@@ -1107,6 +1114,7 @@ CREATE TABLE public.agents (
     retry_policy jsonb,
     calling_window jsonb,
     contact_limits jsonb,
+    recipient_hours jsonb,
     CONSTRAINT agents_agent_id_check CHECK ((agent_id > 0))
 );
 
@@ -1179,6 +1187,13 @@ COMMENT ON COLUMN public.agents.calling_window IS 'When the agent may call: {"ti
 --
 
 COMMENT ON COLUMN public.agents.contact_limits IS 'The agent''s own attempt caps per number, replacing its tenant''s; NULL: the tenant''s.';
+
+
+--
+-- Name: COLUMN agents.recipient_hours; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.agents.recipient_hours IS 'The agent''s own recipient hours, in place of the tenant''s; NULL: the tenant''s.';
 
 
 --
@@ -1328,7 +1343,9 @@ SELECT
     NULL::numeric AS avg_duration_seconds,
     NULL::bigint AS voicemail_count,
     NULL::bigint AS socket_failure_count,
-    NULL::bigint AS suppressed_count;
+    NULL::bigint AS suppressed_count,
+    NULL::bigint AS deferred_contact_limit_count,
+    NULL::bigint AS deferred_outside_hours_count;
 
 
 --
@@ -1507,6 +1524,20 @@ COMMENT ON COLUMN public.batch_progress.suppressed_count IS 'Contacts whose late
 
 
 --
+-- Name: COLUMN batch_progress.deferred_contact_limit_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.deferred_contact_limit_count IS 'Waiting contacts whose latest attempt the number''s caps deferred (also in waiting_count).';
+
+
+--
+-- Name: COLUMN batch_progress.deferred_outside_hours_count; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.batch_progress.deferred_outside_hours_count IS 'Waiting contacts whose latest attempt the recipient''s hours deferred (also in waiting_count).';
+
+
+--
 -- Name: batches; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1664,6 +1695,7 @@ CREATE TABLE public.call_attempts (
     chain_created_at timestamp with time zone NOT NULL,
     is_latest boolean DEFAULT true NOT NULL,
     blocked_reason text,
+    recipient_timezone text,
     CONSTRAINT call_attempts_answered_by_check CHECK ((answered_by = ANY (ARRAY['human'::text, 'machine'::text, 'unknown'::text]))),
     CONSTRAINT call_attempts_attempt_number_check CHECK ((attempt_number > 0)),
     CONSTRAINT call_attempts_duration_in_range CHECK (((duration_seconds >= (0)::double precision) AND (duration_seconds <= (604800)::double precision))),
@@ -1907,7 +1939,14 @@ COMMENT ON COLUMN public.call_attempts.is_latest IS 'Whether this is its chain''
 -- Name: COLUMN call_attempts.blocked_reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.call_attempts.blocked_reason IS 'Why compliance last held the attempt back or ended it: suppressed, opt_out, contact_limit.';
+COMMENT ON COLUMN public.call_attempts.blocked_reason IS 'Why compliance last held the attempt back or ended it: suppressed, opt_out, contact_limit, outside_recipient_hours, unknown_timezone.';
+
+
+--
+-- Name: COLUMN call_attempts.recipient_timezone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.call_attempts.recipient_timezone IS 'The recipient''s IANA zone as the caller gave it (else the number''s prefix decides); retries keep it.';
 
 
 --
@@ -2045,7 +2084,7 @@ COMMENT ON COLUMN public.call_events.failure_type IS 'The failure type the repor
 -- Name: COLUMN call_events.blocked_reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.call_events.blocked_reason IS 'A compliance decision''s reason (the event is Switchboard''s own): suppressed, opt_out, contact_limit.';
+COMMENT ON COLUMN public.call_events.blocked_reason IS 'A compliance decision''s reason (the event is Switchboard''s own): suppressed, opt_out, contact_limit, outside_recipient_hours, unknown_timezone.';
 
 
 --
@@ -2153,7 +2192,7 @@ COMMENT ON COLUMN public.compliance_decisions.decision IS 'deferred (due again a
 -- Name: COLUMN compliance_decisions.reason; Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON COLUMN public.compliance_decisions.reason IS 'suppressed, opt_out or contact_limit.';
+COMMENT ON COLUMN public.compliance_decisions.reason IS 'suppressed, opt_out, contact_limit, outside_recipient_hours or unknown_timezone.';
 
 
 --
@@ -2860,10 +2899,16 @@ CREATE TABLE public.tenants (
     max_concurrent_calls integer DEFAULT 10 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     contact_limits jsonb,
+    recipient_hours jsonb,
+    outside_hours text DEFAULT 'defer'::text NOT NULL,
+    unknown_timezone text DEFAULT 'tenant_zone'::text NOT NULL,
+    timezone text DEFAULT 'UTC'::text NOT NULL,
     CONSTRAINT tenants_max_concurrent_calls_check CHECK ((max_concurrent_calls >= 0)),
     CONSTRAINT tenants_number_rate_burst_check CHECK ((number_rate_burst > 0)),
     CONSTRAINT tenants_number_rate_limit_check CHECK ((number_rate_limit >= 0)),
-    CONSTRAINT tenants_number_rate_period_seconds_check CHECK ((number_rate_period_seconds > 0))
+    CONSTRAINT tenants_number_rate_period_seconds_check CHECK ((number_rate_period_seconds > 0)),
+    CONSTRAINT tenants_outside_hours_known CHECK ((outside_hours = ANY (ARRAY['defer'::text, 'reject'::text]))),
+    CONSTRAINT tenants_unknown_timezone_known CHECK ((unknown_timezone = ANY (ARRAY['tenant_zone'::text, 'refuse'::text])))
 );
 
 
@@ -2928,6 +2973,34 @@ COMMENT ON COLUMN public.tenants.created_at IS 'When the tenant was created.';
 --
 
 COMMENT ON COLUMN public.tenants.contact_limits IS 'Attempt caps per number (SwitchboardCore ContactLimits); NULL: none.';
+
+
+--
+-- Name: COLUMN tenants.recipient_hours; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.recipient_hours IS 'Calling hours in the recipient''s zone: {"days": [...], "start": "HH:MM", "end": "HH:MM"}, narrowed by the country''s limits; NULL: none.';
+
+
+--
+-- Name: COLUMN tenants.outside_hours; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.outside_hours IS 'A call placed now outside the recipient''s hours: defer (scheduled for the next opening) or reject (422).';
+
+
+--
+-- Name: COLUMN tenants.unknown_timezone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.unknown_timezone IS 'A number whose zone is unknown: tenant_zone (checked in the tenant''s timezone) or refuse.';
+
+
+--
+-- Name: COLUMN tenants.timezone; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.tenants.timezone IS 'The tenant''s IANA zone, for numbers of unknown zone.';
 
 
 --
@@ -3347,7 +3420,9 @@ CREATE OR REPLACE VIEW public.batch_progress AS
     round((avg(a.duration_seconds))::numeric, 2) AS avg_duration_seconds,
     count(a.trace_id) FILTER (WHERE (a.status = 'voicemail'::text)) AS voicemail_count,
     count(a.trace_id) FILTER (WHERE (a.failure_type = 'socket_failure'::text)) AS socket_failure_count,
-    count(a.trace_id) FILTER (WHERE (a.status = 'suppressed'::text)) AS suppressed_count
+    count(a.trace_id) FILTER (WHERE (a.status = 'suppressed'::text)) AS suppressed_count,
+    count(a.trace_id) FILTER (WHERE ((a.status = ANY (ARRAY['scheduled'::text, 'initiated'::text])) AND (a.blocked_reason = 'contact_limit'::text))) AS deferred_contact_limit_count,
+    count(a.trace_id) FILTER (WHERE ((a.status = ANY (ARRAY['scheduled'::text, 'initiated'::text])) AND (a.blocked_reason = 'outside_recipient_hours'::text))) AS deferred_outside_hours_count
    FROM ((public.batches b
      LEFT JOIN public.conversations c ON (((c.tenant_id = b.tenant_id) AND (c.batch_id = b.batch_id))))
      LEFT JOIN public.call_attempts a ON (((a.tenant_id = c.tenant_id) AND (a.conversation_id = c.conversation_id) AND (a.attempt_number = c.attempt_count))))

@@ -216,6 +216,10 @@ public struct BatchMetrics: Sendable, Hashable {
   public var socketFailureCount = 0
   /// Ended by a compliance rule (a suppressed number, an opt-out).
   public var suppressedCount = 0
+  /// Waiting because the number's caps deferred it (also in ``waitingCount``).
+  public var deferredContactLimitCount = 0
+  /// Waiting because it was outside the recipient's hours (also in ``waitingCount``).
+  public var deferredOutsideHoursCount = 0
   /// Average duration of the latest calls that reported one.
   public var averageDurationSeconds: Double?
 

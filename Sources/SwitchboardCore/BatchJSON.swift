@@ -54,6 +54,8 @@ extension BatchMetrics {
       "canceled_count": count(canceledCount),
       "voicemail_count": count(voicemailCount),
       "suppressed_count": count(suppressedCount),
+      "deferred_contact_limit_count": count(deferredContactLimitCount),
+      "deferred_outside_hours_count": count(deferredOutsideHoursCount),
       "waiting_count": count(waitingCount),
       "total_recipients": count(totalRecipients),
     ])

@@ -12,6 +12,7 @@ public struct CallOperations: Sendable {
   private let runtimeSecret: Secret?
   private let now: @Sendable () -> Date
   private let recentKeys = RecentKeys()
+  private let hoursRules = RecentHoursRules()
 
   public init(store: any CallStore, runtimeSecret: Secret? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
     self.store = store
@@ -69,9 +70,43 @@ public struct CallOperations: Sendable {
   }
 
   /// Validates and records one call attempt.
+  /// The recipient's hours, when the tenant or the agent has them. A call placed now outside them
+  /// is deferred to the next opening (scheduled, with its reason) or refused (422), by the
+  /// tenant's `outside_hours`; a number of unknown zone is refused under `unknown_timezone:
+  /// refuse`. A scheduled call is left to dispatch, which checks every attempt when it falls due.
+  /// The settings are read at most every ``RecentHoursRules/maxAge`` per key: a change reaches
+  /// intake within that, and dispatch at once.
+  private func applyRecipientHours(
+    to request: inout CallRequest, apiKey: String, now clock: Date
+  ) async throws(SwitchboardError) {
+    let rules: RecipientHoursRules?
+    if let cached = hoursRules.lookup(apiKey, now: clock) {
+      rules = cached
+    } else {
+      rules = try await Self.mapped { try await store.recipientHoursRules(apiKey: apiKey) }
+      hoursRules.remember(apiKey, rules, now: clock)
+    }
+    guard let policy = rules?.policy(agentID: request.agentID) else { return }
+    let decision = policy.decide(
+      phone: request.customerPhone, recipientTimezone: request.recipientTimezone, at: request.scheduledFor ?? clock)
+    switch decision {
+    case .inside: return
+    case .unknownZone:
+      Telemetry.complianceBlocked(reason: .unknownTimezone)
+      throw .recipientTimezoneUnknown
+    case .outside(let opening):
+      guard request.scheduledFor == nil else { return }
+      Telemetry.complianceBlocked(reason: .outsideRecipientHours)
+      guard policy.outsideHours == .defer, let opening else { throw .outsideCallingHours(nextAllowedAt: opening) }
+      request.scheduledFor = opening
+      request.blockedReason = .outsideRecipientHours
+    }
+  }
+
   public func makeCall(_ input: MakeCallInput, caller: Caller) async throws(SwitchboardError) -> AcceptedCall {
     let clock = now()
-    let request = try CallRequest.validate(input, now: clock)
+    var request = try CallRequest.validate(input, now: clock)
+    try await applyRecipientHours(to: &request, apiKey: caller.apiKey, now: clock)
     let outcome = try await Self.mapped {
       try await store.accept(
         request, traceID: .v7(now: clock), newConversationID: .v7(now: clock), apiKey: caller.apiKey)
@@ -252,6 +287,32 @@ public struct Caller: Sendable, CustomStringConvertible {
 /// MakeCall uses them, and it checks the key again in the statement that records the call: a
 /// revoked key never places a call; it may at most be told of a bad request body (400) before
 /// it is told of the key (401), for up to ``maxAge``.
+/// Each key's tenant's recipient-hours settings, as last read (`nil` inside: it has none), for
+/// ``maxAge``.
+final class RecentHoursRules: Sendable {
+  static let maxAge: TimeInterval = 5
+  static let capacity = 10_000
+
+  private let seen = Mutex<[String: (rules: RecipientHoursRules?, at: Date)]>([:])
+
+  /// The settings read less than ``maxAge`` ago; `nil` when they must be read (an outer `nil`).
+  func lookup(_ key: String, now: Date) -> RecipientHoursRules?? {
+    seen.withLock { seen in
+      guard let entry = seen[key], now.timeIntervalSince(entry.at) < Self.maxAge, entry.at <= now else {
+        return nil
+      }
+      return .some(entry.rules)
+    }
+  }
+
+  func remember(_ key: String, _ rules: RecipientHoursRules?, now: Date) {
+    seen.withLock { seen in
+      if seen.count >= Self.capacity { seen.removeAll(keepingCapacity: true) }
+      seen[key] = (rules, now)
+    }
+  }
+}
+
 final class RecentKeys: Sendable {
   static let maxAge: TimeInterval = 30
   static let capacity = 10_000

@@ -45,6 +45,8 @@ public struct MakeCallInput: Sendable {
   public var scheduledFor: Date?
   /// The caller's W3C `traceparent`, as sent (kept only when well formed).
   public var traceparent: String?
+  /// The recipient's IANA zone, overriding the one the number's prefix gives.
+  public var recipientTimezone: String?
 
   public init(
     agentID: Int64? = nil, parameters: [CallParameter]? = nil, conversationID: String? = nil,
@@ -85,6 +87,10 @@ public struct CallRequest: Sendable, Hashable {
   public var retryContext: RetryContext?
   public var scheduledFor: Date?
   public var traceparent: String?
+  /// The recipient's IANA zone when the caller gave one (recipient hours use it).
+  public var recipientTimezone: String?
+  /// Set when intake deferred a call placed now to an opening (`scheduledFor`): why.
+  public var blockedReason: BlockedReason?
 }
 
 /// The limits of the call contract (DESIGN §3).
@@ -120,6 +126,10 @@ extension CallRequest {
     if input.metadata?.containsNUL == true { throw .invalid("metadata must not contain NUL characters") }
     let retryContext = try input.retryContext.flatMap(checkRetryContext)
     try checkSchedule(input.scheduledFor, now: now)
+    let recipientTimezone = input.recipientTimezone.flatMap { $0.isEmpty ? nil : $0 }
+    if let recipientTimezone, !RecipientHoursPolicy.isKnownZone(recipientTimezone) {
+      throw .invalid("recipient_timezone must be an IANA time zone name such as Asia/Kolkata")
+    }
     var conversation: ConversationReference?
     if let raw = input.conversationID, !raw.isEmpty {
       guard let reference = ConversationReference(raw) else { throw .conversationNotFound }
@@ -128,7 +138,8 @@ extension CallRequest {
     return CallRequest(
       agentID: agentID, parameters: parameters, customerPhone: phone, conversation: conversation,
       idempotencyKey: idempotencyKey, metadata: input.metadata, retryContext: retryContext,
-      scheduledFor: input.scheduledFor, traceparent: TraceParent.valid(input.traceparent)
+      scheduledFor: input.scheduledFor, traceparent: TraceParent.valid(input.traceparent),
+      recipientTimezone: recipientTimezone
     )
   }
 

@@ -31,6 +31,10 @@ public protocol CallStore: Sendable {
   /// The tenant owning a live API key, or `nil` for an unknown or revoked key.
   func tenant(forAPIKey apiKey: String) async throws -> Tenant?
 
+  /// The recipient-hours settings of the tenant owning `apiKey`; `nil` when it (and each of its
+  /// agents) has none, or the key is not live.
+  func recipientHoursRules(apiKey: String) async throws -> RecipientHoursRules?
+
   /// Records the attempt for the tenant owning `apiKey` if every stateful rule allows it (a live
   /// key, agent, conversation, idempotency, the tenant's limits as they stand), atomically: a
   /// rejected attempt changes nothing.
@@ -64,6 +68,9 @@ public protocol CallStore: Sendable {
 }
 
 extension CallStore {
+  /// A store without recipient hours.
+  public func recipientHoursRules(apiKey: String) async throws -> RecipientHoursRules? { nil }
+
   /// A store that hears of no changes: its watchers see each chain as it was when they began.
   public func listenForChainChanges(_ changed: @escaping @Sendable ([UUID]?) -> Void) async {
     while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }

@@ -8,6 +8,10 @@ public enum BlockedReason: String, Sendable, Hashable, CaseIterable {
   case optOut = "opt_out"
   /// The number was contacted as often as its caps allow.
   case contactLimit = "contact_limit"
+  /// It is outside the tenant's (or the agent's) calling hours in the recipient's own zone.
+  case outsideRecipientHours = "outside_recipient_hours"
+  /// The number's zone is unknown and the tenant's `unknown_timezone` is `refuse`.
+  case unknownTimezone = "unknown_timezone"
 }
 
 /// Who made a suppression entry.
@@ -276,6 +280,9 @@ public struct ComplianceVerdict: Sendable, Hashable {
   public var nextAllowedAt: Date?
   /// The number's candidate IANA zones (``PhoneTimeZones``); empty when unknown.
   public var recipientTimezones: [String]
+  /// The agent's (or tenant's) recipient-hours rule, which the store reads with the verdict and
+  /// ``ComplianceOperations/check(customerPhone:agentID:at:tenant:)`` applies. Not answered.
+  public var recipientHours: RecipientHoursPolicy?
 
   public init(allowed: Bool, reasons: [BlockedReason], nextAllowedAt: Date?, recipientTimezones: [String] = []) {
     self.allowed = allowed
@@ -410,6 +417,26 @@ public struct ComplianceOperations: Sendable {
     }
     guard var verdict else { throw .agentNotFound }
     verdict.recipientTimezones = PhoneTimeZones.locate(phone)?.timeZones ?? []
+    if let policy = verdict.recipientHours {
+      let when = at ?? now()
+      switch policy.decide(phone: phone, recipientTimezone: nil, at: when) {
+      case .inside: break
+      case .unknownZone: verdict.reasons.append(.unknownTimezone)
+      case .outside: verdict.reasons.append(.outsideRecipientHours)
+      }
+      // The first time both the caps and the hours allow (none while suppressed or refused).
+      if verdict.reasons.contains(where: { [.suppressed, .optOut, .unknownTimezone].contains($0) }) {
+        verdict.nextAllowedAt = nil
+      } else if verdict.reasons.contains(.outsideRecipientHours) || verdict.nextAllowedAt != nil {
+        let from = max(verdict.nextAllowedAt ?? when, when)
+        if case .outside(let opening) = policy.decide(phone: phone, recipientTimezone: nil, at: from) {
+          verdict.nextAllowedAt = opening
+        } else {
+          verdict.nextAllowedAt = from
+        }
+      }
+      verdict.allowed = verdict.reasons.isEmpty
+    }
     return verdict
   }
 }

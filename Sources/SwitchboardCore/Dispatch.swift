@@ -64,6 +64,10 @@ public struct ClaimedAttempt: Sendable, Hashable {
   /// A compliance rule may apply (the number has a suppression entry, or the tenant or agent has
   /// caps): admission checks it, charging no limit when ``limitsPending`` is false.
   public var compliancePending = false
+  /// The recipient-hours rule of its agent or tenant, if any, checked beside the calling window.
+  public var recipientHours: RecipientHoursPolicy?
+  /// The recipient's zone as the caller gave it.
+  public var recipientTimezone: String?
   public var leaseOwner: String
   /// When it fell due: its schedule, its creation, or the end of a postponement.
   public var dueAt: Date

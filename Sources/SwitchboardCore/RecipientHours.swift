@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Calling hours in the recipient's own time: days and local start and end, the calling window's
 /// shape without its zone, checked in every zone the number may be in (``PhoneTimeZones``). A
@@ -100,5 +101,111 @@ public struct RecipientHours: Sendable, Hashable {
     guard let hours else { return limits }
     guard let limits else { return hours }
     return hours.narrowed(by: limits)
+  }
+}
+
+/// What a tenant does with a call placed now outside the recipient's hours.
+public enum OutsideHours: String, Sendable, Hashable, CaseIterable {
+  /// Accept it as scheduled for the next opening (the default).
+  case `defer`
+  /// Refuse it: 422 `outside_calling_hours` with `next_allowed_at`.
+  case reject
+}
+
+/// Where a number whose zone the data does not know is taken to be.
+public enum UnknownTimezone: String, Sendable, Hashable, CaseIterable {
+  /// In the tenant's own zone (the default).
+  case tenantZone = "tenant_zone"
+  /// Nowhere: such a number is not called (422 `recipient_timezone_unknown` at intake).
+  case refuse
+}
+
+/// A tenant's recipient-hours rule for one agent: the hours (the agent's, else the tenant's) and
+/// the tenant's policies. Decides a call to a number at a time, in the number's candidate zones
+/// (or the call's `recipient_timezone`), inside its country's limits.
+public struct RecipientHoursPolicy: Sendable, Hashable {
+  public var hours: RecipientHours
+  public var outsideHours: OutsideHours
+  public var unknownTimezone: UnknownTimezone
+  /// The tenant's zone, for `unknown_timezone: tenant_zone`.
+  public var tenantZone: TimeZone
+
+  public init(
+    hours: RecipientHours, outsideHours: OutsideHours = .defer, unknownTimezone: UnknownTimezone = .tenantZone,
+    tenantZone: TimeZone = .gmt
+  ) {
+    self.hours = hours
+    self.outsideHours = outsideHours
+    self.unknownTimezone = unknownTimezone
+    self.tenantZone = tenantZone
+  }
+
+  public enum Decision: Sendable, Hashable {
+    case inside
+    /// Outside; when the hours next open in every candidate zone (`nil`: not in two weeks).
+    case outside(nextOpening: Date?)
+    /// The number's zone is unknown and the tenant refuses such numbers.
+    case unknownZone
+  }
+
+  /// The decision for a call to `phone` at `date`. `recipientTimezone` (an IANA name, validated
+  /// at intake) overrides the number's zones; the country's limits apply either way.
+  public func decide(phone: String, recipientTimezone: String?, at date: Date) -> Decision {
+    let location = PhoneTimeZones.locate(phone)
+    let names = recipientTimezone.map { [$0] } ?? location?.timeZones ?? []
+    var zones = names.compactMap(Self.zone(named:))
+    if zones.isEmpty {
+      guard unknownTimezone == .tenantZone else { return .unknownZone }
+      zones = [tenantZone]
+    }
+    let effective = RecipientHours.effective(hours, callingCode: location?.callingCode ?? 0) ?? hours
+    if zones.allSatisfy({ effective.isInside(date, in: $0) }) { return .inside }
+    return .outside(nextOpening: effective.nextOpening(atOrAfter: date, in: zones))
+  }
+
+  /// A zone by IANA name, parsed once per name (Foundation reads the zone's file each time).
+  public static func zone(named name: String) -> TimeZone? {
+    if let known = zones.withLock({ $0[name] }) { return known }
+    guard let zone = TimeZone(identifier: name) else { return nil }
+    zones.withLock { if $0.count < 10_000 { $0[name] = zone } }
+    return zone
+  }
+
+  /// Whether `name` is an IANA zone name the time-zone database holds ("Asia/Kolkata", "UTC"),
+  /// as a call's `recipient_timezone` must be; an abbreviation ("IST") or an offset ("GMT+5")
+  /// is not one. (Foundation's `knownTimeZoneIdentifiers` is an older list without links such as
+  /// "Asia/Kolkata", so the name's shape and the database decide.)
+  public static func isKnownZone(_ name: String) -> Bool {
+    (name == "UTC" || name.contains("/")) && zone(named: name) != nil
+  }
+
+  private static let zones = Mutex<[String: TimeZone]>([:])
+}
+
+/// A tenant's recipient-hours settings as intake reads them: the tenant's hours and policies, and
+/// the hours of each agent that has its own (which replace the tenant's for that agent).
+public struct RecipientHoursRules: Sendable, Hashable {
+  public var tenantHours: RecipientHours?
+  public var agentHours: [Int64: RecipientHours]
+  public var outsideHours: OutsideHours
+  public var unknownTimezone: UnknownTimezone
+  public var tenantZone: TimeZone
+
+  public init(
+    tenantHours: RecipientHours?, agentHours: [Int64: RecipientHours] = [:], outsideHours: OutsideHours = .defer,
+    unknownTimezone: UnknownTimezone = .tenantZone, tenantZone: TimeZone = .gmt
+  ) {
+    self.tenantHours = tenantHours
+    self.agentHours = agentHours
+    self.outsideHours = outsideHours
+    self.unknownTimezone = unknownTimezone
+    self.tenantZone = tenantZone
+  }
+
+  /// The rule for calls of `agentID`; `nil` when neither it nor the tenant has hours.
+  public func policy(agentID: Int64) -> RecipientHoursPolicy? {
+    guard let hours = agentHours[agentID] ?? tenantHours else { return nil }
+    return RecipientHoursPolicy(
+      hours: hours, outsideHours: outsideHours, unknownTimezone: unknownTimezone, tenantZone: tenantZone)
   }
 }

@@ -28,6 +28,11 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     case numberSuppressed
     /// The number was contacted as often as its caps allow; carries when it may be called again.
     case contactLimited(nextAllowedAt: Date)
+    /// Now is outside the recipient's calling hours and the tenant rejects such calls: 422,
+    /// FAILED_PRECONDITION; carries the next opening (nil: none in the next two weeks).
+    case outsideCallingHours(nextAllowedAt: Date?)
+    /// The number's time zone is unknown and the tenant refuses such numbers: 422.
+    case recipientTimezoneUnknown
     /// The attempt's status does not allow the operation (e.g. canceling a dispatched call).
     case conflict
     /// The database cannot be reached; retry after the given seconds.
@@ -61,6 +66,8 @@ public struct SwitchboardError: Error, Sendable, CustomStringConvertible {
     case .concurrencyLimited: "concurrent_call_limit_exceeded"
     case .numberSuppressed: "number_suppressed"
     case .contactLimited: "contact_limit_exceeded"
+    case .outsideCallingHours: "outside_calling_hours"
+    case .recipientTimezoneUnknown: "recipient_timezone_unknown"
     case .conflict: "conflict"
     case .unavailable: "service_unavailable"
     case .internal: "internal_error"
@@ -155,6 +162,15 @@ extension SwitchboardError {
       .contactLimited(nextAllowedAt: nextAllowedAt),
       "customer_phone has reached its contact limit; next allowed at \(Timestamp.format(nextAllowedAt))")
   }
+  public static func outsideCallingHours(nextAllowedAt: Date?) -> Self {
+    Self(
+      .outsideCallingHours(nextAllowedAt: nextAllowedAt),
+      nextAllowedAt.map {
+        "it is outside the recipient's calling hours; next allowed at \(Timestamp.format($0))"
+      } ?? "it is outside the recipient's calling hours, which do not open in the next 14 days")
+  }
+  public static let recipientTimezoneUnknown = Self(
+    .recipientTimezoneUnknown, "customer_phone's time zone is unknown; send recipient_timezone")
   public static func concurrencyLimited(current: Int, max: Int) -> Self {
     Self(
       .concurrencyLimited(current: current, max: max),

@@ -99,6 +99,24 @@ public struct Dispatcher: Service {
           return
         }
       }
+      if let policy = attempt.recipientHours {
+        let now = configuration.now()
+        switch policy.decide(
+          phone: attempt.request.customerPhone, recipientTimezone: attempt.recipientTimezone, at: now)
+        {
+        case .inside: break
+        case .outside(let opening):
+          // Hours that open nowhere in two weeks (zones too far apart) are looked at again in a day.
+          try await store.postpone(
+            attempt, until: opening ?? now.addingTimeInterval(86_400), reason: .outsideRecipientHours)
+          Telemetry.complianceBlocked(reason: .outsideRecipientHours)
+          return
+        case .unknownZone:
+          try await store.suppress(attempt, reason: .unknownTimezone)
+          Telemetry.complianceBlocked(reason: .unknownTimezone)
+          return
+        }
+      }
       if attempt.limitsPending || attempt.compliancePending {
         switch try await store.admit(attempt) {
         case .admitted: break

@@ -15,6 +15,7 @@ extension MakeCallInput {
       metadata: message.hasMetadata ? message.metadata : nil,
       retryContext: message.hasRetryContext ? RetryContext(message.retryContext) : nil,
       scheduledFor: message.hasScheduledFor ? message.scheduledFor.date : nil)
+    recipientTimezone = message.recipientTimezone.isEmpty ? nil : message.recipientTimezone
   }
 }
 
@@ -209,6 +210,8 @@ extension Switchboard_V1_BatchMetrics {
     totalRecipients = Int32(clamping: metrics.totalRecipients)
     voicemailCount = Int32(clamping: metrics.voicemailCount)
     suppressedCount = Int32(clamping: metrics.suppressedCount)
+    deferredContactLimitCount = Int32(clamping: metrics.deferredContactLimitCount)
+    deferredOutsideHoursCount = Int32(clamping: metrics.deferredOutsideHoursCount)
   }
 }
 

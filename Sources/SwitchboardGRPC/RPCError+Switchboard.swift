@@ -25,7 +25,10 @@ extension SwitchboardError {
     case .invalidRequest, .payloadTooLarge: code = .invalidArgument
     case .authentication: code = .unauthenticated
     case .notFound: code = .notFound
-    case .failedPrecondition, .conflict, .numberSuppressed: code = .failedPrecondition
+    case .failedPrecondition, .conflict, .numberSuppressed, .recipientTimezoneUnknown: code = .failedPrecondition
+    case .outsideCallingHours(let next):
+      code = .failedPrecondition
+      if let next { info["next_allowed_at"] = Timestamp.format(next) }
     case .contactLimited(let next):
       code = .resourceExhausted
       let seconds = max(1, Int(next.timeIntervalSinceNow.rounded(.up)))

@@ -29,6 +29,10 @@ struct JSONResponse: ResponseGenerator {
       status = .tooManyRequests
       headers[.retryAfter] = String(max(1, Int(next.timeIntervalSinceNow.rounded(.up))))
       envelope["next_allowed_at"] = .string(Timestamp.format(next))
+    case .outsideCallingHours(let next):
+      status = .unprocessableContent
+      envelope["next_allowed_at"] = next.map { .string(Timestamp.format($0)) } ?? .null
+    case .recipientTimezoneUnknown: status = .unprocessableContent
     case .payloadTooLarge: status = .contentTooLarge
     case .authentication: status = .unauthorized
     case .notFound: status = .notFound

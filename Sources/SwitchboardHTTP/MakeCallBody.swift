@@ -13,6 +13,7 @@ struct MakeCallBody: Decodable {
     case idempotencyKey = "idempotency_key"
     case retryContext = "retry_context"
     case scheduledFor = "scheduled_for"
+    case recipientTimezone = "recipient_timezone"
   }
 
   private enum ParameterField: String, CodingKey {
@@ -37,6 +38,7 @@ struct MakeCallBody: Decodable {
       }
       input.scheduledFor = date
     }
+    input.recipientTimezone = try Self.text(body, .recipientTimezone)
   }
 
   private static func isAbsent(_ body: KeyedDecodingContainer<Field>, _ key: Field) -> Bool {

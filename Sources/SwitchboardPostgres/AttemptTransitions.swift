@@ -75,7 +75,9 @@ enum AttemptTransitions {
       -- Admission checks compliance when a rule may apply: caps, or an entry for the number.
       coalesce(g.contact_limits, t.contact_limits) IS NOT NULL OR EXISTS (
         SELECT 1 FROM suppressions s WHERE s.tenant_id = c.tenant_id AND s.phone_number = c.customer_phone
-          AND s.agent_id IN (0, c.agent_id) AND (s.expires_at IS NULL OR s.expires_at > now()))
+          AND s.agent_id IN (0, c.agent_id) AND (s.expires_at IS NULL OR s.expires_at > now())),
+      -- Recipient hours, which the dispatcher checks beside the calling window.
+      coalesce(g.recipient_hours, t.recipient_hours)::text, c.recipient_timezone, t.unknown_timezone, t.timezone
     FROM claimed c LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.agent_id = c.agent_id
       LEFT JOIN tenants t ON t.tenant_id = c.tenant_id
     """

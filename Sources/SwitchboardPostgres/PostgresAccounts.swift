@@ -64,6 +64,40 @@ public struct PostgresAccounts: Sendable {
     guard found else { throw agentID == nil ? SwitchboardError(.notFound, "tenant not found") : .agentNotFound }
   }
 
+  /// Sets the tenant's (or, with `agentID`, one agent's) recipient hours; `nil` removes them.
+  public func setRecipientHours(_ hours: RecipientHours?, tenantID: Int64, agentID: Int64? = nil) async throws {
+    try await requireTenant(tenantID)
+    let json = hours?.json.encoded()
+    let rows: PostgresRowSequence
+    if let agentID {
+      rows = try await client.query(
+        """
+        UPDATE agents SET recipient_hours = \(json)::jsonb, updated_at = now()
+        WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) RETURNING 1
+        """, logger: logger)
+    } else {
+      rows = try await client.query(
+        "UPDATE tenants SET recipient_hours = \(json)::jsonb WHERE tenant_id = \(tenantID) RETURNING 1", logger: logger)
+    }
+    var found = false
+    for try await _ in rows { found = true }
+    guard found else { throw agentID == nil ? SwitchboardError(.notFound, "tenant not found") : .agentNotFound }
+  }
+
+  /// Sets the tenant's recipient-hours policies; a `nil` one is left as it is.
+  public func setRecipientHoursPolicy(
+    outsideHours: OutsideHours?, unknownTimezone: UnknownTimezone?, timeZone: TimeZone?, tenantID: Int64
+  ) async throws {
+    try await requireTenant(tenantID)
+    try await client.query(
+      """
+      UPDATE tenants SET outside_hours = coalesce(\(outsideHours?.rawValue), outside_hours),
+        unknown_timezone = coalesce(\(unknownTimezone?.rawValue), unknown_timezone),
+        timezone = coalesce(\(timeZone?.identifier), timezone)
+      WHERE tenant_id = \(tenantID)
+      """, logger: logger)
+  }
+
   /// Issues a new API key for the tenant; returns the key, which is stored only as a hash.
   public func createAPIKey(tenantID: Int64) async throws -> String {
     try await requireTenant(tenantID)

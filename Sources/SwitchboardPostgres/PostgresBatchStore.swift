@@ -204,7 +204,8 @@ public struct PostgresBatchStore: BatchStore {
       """
       SELECT total_recipients, waiting_count, pending_retry_count, in_progress_count, completed_count,
         no_answer_count, busy_count, failed_count, unreachable_count, canceled_count, avg_duration_seconds::float8,
-        voicemail_count, socket_failure_count, suppressed_count
+        voicemail_count, socket_failure_count, suppressed_count, deferred_contact_limit_count,
+        deferred_outside_hours_count
       FROM batch_progress WHERE tenant_id = \(tenantID) AND batch_id = \(id)
       """, logger: logger)
     for try await row in rows {
@@ -226,6 +227,8 @@ public struct PostgresBatchStore: BatchStore {
       metrics.voicemailCount = try columns[11].decode(Int.self)
       metrics.socketFailureCount = try columns[12].decode(Int.self)
       metrics.suppressedCount = try columns[13].decode(Int.self)
+      metrics.deferredContactLimitCount = try columns[14].decode(Int.self)
+      metrics.deferredOutsideHoursCount = try columns[15].decode(Int.self)
       return metrics
     }
     return nil

@@ -226,7 +226,7 @@ struct EventRecorder {
           p_idempotency_key => NULL, p_idempotency_ttl_seconds => 0, p_retry_context => NULL,
           p_scheduled_for => now() + make_interval(secs => \(delay)), p_batch_id => a.batch_id, p_traceparent => NULL,
           p_rate_limit => 0, p_rate_period_seconds => 0, p_rate_burst => 0, p_max_concurrent_calls => 0,
-          p_check_compliance => false) r
+          p_check_compliance => false, p_recipient_timezone => a.recipient_timezone) r
       WHERE a.tenant_id = \(tenantID) AND a.trace_id = \(traceID)
       """, logger: logger)
     for try await row in rows {

@@ -81,6 +81,36 @@ public struct PostgresCallStore: CallStore, Service {
     }
   }
 
+  public func recipientHoursRules(apiKey: String) async throws -> RecipientHoursRules? {
+    let hash = APIKeyHash.hex(of: apiKey)
+    return try await database.run { connection, logger in
+      let rows = try await connection.query(
+        """
+        SELECT t.recipient_hours::text, t.outside_hours, t.unknown_timezone, t.timezone,
+          (SELECT jsonb_object_agg(g.agent_id::text, g.recipient_hours) FROM agents g
+            WHERE g.tenant_id = t.tenant_id AND g.recipient_hours IS NOT NULL)::text
+        FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id
+        WHERE k.key_hash = decode(\(hash), 'hex') AND k.revoked_at IS NULL
+        """, logger: logger)
+      for try await (hours, outside, unknown, zone, agents) in rows.decode(
+        (String?, String, String, String, String?).self)
+      {
+        var agentHours: [Int64: RecipientHours] = [:]
+        let byAgent: [String: JSONValue] = try agents.flatMap { try JSONValue.decode($0).objectValue } ?? [:]
+        for (agent, json) in byAgent {
+          if let id = Int64(agent) { agentHours[id] = try RecipientHours(json: json) }
+        }
+        guard hours != nil || !agentHours.isEmpty else { return nil }
+        return RecipientHoursRules(
+          tenantHours: try hours.map { try RecipientHours(json: JSONValue.decode($0)) }, agentHours: agentHours,
+          outsideHours: OutsideHours(rawValue: outside) ?? .defer,
+          unknownTimezone: UnknownTimezone(rawValue: unknown) ?? .tenantZone,
+          tenantZone: RecipientHoursPolicy.zone(named: zone) ?? .gmt)
+      }
+      return nil
+    }
+  }
+
   public func accept(
     _ request: CallRequest, traceID: UUID, newConversationID: UUID, apiKey: String
   ) async throws
@@ -351,6 +381,8 @@ struct IntakeCall: Sendable {
       members["scheduled_for_epoch"] = .double(scheduledFor.timeIntervalSince1970)
     }
     if let traceparent = request.traceparent { members["traceparent"] = .string(traceparent) }
+    if let zone = request.recipientTimezone { members["recipient_timezone"] = .string(zone) }
+    if let reason = request.blockedReason { members["blocked_reason"] = .string(reason.rawValue) }
     json = .object(members)
     // Tenant first (its active-call lock), then the number, which its rate-limit row, its chain and
     // usually a retried request's idempotency key follow.

@@ -229,9 +229,23 @@ public struct PostgresCompliance: ComplianceStore {
   {
     try await database.run { connection, logger in
       let agent = try await connection.query(
-        "SELECT 1 FROM agents WHERE tenant_id = \(tenantID) AND agent_id = \(agentID)", logger: logger)
+        """
+        SELECT coalesce(g.recipient_hours, t.recipient_hours)::text, t.outside_hours, t.unknown_timezone, t.timezone
+        FROM agents g JOIN tenants t ON t.tenant_id = g.tenant_id
+        WHERE g.tenant_id = \(tenantID) AND g.agent_id = \(agentID)
+        """, logger: logger)
       var found = false
-      for try await _ in agent { found = true }
+      var policy: RecipientHoursPolicy?
+      for try await (hours, outside, unknown, zone) in agent.decode((String?, String, String, String).self) {
+        found = true
+        policy = try hours.map {
+          RecipientHoursPolicy(
+            hours: try RecipientHours(json: JSONValue.decode($0)),
+            outsideHours: OutsideHours(rawValue: outside) ?? .defer,
+            unknownTimezone: UnknownTimezone(rawValue: unknown) ?? .tenantZone,
+            tenantZone: RecipientHoursPolicy.zone(named: zone) ?? .gmt)
+        }
+      }
       guard found else { return nil }
       let rows = try await connection.query(
         """
@@ -239,8 +253,10 @@ public struct PostgresCompliance: ComplianceStore {
         FROM switchboard_compliance_check(\(tenantID), \(agentID), \(phoneNumber), coalesce(\(at)::timestamptz, now()))
         """, logger: logger)
       for try await (allowed, reasons, next) in rows.decode((Bool, [String], Date?).self) {
-        return ComplianceVerdict(
+        var verdict = ComplianceVerdict(
           allowed: allowed, reasons: reasons.compactMap(BlockedReason.init(rawValue:)), nextAllowedAt: next)
+        verdict.recipientHours = policy
+        return verdict
       }
       throw SwitchboardError.internalError()
     }

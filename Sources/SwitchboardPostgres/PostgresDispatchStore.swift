@@ -101,6 +101,13 @@ public struct PostgresDispatchStore: DispatchStore {
       request: request, callingWindow: try window.map { try CallingWindow(json: JSONValue.decode($0)) },
       limitsPending: limitsPending, leaseOwner: owner, dueAt: dueAt)
     claimed.compliancePending = try columns[15].decode(Bool.self)
+    if let hours = try columns[16].decode(String?.self) {
+      claimed.recipientHours = RecipientHoursPolicy(
+        hours: try RecipientHours(json: JSONValue.decode(hours)),
+        unknownTimezone: UnknownTimezone(rawValue: try columns[18].decode(String.self)) ?? .tenantZone,
+        tenantZone: RecipientHoursPolicy.zone(named: try columns[19].decode(String.self)) ?? .gmt)
+      claimed.recipientTimezone = try columns[17].decode(String?.self)
+    }
     return claimed
   }
 

@@ -33,18 +33,61 @@ struct Tenants: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Tenant id.") var tenant: Int64
     @Option(help: ContactLimitsOption.help) var contactLimits: String?
+    @Option(help: RecipientHoursOption.help) var recipientHours: String?
+    @Option(help: "A call placed now outside the recipient's hours: defer (default) or reject.")
+    var outsideHours: String?
+    @Option(help: "A number whose zone is unknown: tenant_zone (checked in --timezone; default) or refuse.")
+    var unknownTimezone: String?
+    @Option(help: "The tenant's IANA zone, for numbers of unknown zone (default UTC).") var timezone: String?
 
     func validate() throws {
-      guard contactLimits != nil else { throw ValidationError("nothing to change: give --contact-limits") }
+      guard
+        contactLimits != nil || recipientHours != nil || outsideHours != nil || unknownTimezone != nil
+          || timezone != nil
+      else {
+        throw ValidationError(
+          "nothing to change: give --contact-limits, --recipient-hours, --outside-hours, --unknown-timezone or --timezone"
+        )
+      }
       _ = try ContactLimitsOption.parse(contactLimits)
+      _ = try RecipientHoursOption.parse(recipientHours)
+      _ = try policies()
+    }
+
+    func policies() throws -> (OutsideHours?, UnknownTimezone?, TimeZone?) {
+      let outside = try outsideHours.map { text in
+        guard let value = OutsideHours(rawValue: text) else {
+          throw ValidationError("--outside-hours: defer or reject")
+        }
+        return value
+      }
+      let unknown = try unknownTimezone.map { text in
+        guard let value = UnknownTimezone(rawValue: text) else {
+          throw ValidationError("--unknown-timezone: tenant_zone or refuse")
+        }
+        return value
+      }
+      let zone = try timezone.map { name in
+        guard RecipientHoursPolicy.isKnownZone(name), let zone = TimeZone(identifier: name) else {
+          throw ValidationError("--timezone: an IANA time zone name such as Asia/Kolkata")
+        }
+        return zone
+      }
+      return (outside, unknown, zone)
     }
 
     func run() async throws {
       let limits = try ContactLimitsOption.parse(contactLimits)
+      let hours = try RecipientHoursOption.parse(recipientHours)
+      let (outside, unknown, zone) = try policies()
       let tenant = tenant
       try await database.withDatabase { client, logger in
-        if let limits {
-          try await PostgresAccounts(client: client, logger: logger).setContactLimits(limits, tenantID: tenant)
+        let accounts = PostgresAccounts(client: client, logger: logger)
+        if let limits { try await accounts.setContactLimits(limits, tenantID: tenant) }
+        if let hours { try await accounts.setRecipientHours(hours, tenantID: tenant) }
+        if outside != nil || unknown != nil || zone != nil {
+          try await accounts.setRecipientHoursPolicy(
+            outsideHours: outside, unknownTimezone: unknown, timeZone: zone, tenantID: tenant)
         }
       }
     }
@@ -132,11 +175,13 @@ struct Agents: AsyncParsableCommand {
       help: "Comma-separated event types the target gets (default: all), e.g. call.completed,batch.completed.")
     var webhookEvents: String?
     @Option(help: ContactLimitsOption.help) var contactLimits: String?
+    @Option(help: RecipientHoursOption.help) var recipientHours: String?
     @OptionGroup var outbound: OutboundOptions
 
     func validate() throws {
       guard id > 0 else { throw ValidationError("--id must be positive") }
       _ = try ContactLimitsOption.parse(contactLimits)
+      _ = try RecipientHoursOption.parse(recipientHours)
       if let phone, !PhoneNumber.isE164(phone) { throw ValidationError("--phone must be an E.164 number") }
       if webhookURL == nil, webhookSecret != nil || webhookEvents != nil {
         throw ValidationError("--webhook-secret and --webhook-events need --webhook-url (the target they are for)")
@@ -187,12 +232,16 @@ struct Agents: AsyncParsableCommand {
     }
   }
 
-  /// After the agent is saved: its own caps, when `--contact-limits` was given.
+  /// After the agent is saved: its own caps and recipient hours, when given.
   static func saveContactLimits(_ agent: AgentOptions, _ database: DatabaseOptions) async throws {
-    guard let limits = try ContactLimitsOption.parse(agent.contactLimits) else { return }
+    let limits = try ContactLimitsOption.parse(agent.contactLimits)
+    let hours = try RecipientHoursOption.parse(agent.recipientHours)
+    guard limits != nil || hours != nil else { return }
     let (tenant, id) = (agent.tenant, agent.id)
     try await database.withDatabase { client, logger in
-      try await PostgresAccounts(client: client, logger: logger).setContactLimits(limits, tenantID: tenant, agentID: id)
+      let accounts = PostgresAccounts(client: client, logger: logger)
+      if let limits { try await accounts.setContactLimits(limits, tenantID: tenant, agentID: id) }
+      if let hours { try await accounts.setRecipientHours(hours, tenantID: tenant, agentID: id) }
     }
   }
 
@@ -315,6 +364,26 @@ enum ContactLimitsOption {
       return .some(try ContactLimits.parse(text))
     } catch {
       throw ValidationError("--contact-limits: \(error.message)")
+    }
+  }
+}
+
+/// `--recipient-hours`: a JSON object in the calling window's shape without its zone, or `none`.
+enum RecipientHoursOption {
+  static let help: ArgumentHelp =
+    #"Calling hours in the recipient's own zone: '{"days":["mon","tue","wed","thu","fri"],"start":"09:00","end":"20:00"}' (inside the country's limits: +91 09-21, +1 08-21), or none."#
+
+  /// `nil` when the option is absent; `.some(nil)` for `none`.
+  static func parse(_ text: String?) throws -> RecipientHours?? {
+    guard let text else { return nil }
+    if text == "none" { return .some(nil) }
+    guard let json = try? JSONValue.decode(text) else {
+      throw ValidationError("--recipient-hours: not valid JSON (or none): \(text)")
+    }
+    do {
+      return .some(try RecipientHours(json: json))
+    } catch {
+      throw ValidationError("--recipient-hours: \(error.message)")
     }
   }
 }

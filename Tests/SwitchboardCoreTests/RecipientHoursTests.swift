@@ -140,4 +140,32 @@ struct RecipientHoursTests {
     #expect(try RecipientHours(json: hours.json) == hours)
     #expect(hours.json.objectValue?["timezone"] == nil)
   }
+
+  @Test(
+    "a policy decides in the number's zones, or the call's, inside the country's limits; an unknown zone by the tenant's rule"
+  )
+  func policy() throws {
+    let at = try Date("2027-01-04T05:00:00Z", strategy: .iso8601)  // 10:30 in Kolkata, 00:00 in New York
+    let policy = RecipientHoursPolicy(hours: Self.hours(7, 22), tenantZone: Self.zone("Europe/Paris"))
+    // India's limits (09-21) narrow 07-22; New York's (08-21) too.
+    #expect(policy.decide(phone: "+919876543210", recipientTimezone: nil, at: at) == .inside)
+    #expect(
+      policy.decide(phone: "+12125551234", recipientTimezone: nil, at: at)
+        == .outside(nextOpening: try Date("2027-01-04T13:00:00Z", strategy: .iso8601)))
+    // The call's zone replaces the number's; India's limits still hold in it.
+    #expect(
+      policy.decide(phone: "+919876543210", recipientTimezone: "America/New_York", at: at)
+        == .outside(nextOpening: try Date("2027-01-04T14:00:00Z", strategy: .iso8601)))
+    // A toll-free number has no zone: the tenant's (Paris, 06:00 now; opens 07:00), or refused.
+    #expect(
+      policy.decide(phone: "+80012345678", recipientTimezone: nil, at: at)
+        == .outside(nextOpening: try Date("2027-01-04T06:00:00Z", strategy: .iso8601)))
+    var refusing = policy
+    refusing.unknownTimezone = .refuse
+    #expect(refusing.decide(phone: "+80012345678", recipientTimezone: nil, at: at) == .unknownZone)
+    // Names: IANA ones only.
+    #expect(RecipientHoursPolicy.isKnownZone("Asia/Kolkata") && RecipientHoursPolicy.isKnownZone("UTC"))
+    #expect(!RecipientHoursPolicy.isKnownZone("IST") && !RecipientHoursPolicy.isKnownZone("GMT+5"))
+    #expect(!RecipientHoursPolicy.isKnownZone("Mars/Olympus_Mons"))
+  }
 }

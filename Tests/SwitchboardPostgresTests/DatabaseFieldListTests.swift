@@ -61,7 +61,9 @@ struct DatabaseFieldListTests {
       conversationID: "\(UUID.v7().uuidString)_2", idempotencyKey: "k", metadata: "m",
       retryContext: RetryContext(collectedData: ["a": 1]), scheduledFor: Date().addingTimeInterval(600))
     input.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    let request = try CallRequest.validate(input, now: Date())
+    input.recipientTimezone = "Asia/Kolkata"
+    var request = try CallRequest.validate(input, now: Date())
+    request.blockedReason = .outsideRecipientHours  // set by intake when it defers a call to the hours' opening
     let sent = Set(
       try #require(IntakeCall(request, traceID: .v7(), newConversationID: .v7(), apiKey: "sk_x").json.objectValue).keys)
 

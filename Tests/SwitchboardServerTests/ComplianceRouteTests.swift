@@ -1,9 +1,11 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Logging
 import SwiftProtobuf
 import SwitchboardCore
 import SwitchboardGRPC
+import SwitchboardPostgres
 import SwitchboardTestSupport
 import Testing
 
@@ -206,6 +208,53 @@ struct ComplianceRouteTests {
       .POST, "/v1/compliance/check", authorization: tenant.authorization, body: ["customer_phone": .string(phone)])
     #expect(bad.status == 400 && bad.errorMessage == "agent_id is required")
     #expect(try await tenant.count("call_attempts") == 0)
+  }
+
+  @Test(
+    "recipient hours: a call placed now outside them is deferred (scheduled), or refused 422 outside_calling_hours on both transports; a bad recipient_timezone is a 400"
+  )
+  func recipientHours() async throws {
+    let tenant = try await TestTenant.make()
+    let rejecting = try await TestTenant.make()
+    let accounts = PostgresAccounts(client: tenant.environment.client, logger: Logger(label: "tests"))
+    // One hour a day in UTC, starting two hours from now: now is outside it.
+    var utc = Calendar(identifier: .gregorian)
+    utc.timeZone = .gmt
+    let now = Date()
+    let start = (utc.component(.hour, from: now) + 2) % 24 == 23 ? 1 : (utc.component(.hour, from: now) + 2) % 24
+    var opening = utc.startOfDay(for: now).addingTimeInterval(TimeInterval(start * 3600))
+    if opening <= now { opening.addTimeInterval(86_400) }
+    let hours = RecipientHours(startMinute: start * 60, endMinute: start * 60 + 60)
+    for id in [tenant.id, rejecting.id] { try await accounts.setRecipientHours(hours, tenantID: id) }
+    try await accounts.setRecipientHoursPolicy(
+      outsideHours: .reject, unknownTimezone: nil, timeZone: nil, tenantID: rejecting.id)
+    let phone = "+447700900123"
+
+    let deferred = try await GatewayClient.makeCall(
+      tenant, tenant.callBody(phone: phone, ["recipient_timezone": "UTC"]))
+    #expect(deferred.status == 200, "\(deferred.body)")
+    #expect(deferred.data?["status"] == "scheduled")
+    #expect(deferred.data?["scheduled_for"] == .string(Timestamp.format(opening)))
+
+    let refused = try await GatewayClient.makeCall(
+      rejecting, rejecting.callBody(phone: phone, ["recipient_timezone": "UTC"]))
+    #expect(refused.status == 422 && refused.errorType == "outside_calling_hours", "\(refused.body)")
+    #expect(refused.error?["next_allowed_at"] == .string(Timestamp.format(opening)))
+    var request = rejecting.makeCallRequest(phone: phone)
+    request.recipientTimezone = "UTC"
+    let refusal = try await withCallService { service in
+      await #expect(throws: RPCError.self) { try await service.makeCall(request, metadata: rejecting.metadata) }
+    }
+    #expect(refusal?.code == .failedPrecondition)
+    let info = try refusal?.unpackGoogleRPCStatus()?.details.first?.errorInfo
+    #expect(info?.reason == "OUTSIDE_CALLING_HOURS")
+    #expect(info?.metadata["next_allowed_at"] == Timestamp.format(opening))
+
+    let bad = try await GatewayClient.makeCall(tenant, tenant.callBody(phone: phone, ["recipient_timezone": "IST"]))
+    #expect(bad.status == 400, "\(bad.body)")
+    #expect(bad.errorMessage == "recipient_timezone must be an IANA time zone name such as Asia/Kolkata")
+    #expect(try await rejecting.count("call_attempts") == 0)
+    #expect(try await tenant.count("call_attempts") == 1)
   }
 
   @Test("ComplianceService adds, lists, imports (streamed), checks and removes, as the JSON routes do")

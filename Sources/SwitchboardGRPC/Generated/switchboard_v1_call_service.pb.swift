@@ -277,6 +277,10 @@ public nonisolated struct Switchboard_V1_MakeCallRequest: Sendable {
   /// Clears the value of `scheduledFor`. Subsequent reads from it will return its default value.
   public mutating func clearScheduledFor() {self._scheduledFor = nil}
 
+  /// The recipient's IANA time zone (e.g. "Asia/Kolkata"), for recipient hours; empty: the one
+  /// the number's prefix gives.
+  public var recipientTimezone: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -563,7 +567,7 @@ public nonisolated struct Switchboard_V1_CallAttempt: @unchecked Sendable {
   public mutating func clearEndTimestamp() {_uniqueStorage()._endTimestamp = nil}
 
   /// Why compliance last held the attempt back or ended it: "suppressed", "opt_out",
-  /// "contact_limit".
+  /// "contact_limit", "outside_recipient_hours", "unknown_timezone".
   public var blockedReason: String {
     get {_storage._blockedReason ?? String()}
     set {_uniqueStorage()._blockedReason = newValue}
@@ -1508,6 +1512,18 @@ public nonisolated struct Switchboard_V1_BatchMetrics: @unchecked Sendable {
     set {_uniqueStorage()._suppressedCount = newValue}
   }
 
+  /// Waiting because the number's caps deferred it (also in waiting_count).
+  public var deferredContactLimitCount: Int32 {
+    get {_storage._deferredContactLimitCount}
+    set {_uniqueStorage()._deferredContactLimitCount = newValue}
+  }
+
+  /// Waiting because it was outside the recipient's hours (also in waiting_count).
+  public var deferredOutsideHoursCount: Int32 {
+    get {_storage._deferredOutsideHoursCount}
+    set {_uniqueStorage()._deferredOutsideHoursCount = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1835,7 +1851,7 @@ public nonisolated struct Switchboard_V1_CheckComplianceResponse: Sendable {
 
   public var allowed: Bool = false
 
-  /// "suppressed", "opt_out", "contact_limit".
+  /// "suppressed", "opt_out", "contact_limit", "outside_recipient_hours", "unknown_timezone".
   public var reasons: [String] = []
 
   public var nextAllowedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
@@ -1955,7 +1971,7 @@ nonisolated extension Switchboard_V1_RetryContext: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Switchboard_V1_MakeCallRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MakeCallRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}parameters\0\u{3}conversation_id\0\u{3}idempotency_key\0\u{1}metadata\0\u{3}retry_context\0\u{3}scheduled_for\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}parameters\0\u{3}conversation_id\0\u{3}idempotency_key\0\u{1}metadata\0\u{3}retry_context\0\u{3}scheduled_for\0\u{3}recipient_timezone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1970,6 +1986,7 @@ nonisolated extension Switchboard_V1_MakeCallRequest: SwiftProtobuf.Message, Swi
       case 5: try { try decoder.decodeSingularStringField(value: &self._metadata) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._retryContext) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._scheduledFor) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.recipientTimezone) }()
       default: break
       }
     }
@@ -2001,6 +2018,9 @@ nonisolated extension Switchboard_V1_MakeCallRequest: SwiftProtobuf.Message, Swi
     try { if let v = self._scheduledFor {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if !self.recipientTimezone.isEmpty {
+      try visitor.visitSingularStringField(value: self.recipientTimezone, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2012,6 +2032,7 @@ nonisolated extension Switchboard_V1_MakeCallRequest: SwiftProtobuf.Message, Swi
     if lhs._metadata != rhs._metadata {return false}
     if lhs._retryContext != rhs._retryContext {return false}
     if lhs._scheduledFor != rhs._scheduledFor {return false}
+    if lhs.recipientTimezone != rhs.recipientTimezone {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3626,7 +3647,7 @@ nonisolated extension Switchboard_V1_ListBatchesResponse: SwiftProtobuf.Message,
 
 nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BatchMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0\u{3}voicemail_count\0\u{3}suppressed_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}avg_duration_seconds\0\u{3}busy_count\0\u{3}completed_count\0\u{3}failed_count\0\u{3}in_progress_count\0\u{3}no_answer_count\0\u{3}pending_retry_count\0\u{3}socket_failure_count\0\u{3}success_count\0\u{3}success_rate\0\u{3}total_processed\0\u{3}unreachable_count\0\u{3}canceled_count\0\u{3}waiting_count\0\u{3}total_recipients\0\u{3}voicemail_count\0\u{3}suppressed_count\0\u{3}deferred_contact_limit_count\0\u{3}deferred_outside_hours_count\0")
 
   fileprivate class _StorageClass {
     var _avgDurationSeconds: Double = 0
@@ -3646,6 +3667,8 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
     var _totalRecipients: Int32 = 0
     var _voicemailCount: Int32 = 0
     var _suppressedCount: Int32 = 0
+    var _deferredContactLimitCount: Int32 = 0
+    var _deferredOutsideHoursCount: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3673,6 +3696,8 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
       _totalRecipients = source._totalRecipients
       _voicemailCount = source._voicemailCount
       _suppressedCount = source._suppressedCount
+      _deferredContactLimitCount = source._deferredContactLimitCount
+      _deferredOutsideHoursCount = source._deferredOutsideHoursCount
     }
   }
 
@@ -3708,6 +3733,8 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
         case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._totalRecipients) }()
         case 16: try { try decoder.decodeSingularInt32Field(value: &_storage._voicemailCount) }()
         case 17: try { try decoder.decodeSingularInt32Field(value: &_storage._suppressedCount) }()
+        case 18: try { try decoder.decodeSingularInt32Field(value: &_storage._deferredContactLimitCount) }()
+        case 19: try { try decoder.decodeSingularInt32Field(value: &_storage._deferredOutsideHoursCount) }()
         default: break
         }
       }
@@ -3767,6 +3794,12 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
       if _storage._suppressedCount != 0 {
         try visitor.visitSingularInt32Field(value: _storage._suppressedCount, fieldNumber: 17)
       }
+      if _storage._deferredContactLimitCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._deferredContactLimitCount, fieldNumber: 18)
+      }
+      if _storage._deferredOutsideHoursCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._deferredOutsideHoursCount, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3793,6 +3826,8 @@ nonisolated extension Switchboard_V1_BatchMetrics: SwiftProtobuf.Message, SwiftP
         if _storage._totalRecipients != rhs_storage._totalRecipients {return false}
         if _storage._voicemailCount != rhs_storage._voicemailCount {return false}
         if _storage._suppressedCount != rhs_storage._suppressedCount {return false}
+        if _storage._deferredContactLimitCount != rhs_storage._deferredContactLimitCount {return false}
+        if _storage._deferredOutsideHoursCount != rhs_storage._deferredOutsideHoursCount {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -22,7 +22,8 @@ BEGIN
     FROM jsonb_array_elements(p_calls) WITH ORDINALITY AS e(call, ordinality),
       jsonb_to_record(e.call) AS x(key_hash text, agent_id bigint, trace_id uuid, new_conversation_id uuid,
         conversation_id uuid, conversation_attempt integer, customer_phone text, parameters jsonb, metadata text,
-        idempotency_key text, retry_context jsonb, scheduled_for_epoch double precision, traceparent text)
+        idempotency_key text, retry_context jsonb, scheduled_for_epoch double precision, traceparent text,
+        recipient_timezone text, blocked_reason text)
   LOOP
     IF v_key_hash IS DISTINCT FROM c.key_hash THEN
       v_key_hash := c.key_hash;
@@ -39,7 +40,8 @@ BEGIN
         c.conversation_id, c.conversation_attempt, c.customer_phone, c.parameters, c.metadata, c.idempotency_key,
         p_idempotency_ttl_seconds, c.retry_context, to_timestamp(c.scheduled_for_epoch), NULL, c.traceparent,
         v_tenant.number_rate_limit, v_tenant.number_rate_period_seconds,
-        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls, true);
+        coalesce(v_tenant.number_rate_burst, v_tenant.number_rate_limit), v_tenant.max_concurrent_calls, true,
+        c.recipient_timezone, c.blocked_reason);
   END LOOP;
 END
 $function$;

@@ -13,6 +13,10 @@
 -- The next attempt of a chain threads its context into the chain (switchboard_thread_chain,
 -- under the chain's row lock): concurrent appends get consecutive attempt numbers and a
 -- rolled-back append leaves no gap. Its effective context is switchboard_effective_context.
+--
+-- p_recipient_timezone is the caller's zone for the recipient (recipient hours use it; a retry
+-- keeps it). p_blocked_reason: intake deferred a call placed now to p_scheduled_for (the next
+-- opening of the recipient's hours): recorded on the attempt and as a deferral event.
 CREATE OR REPLACE FUNCTION switchboard_append_attempt(
   p_tenant_id bigint,
   p_agent_id bigint,
@@ -33,7 +37,9 @@ CREATE OR REPLACE FUNCTION switchboard_append_attempt(
   p_rate_period_seconds integer,
   p_rate_burst integer,
   p_max_concurrent_calls integer,
-  p_check_compliance boolean
+  p_check_compliance boolean,
+  p_recipient_timezone text DEFAULT NULL,
+  p_blocked_reason text DEFAULT NULL
 ) RETURNS switchboard_appended
 LANGUAGE plpgsql
 AS $function$
@@ -164,13 +170,18 @@ BEGIN
   v_result.retry_after_seconds := 0;
   INSERT INTO call_attempts (tenant_id, trace_id, conversation_id, attempt_number, agent_id, customer_phone,
     parameters, metadata, idempotency_key, retry_context, effective_retry_context, status, scheduled_for, due_at,
-    batch_id, traceparent)
+    batch_id, traceparent, recipient_timezone, blocked_reason)
   VALUES (p_tenant_id, p_trace_id, v_result.conversation_id, v_result.attempt_number, p_agent_id, p_customer_phone,
     p_parameters, p_metadata, p_idempotency_key, p_retry_context,
     switchboard_effective_context(v_chain.collected_data, v_chain.language, v_chain.stage_id,
       p_retry_context ->> 'retry_initial_message'),
     v_result.status, p_scheduled_for,
-    coalesce(p_scheduled_for, now()), p_batch_id, p_traceparent);
+    coalesce(p_scheduled_for, now()), p_batch_id, p_traceparent, p_recipient_timezone, p_blocked_reason);
+  IF p_blocked_reason IS NOT NULL THEN
+    INSERT INTO call_events (tenant_id, trace_id, event_id, status, blocked_reason, deferred_until)
+    VALUES (p_tenant_id, p_trace_id, 'deferred-' || switchboard_uuid_v7(), v_result.status, p_blocked_reason,
+      p_scheduled_for);
+  END IF;
   RETURN v_result;
 END
 $function$;

@@ -26,7 +26,11 @@ SELECT
   round(avg(a.duration_seconds)::numeric, 2) AS avg_duration_seconds,
   count(a.trace_id) FILTER (WHERE a.status = 'voicemail') AS voicemail_count,
   count(a.trace_id) FILTER (WHERE a.failure_type = 'socket_failure') AS socket_failure_count,
-  count(a.trace_id) FILTER (WHERE a.status = 'suppressed') AS suppressed_count
+  count(a.trace_id) FILTER (WHERE a.status = 'suppressed') AS suppressed_count,
+  count(a.trace_id) FILTER (WHERE a.status IN ('scheduled', 'initiated') AND a.blocked_reason = 'contact_limit')
+    AS deferred_contact_limit_count,
+  count(a.trace_id) FILTER (WHERE a.status IN ('scheduled', 'initiated') AND a.blocked_reason = 'outside_recipient_hours')
+    AS deferred_outside_hours_count
 FROM batches b
 LEFT JOIN conversations c ON c.tenant_id = b.tenant_id AND c.batch_id = b.batch_id
 LEFT JOIN call_attempts a
@@ -48,6 +52,8 @@ COMMENT ON COLUMN batch_progress.failed_count IS 'Contacts whose latest attempt 
 COMMENT ON COLUMN batch_progress.unreachable_count IS 'Contacts whose latest attempt could not reach the number.';
 COMMENT ON COLUMN batch_progress.canceled_count IS 'Contacts whose latest attempt was canceled.';
 COMMENT ON COLUMN batch_progress.suppressed_count IS 'Contacts whose latest attempt a compliance rule ended (suppressed).';
+COMMENT ON COLUMN batch_progress.deferred_contact_limit_count IS 'Waiting contacts whose latest attempt the number''s caps deferred (also in waiting_count).';
+COMMENT ON COLUMN batch_progress.deferred_outside_hours_count IS 'Waiting contacts whose latest attempt the recipient''s hours deferred (also in waiting_count).';
 COMMENT ON COLUMN batch_progress.finished_count IS 'Contacts whose latest attempt is final (a retry not yet made counts as waiting).';
 COMMENT ON COLUMN batch_progress.success_rate IS 'Completed as a percentage of finished contacts; NULL before any finished.';
 COMMENT ON COLUMN batch_progress.first_dial_at IS 'When the batch''s first attempt was handed to the dialer.';

@@ -1,6 +1,6 @@
 -- For analysts: every compliance decision Switchboard recorded on an attempt, one row each. A
 -- deferral (`deferred`, until deferred_until) or an ending (`suppressed`), with its reason and
--- the attempt's tenant, agent, number, chain and batch. Refusals at intake (403, 429) and batch
+-- the attempt's tenant, agent, number, chain and batch. Refusals at intake (403, 422, 429) and batch
 -- rows rejected at upload write nothing; they are counted by
 -- switchboard_compliance_blocked_total{reason}.
 CREATE OR REPLACE VIEW compliance_decisions AS
@@ -28,7 +28,7 @@ COMMENT ON COLUMN compliance_decisions.agent_id IS 'The agent placing it.';
 COMMENT ON COLUMN compliance_decisions.batch_id IS 'Its batch; NULL for single calls.';
 COMMENT ON COLUMN compliance_decisions.customer_phone IS 'The number, E.164.';
 COMMENT ON COLUMN compliance_decisions.decision IS 'deferred (due again at deferred_until) or suppressed (ended for good).';
-COMMENT ON COLUMN compliance_decisions.reason IS 'suppressed, opt_out or contact_limit.';
+COMMENT ON COLUMN compliance_decisions.reason IS 'suppressed, opt_out, contact_limit, outside_recipient_hours or unknown_timezone.';
 COMMENT ON COLUMN compliance_decisions.deferred_until IS 'For a deferral: when the attempt is due again.';
 COMMENT ON COLUMN compliance_decisions.decided_at IS 'When the decision was recorded.';
 
