@@ -37,6 +37,17 @@ public struct RecipientHours: Sendable, Hashable {
     self.init(weekdays: parsed.weekdays, startMinute: parsed.startMinute, endMinute: parsed.endMinute)
   }
 
+  /// Hours as stored (their JSON text), parsed once per text: the dispatcher reads them with every
+  /// attempt it claims.
+  public static func stored(_ text: String) throws -> RecipientHours {
+    if let known = storedCache.withLock({ $0[text] }) { return known }
+    let hours = try RecipientHours(json: JSONValue.decode(text))
+    storedCache.withLock { if $0.count < 10_000 { $0[text] = hours } }
+    return hours
+  }
+
+  private static let storedCache = Mutex<[String: RecipientHours]>([:])
+
   public var json: JSONValue {
     var object =
       CallingWindow(timeZone: .gmt, weekdays: weekdays, startMinute: startMinute, endMinute: endMinute)
@@ -55,13 +66,15 @@ public struct RecipientHours: Sendable, Hashable {
       endMinute: min(endMinute, other.endMinute))
   }
 
-  /// Whether `date` is inside the hours by `zone`'s clock.
+  /// Whether `date` is inside the hours by `zone`'s clock. From the zone's offset at that instant
+  /// (no calendar: this runs for every attempt a dispatcher claims).
   public func isInside(_ date: Date, in zone: TimeZone) -> Bool {
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = zone
-    let local = calendar.dateComponents([.weekday, .hour, .minute], from: date)
-    guard let weekday = local.weekday, let hour = local.hour, let minute = local.minute else { return false }
-    let minutes = hour * 60 + minute
+    let local = Int((date.timeIntervalSince1970 + Double(zone.secondsFromGMT(for: date))).rounded(.down))
+    let (days, seconds) = local.quotientAndRemainder(dividingBy: 86_400)
+    let (day, second) = seconds < 0 ? (days - 1, seconds + 86_400) : (days, seconds)
+    // 1970-01-01 was a Thursday: weekday 5 with Sunday 1.
+    let weekday = ((day % 7 + 7 + 4) % 7) + 1
+    let minutes = second / 60
     return weekdays.contains(weekday) && startMinute <= minutes && minutes < endMinute
   }
 

@@ -46,38 +46,29 @@ public struct PostgresAccounts: Sendable {
   /// Sets the attempt caps per number of the tenant, or (with `agentID`) of one agent, replacing
   /// the tenant's for its calls; `nil` removes them.
   public func setContactLimits(_ limits: ContactLimits?, tenantID: Int64, agentID: Int64? = nil) async throws {
-    try await requireTenant(tenantID)
-    let json = limits?.json.encoded()
-    let rows: PostgresRowSequence
-    if let agentID {
-      rows = try await client.query(
-        """
-        UPDATE agents SET contact_limits = \(json)::jsonb, updated_at = now()
-        WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) RETURNING 1
-        """, logger: logger)
-    } else {
-      rows = try await client.query(
-        "UPDATE tenants SET contact_limits = \(json)::jsonb WHERE tenant_id = \(tenantID) RETURNING 1", logger: logger)
-    }
-    var found = false
-    for try await _ in rows { found = true }
-    guard found else { throw agentID == nil ? SwitchboardError(.notFound, "tenant not found") : .agentNotFound }
+    try await setJSON(column: "contact_limits", limits?.json, tenantID: tenantID, agentID: agentID)
   }
 
   /// Sets the tenant's (or, with `agentID`, one agent's) recipient hours; `nil` removes them.
   public func setRecipientHours(_ hours: RecipientHours?, tenantID: Int64, agentID: Int64? = nil) async throws {
+    try await setJSON(column: "recipient_hours", hours?.json, tenantID: tenantID, agentID: agentID)
+  }
+
+  /// Sets a jsonb setting the tenant and its agents both have (an agent's replaces the tenant's).
+  private func setJSON(column: String, _ value: JSONValue?, tenantID: Int64, agentID: Int64?) async throws {
     try await requireTenant(tenantID)
-    let json = hours?.json.encoded()
+    let json = value?.encoded()
     let rows: PostgresRowSequence
     if let agentID {
       rows = try await client.query(
         """
-        UPDATE agents SET recipient_hours = \(json)::jsonb, updated_at = now()
+        UPDATE agents SET \(unescaped: column) = \(json)::jsonb, updated_at = now()
         WHERE tenant_id = \(tenantID) AND agent_id = \(agentID) RETURNING 1
         """, logger: logger)
     } else {
       rows = try await client.query(
-        "UPDATE tenants SET recipient_hours = \(json)::jsonb WHERE tenant_id = \(tenantID) RETURNING 1", logger: logger)
+        "UPDATE tenants SET \(unescaped: column) = \(json)::jsonb WHERE tenant_id = \(tenantID) RETURNING 1",
+        logger: logger)
     }
     var found = false
     for try await _ in rows { found = true }

@@ -103,7 +103,7 @@ public struct PostgresDispatchStore: DispatchStore {
     claimed.compliancePending = try columns[15].decode(Bool.self)
     if let hours = try columns[16].decode(String?.self) {
       claimed.recipientHours = RecipientHoursPolicy(
-        hours: try RecipientHours(json: JSONValue.decode(hours)),
+        hours: try RecipientHours.stored(hours),
         unknownTimezone: UnknownTimezone(rawValue: try columns[18].decode(String.self)) ?? .tenantZone,
         tenantZone: RecipientHoursPolicy.zone(named: try columns[19].decode(String.self)) ?? .gmt)
       claimed.recipientTimezone = try columns[17].decode(String?.self)

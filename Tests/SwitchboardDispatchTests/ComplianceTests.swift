@@ -135,19 +135,8 @@ struct ComplianceTests {
       _ = try await database.call(tenant, phone: "+919800000001")
       #expect(try await database.count("SELECT count(*) FROM call_attempts") == 3)
       // A batch reports the suppressed rows and never writes them.
-      var recipients = BatchRecipients()
-      for (line, number) in ["+919800000002", "+919800000003"].enumerated() {
-        recipients.add(
-          BatchRecipientInput(line: line + 2, parameters: [CallParameter(name: "customer_phone", value: number)]),
-          agentID: 8, now: Date())
-      }
-      let batches = BatchOperations(
-        calls: database.operations,
-        store: PostgresBatchStore(
-          database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger))
-      let receipt = try await batches.create(
-        BatchOptions.validate(BatchOptionsInput(agentID: 8, name: "dnc"), now: Date()), recipients: recipients,
-        tenant: tenant)
+      let receipt = try await database.batch(
+        tenant, phones: ["+919800000002", "+919800000003"], agentID: 8, name: "dnc")
       #expect(receipt.totalRejected == 1)
       #expect(receipt.rejected.first?.line == 2)
       #expect(receipt.batch.totalRecipients == 1)

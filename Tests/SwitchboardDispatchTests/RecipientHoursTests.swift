@@ -118,20 +118,8 @@ struct RecipientHoursDispatchTests {
     let newYork = try await call(database, tenant, phone: "+12125551234", zone: nil)
     let london = try await call(database, tenant, phone: "+447700900123", zone: nil)
     // And a batch of two New York numbers, whose deferrals its metrics count.
-    var recipients = BatchRecipients()
-    for (line, number) in ["+12125550001", "+12125550002"].enumerated() {
-      recipients.add(
-        BatchRecipientInput(line: line + 2, parameters: [CallParameter(name: "customer_phone", value: number)]),
-        agentID: 7, now: Date())
-    }
-    let batches = BatchOperations(
-      calls: database.operations,
-      store: PostgresBatchStore(
-        database: database.database, idempotencyRetentionSeconds: 86_400, logger: database.logger))
-    let batch = try await batches.create(
-      BatchOptions.validate(BatchOptionsInput(agentID: 7, name: "hours"), now: Date()), recipients: recipients,
-      tenant: tenant
-    ).batch
+    let batch = try await database.batch(tenant, phones: ["+12125550001", "+12125550002"], name: "hours").batch
+    let batches = database.batches
     try await database.accounts.setRecipientHours(
       RecipientHours(startMinute: 10 * 60, endMinute: 18 * 60), tenantID: tenant.id)
     // 2027-01-04 05:00 UTC: 10:30 in Kolkata (inside), 00:00 in New York, 05:00 in London.

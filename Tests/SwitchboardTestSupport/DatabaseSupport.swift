@@ -178,6 +178,30 @@ package struct IsolatedDatabase: Sendable {
       logger: logger, reportFailure: Dispatcher.reportingFailures(to: operations, logger: logger))
   }
 
+  /// The batch operations over this database.
+  package var batches: BatchOperations {
+    BatchOperations(
+      calls: operations,
+      store: PostgresBatchStore(database: database, idempotencyRetentionSeconds: 86_400, logger: logger))
+  }
+
+  /// Uploads a batch of agent `agentID` calling `phones`, one row each (lines from 2, as in a CSV).
+  package func batch(
+    _ tenant: Tenant, phones: [String], agentID: Int64 = 7, name: String
+  ) async throws
+    -> BatchReceipt
+  {
+    var recipients = BatchRecipients()
+    for (line, number) in phones.enumerated() {
+      recipients.add(
+        BatchRecipientInput(line: line + 2, parameters: [CallParameter(name: "customer_phone", value: number)]),
+        agentID: agentID, now: Date())
+    }
+    return try await batches.create(
+      BatchOptions.validate(BatchOptionsInput(agentID: agentID, name: name), now: Date()), recipients: recipients,
+      tenant: tenant)
+  }
+
   /// The simulated dialer, reporting through this database's event path.
   package func simulatedDialer() -> SimulatedDialer {
     let dialer = SimulatedDialer(operations: operations, logger: logger)
