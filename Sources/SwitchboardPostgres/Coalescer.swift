@@ -17,10 +17,14 @@ final class Coalescer<Item: Sendable, Answer: Sendable>: Sendable {
   }
 
   private let write: Write
+  /// Items of different keys are written in statements of their own, side by side, each answered
+  /// as soon as its own is written: one key's slow write (a tenant's lock wait) holds up no other.
+  private let partition: (@Sendable (Item) -> Int64)?
   private let state = Mutex(State())
   private let flusher = Wakeup()
 
-  init(write: @escaping Write) {
+  init(partitionedBy partition: (@Sendable (Item) -> Int64)? = nil, write: @escaping Write) {
+    self.partition = partition
     self.write = write
   }
 
@@ -65,6 +69,15 @@ final class Coalescer<Item: Sendable, Answer: Sendable>: Sendable {
   }
 
   private func flush(_ waiting: [Waiting]) async {
+    guard let partition else { return await flushTogether(waiting) }
+    await withDiscardingTaskGroup { group in
+      for part in Dictionary(grouping: waiting, by: { partition($0.item) }).values {
+        group.addTask { await self.flushTogether(part) }
+      }
+    }
+  }
+
+  private func flushTogether(_ waiting: [Waiting]) async {
     let results = await write(waiting.map(\.item))
     for (index, entry) in waiting.enumerated() {
       entry.done.resume(

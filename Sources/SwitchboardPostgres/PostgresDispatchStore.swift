@@ -32,22 +32,26 @@ public struct PostgresDispatchStore: DispatchStore {
         return attempts.map { _ in .failure(error) }
       }
     }
-    self.admissions = Coalescer { attempts in
-      do {
-        return try await Self.admit(attempts, database: database).map { .success($0) }
-      } catch  where attempts.count > 1 {
-        // One attempt that fails its admission must not fail the others: each alone.
-        var results: [Result<Admission, any Error>] = []
-        for attempt in attempts {
-          do { results.append(.success(try await Self.admit([attempt], database: database)[0])) } catch {
-            results.append(.failure(error))
+    // Each tenant's admissions in a statement of their own: one tenant's lock waits (a cancel of a
+    // large batch holds its row) never hold up another's.
+    self.admissions = Coalescer(
+      partitionedBy: { $0.request.tenantID },
+      write: { attempts in
+        do {
+          return try await Self.admit(attempts, database: database).map { .success($0) }
+        } catch  where attempts.count > 1 {
+          // One attempt that fails its admission must not fail the others: each alone.
+          var results: [Result<Admission, any Error>] = []
+          for attempt in attempts {
+            do { results.append(.success(try await Self.admit([attempt], database: database)[0])) } catch {
+              results.append(.failure(error))
+            }
           }
+          return results
+        } catch {
+          return [.failure(error)]
         }
-        return results
-      } catch {
-        return [.failure(error)]
-      }
-    }
+      })
   }
 
   public func claimDue(owner: String, limit: Int, lease: Duration) async throws -> [ClaimedAttempt] {

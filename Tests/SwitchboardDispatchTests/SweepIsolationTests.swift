@@ -55,6 +55,56 @@ struct SweepIsolationTests {
     func advance(_ by: Duration) { offset.withLock { $0 += by } }
   }
 
+  @Test("admission: a tenant whose batch row is held (a long cancel) does not hold up another tenant's admissions")
+  func admission() async throws {
+    let database = try await IsolatedDatabase.make()
+    let stuck = try await database.tenant()
+    let other = try await database.tenant()
+    let batch = try await database.batch(stuck, phones: (0..<5).map { "+9198100000\($0)" }, name: "held").batch
+    // Running already (a pending batch's first claim updates its row, which the claim would wait for).
+    try await database.client.query("UPDATE batches SET status = 'running' WHERE batch_id = \(batch.id)")
+    let (held, holding) = AsyncStream<Void>.makeStream()
+    let (released, release) = AsyncStream<Void>.makeStream()
+    let holder = Task {
+      try await database.client.withConnection { connection in
+        try await connection.query("BEGIN", logger: database.logger)
+        try await connection.query(
+          "SELECT 1 FROM batches WHERE batch_id = \(batch.id) FOR UPDATE", logger: database.logger)
+        holding.yield()
+        for await _ in released { break }
+        try await connection.query("ROLLBACK", logger: database.logger)
+      }
+    }
+    for await _ in held { break }
+    // The other tenant's scheduled calls go through admission (their limits are charged there). All
+    // are due before the dispatchers start, so one claim takes both tenants' attempts together.
+    for index in 0..<3 {
+      _ = try await database.call(other, phone: "+9198200000\(index)", scheduledFor: Date().addingTimeInterval(60))
+    }
+    try await database.client.query("UPDATE call_attempts SET due_at = now() WHERE tenant_id = \(other.id)")
+    let dialer = RecordingDialer()
+    let (others, stuckWhileHeld, stuckAfter) = try await whileRunning([
+      database.dispatcher("a", dialer: dialer), database.dispatcher("b", dialer: dialer),
+    ]) {
+      let others = try await database.eventually {
+        try await database.count(
+          "SELECT count(*) FROM call_attempts WHERE tenant_id = \(other.id) AND status = 'dispatched'") == 3
+      }
+      let stuckWhileHeld = try await database.count(
+        "SELECT count(*) FROM call_attempts WHERE tenant_id = \(stuck.id) AND status = 'dispatched'")
+      release.yield()
+      let stuckAfter = try await database.eventually {
+        try await database.count(
+          "SELECT count(*) FROM call_attempts WHERE tenant_id = \(stuck.id) AND status = 'dispatched'") == 5
+      }
+      return (others, stuckWhileHeld, stuckAfter)
+    }
+    try await holder.value
+    #expect(others, "the other tenant's calls were admitted and dialed while the batch row was held")
+    #expect(stuckWhileHeld == 0, "the held batch's admissions waited for its row")
+    #expect(stuckAfter, "and went on once it was released")
+  }
+
   @Test("batch completion: a tenant whose batches fail to complete does not hold up another's")
   func batchCompletion() async throws {
     let database = try await IsolatedDatabase.make()
